@@ -1,0 +1,5 @@
+import sys
+
+from jaxsgd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,220 @@
+"""The exercise's worked SGD step, written out as a student should write it.
+
+For one example ``(x, y)`` and ``θ⁰ = (b, w1, …, wd)``::
+
+    z   = b + Σⱼ wⱼ xⱼ
+    ∇L  = −(y − σ(z)) · σ(z) · (1 − σ(z)) · (1, x1, …, xd)
+    θ¹  = θ⁰ − α ∇L = θ⁰ + α · (y − σ(z)) · σ(z) · (1 − σ(z)) · (1, x1, …, xd)
+
+The numbers come from :func:`jax.grad` of :func:`jaxsgd.model.example_loss`
+in the requested dtype, which uses ``σ′(z) = σ(z)·σ(−z)`` and so stays right in
+the saturated tails.
+
+>>> s = worked_step([4, 5, 6], [1, 2], 3, dtype="float64")
+>>> s.z, s.gradient[0]
+(21.0, -1.5165120838575247e-09)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsgd.model import Params, example_loss, sigmoid
+
+__all__ = ["WorkedStep", "worked_step", "format_text", "format_latex", "as_json"]
+
+DTYPES = ("float32", "float64")
+
+
+class WorkedStep(NamedTuple):
+    """Inputs and results of one worked SGD step (numbers as Python floats)."""
+
+    theta: tuple[float, ...]
+    x: tuple[float, ...]
+    y: float
+    lr: float | None
+    dtype: str
+    z: float
+    h: float
+    gradient: tuple[float, ...]
+    naive_float32_gradient: tuple[float, ...]
+    theta1: tuple[float, ...] | None
+
+
+def _check_finite(name, values):
+    for v in values:
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite numbers, got {v!r}")
+
+
+def worked_step(theta, x, y, lr=None, *, dtype: str = "float32") -> WorkedStep:
+    """Computes one SGD step on a single example ``(x, y)`` from ``θ⁰ = theta``.
+
+    ``naive_float32_gradient`` is what :func:`jax.grad` of the same loss gives in
+    float32 with :func:`jax.nn.sigmoid`, whose derivative ``σ(1 − σ)`` rounds
+    to 0 once ``σ(z)`` rounds to 1.
+    """
+    theta = tuple(float(t) for t in theta)
+    x = tuple(float(v) for v in x)
+    y = float(y)
+    _check_finite("theta", theta)
+    _check_finite("x", x)
+    _check_finite("y", (y,))
+    if lr is not None:
+        lr = float(lr)
+        _check_finite("the learning rate", (lr,))
+    if len(x) < 1:
+        raise ValueError("x needs at least one feature")
+    if len(theta) != len(x) + 1:
+        raise ValueError(
+            f"theta has {len(theta)} numbers but x has {len(x)} features: "
+            f"give theta as b w1 ... wd ({len(x) + 1} numbers)"
+        )
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    with jax.enable_x64(dtype == "float64"):
+        dt = jnp.dtype(dtype)
+        params = Params.from_theta(theta, dtype=dt)
+        xa, ya = jnp.asarray(x, dt), jnp.asarray(y, dt)
+        z = params.b + jnp.dot(params.w, xa)
+        grad = jax.grad(example_loss)(params, xa, ya).to_theta()
+        theta1 = None if lr is None else tuple(map(float, params.to_theta() - jnp.asarray(lr, dt) * grad))
+        return WorkedStep(
+            theta, x, y, lr, dtype, float(z), float(sigmoid(z)),
+            tuple(map(float, grad)), _naive_float32_gradient(theta, x, y), theta1,
+        )
+
+
+def _naive_float32_gradient(theta, x, y) -> tuple[float, ...]:
+    def naive_loss(p, xv, yv):
+        return 0.5 * (yv - jax.nn.sigmoid(p.b + jnp.dot(p.w, xv))) ** 2
+
+    with jax.enable_x64(False):
+        f32 = jnp.float32
+        g = jax.grad(naive_loss)(Params.from_theta(theta, dtype=f32), jnp.asarray(x, f32), jnp.asarray(y, f32))
+        return tuple(map(float, g.to_theta()))
+
+
+def _num(v: float, dtype: str = "float64") -> str:
+    """Shortest text that round-trips ``v`` in ``dtype``; integers without ``.0``."""
+    if float(v).is_integer() and abs(v) < 1e15:
+        text = str(int(v))
+    else:
+        text = repr(float(v)) if dtype == "float64" else str(np.float32(v))
+    return text
+
+
+def _paren(v: float, dtype: str = "float64") -> str:
+    s = _num(v, dtype)
+    return f"({s})" if s.startswith("-") else s
+
+
+def _vec(values, dtype="float64") -> str:
+    return "(" + ", ".join(_num(v, dtype) for v in values) + ")"
+
+
+def _z_sum(s: WorkedStep) -> str:
+    terms = [_num(s.theta[0])] + [f"{_paren(w)}·{_paren(xj)}" for w, xj in zip(s.theta[1:], s.x, strict=True)]
+    return " + ".join(terms)
+
+
+def _names(d: int) -> str:
+    return ", ".join(["1"] + [f"x{j + 1}" for j in range(d)])
+
+
+def expression(s: WorkedStep) -> str:
+    """``θ¹ = θ⁰ + α·(y − σ(z))·σ(z)·(1 − σ(z))·(1, x)`` with the numbers substituted."""
+    z, alpha = _num(s.z, s.dtype), ("α" if s.lr is None else _num(s.lr))
+    return (
+        f"θ¹ = {_vec(s.theta)} + {alpha}·({_num(s.y)} − σ({z}))·σ({z})·(1 − σ({z}))·{_vec((1.0, *s.x))}"
+    )
+
+
+def latex(s: WorkedStep) -> str:
+    """The same expression as :func:`expression`, in LaTeX."""
+    z = _num(s.z, s.dtype)
+    alpha = r"\alpha" if s.lr is None else _num(s.lr)
+    vec = lambda v: r"\begin{pmatrix}" + r" \\ ".join(_num(t) for t in v) + r"\end{pmatrix}"  # noqa: E731
+    sig = rf"\sigma({z})"
+    y = _num(s.y)
+    return rf"\theta^{{1}} = {vec(s.theta)} + {alpha}\,({y} - {sig})\,{sig}\,(1 - {sig})\,{vec((1.0, *s.x))}"
+
+
+def lesson(s: WorkedStep) -> str:
+    """One line on what this data point teaches."""
+    d = len(s.x)
+    tail = 1.0 / (1.0 + math.exp(min(abs(s.z), 700.0)))  # σ(−|z|), the distance of σ(z) from 0 or 1
+    if tail > 1e-2:
+        return (
+            f"σ(z) = {s.h:.6g} is away from 0 and 1, so the gradient is of the size of the error "
+            "(y − h) and the step moves θ noticeably."
+        )
+    side = "1" if s.z > 0 else "0"
+    naive_zero = all(g == 0.0 for g in s.naive_float32_gradient) and any(g != 0.0 for g in s.gradient)
+    note = "; a naive float32 gradient through σ(1 − σ) is exactly 0 here" if naive_zero else ""
+    if s.theta1 is not None and s.theta1 == s.theta:
+        note += f", and in {s.dtype} θ¹ rounds back to θ⁰"
+    return (
+        f"The neuron is saturated: σ({_num(s.z, s.dtype)}) ≈ {side} {'−' if side == '1' else '+'} {tail:.2g}, "
+        f"so σ′(z) ≈ {tail:.2g} and the step is tiny (|Δθ| ≈ {abs(s.gradient[0]):.2g}·α per unit feature){note}. "
+        f"Standardise the {d} feature{'s' if d > 1 else ''} to keep z near 0."
+    )
+
+
+def format_text(s: WorkedStep) -> str:
+    """The worked step as plain text, formula first, then numbers."""
+    d = len(s.x)
+    names = ["b"] + [f"w{j + 1}" for j in range(d)]
+    lines = [
+        "Model     h(x) = σ(b + w·x),  L = ½(y − h)²,  update θ ← θ − α∇L",
+        f"Gradient  ∇L = −(y − σ(z))·σ(z)·(1 − σ(z))·({_names(d)}),  z = b + w·x",
+        f"Step      {expression(s)}",
+        f"z         = {_z_sum(s)} = {_num(s.z, s.dtype)}",
+        f"σ(z)      = {_num(s.h, s.dtype)}   ({s.dtype})",
+    ]
+    for n, g in zip(names, s.gradient, strict=True):
+        lines.append(f"∂L/∂{n:<5}= {_num(g, s.dtype)}")
+    if s.theta1 is not None:
+        lines.append(f"θ¹ (α = {_num(s.lr)}) = {_vec(s.theta1, s.dtype)}")
+    lines.append(f"Lesson    {lesson(s)}")
+    return "\n".join(lines)
+
+
+def format_latex(s: WorkedStep) -> str:
+    """LaTeX: the gradient formula, the substituted step, and θ¹ when α is given."""
+    d = len(s.x)
+    xs = r" \\ ".join(["1"] + [f"x_{{{j + 1}}}" for j in range(d)])
+    out = [
+        r"\nabla L = -\bigl(y - \sigma(z)\bigr)\,\sigma(z)\,\bigl(1 - \sigma(z)\bigr)"
+        rf"\begin{{pmatrix}}{xs}\end{{pmatrix}}, \quad z = b + w^\top x",
+        latex(s),
+        rf"z = {_num(s.z, s.dtype)}",
+    ]
+    if s.theta1 is not None:
+        vals = r" \\ ".join(_num(t, s.dtype) for t in s.theta1)
+        out.append(rf"\theta^{{1}} = \begin{{pmatrix}}{vals}\end{{pmatrix}}")
+    return "\n".join(out)
+
+
+def as_json(s: WorkedStep) -> dict:
+    """The JSON object of ``jaxsgd step --format json``."""
+    return {
+        "theta0": list(s.theta),
+        "x": list(s.x),
+        "y": s.y,
+        "lr": s.lr,
+        "dtype": s.dtype,
+        "z": s.z,
+        "sigma_z": s.h,
+        "gradient": list(s.gradient),
+        "naive_float32_gradient": list(s.naive_float32_gradient),
+        "theta1": None if s.theta1 is None else list(s.theta1),
+        "expression": expression(s),
+        "latex": latex(s),
+        "lesson": lesson(s),
+    }

@@ -1,0 +1,130 @@
+"""The worked step: expression, numbers against mpmath, JSON contract, errors."""
+
+import json
+import subprocess
+import sys
+
+import mpmath as mp
+import pytest
+
+from jaxsgd import exercise_step as ws
+from jaxsgd.cli import main
+
+mp.mp.dps = 50
+EXACT_GRAD_B = -1.5165120838575247e-09  # −(3 − σ(21))·σ(21)·σ(−21), mpmath to 50 digits
+
+
+def _mp_ref(theta, x, y):
+    z = mp.mpf(theta[0]) + sum(mp.mpf(w) * mp.mpf(v) for w, v in zip(theta[1:], x, strict=True))
+    s = 1 / (1 + mp.exp(-z))
+    dz = -(mp.mpf(y) - s) * s * (1 - s)
+    return z, [dz] + [dz * mp.mpf(v) for v in x]
+
+
+def test_reference_value_is_what_mpmath_says():
+    _, g = _mp_ref([4, 5, 6], [1, 2], 3)
+    assert float(g[0]) == EXACT_GRAD_B
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-15), ("float32", 1e-6)])
+def test_exercise_numbers(dtype, rtol):
+    s = ws.worked_step([4, 5, 6], [1, 2], 3, lr=0.1, dtype=dtype)
+    assert s.z == 21.0
+    _, ref = _mp_ref([4, 5, 6], [1, 2], 3)
+    for got, r in zip(s.gradient, ref, strict=True):
+        assert got == pytest.approx(float(r), rel=rtol)
+    assert s.gradient[0] < 0  # ∇L < 0: the step increases θ, towards y = 3
+    assert all(g == 0.0 for g in s.naive_float32_gradient)
+    if dtype == "float64":
+        assert s.theta1 == pytest.approx([t - 0.1 * float(r) for t, r in zip([4, 5, 6], ref, strict=True)], rel=1e-15)
+    else:
+        assert s.theta1 == (4.0, 5.0, 6.0)  # the step is below float32 resolution
+
+
+def test_expression_and_text():
+    s = ws.worked_step([4, 5, 6], [1, 2], 3, dtype="float64")
+    assert ws.expression(s) == "θ¹ = (4, 5, 6) + α·(3 − σ(21))·σ(21)·(1 − σ(21))·(1, 1, 2)"
+    text = ws.format_text(s)
+    assert "z         = 4 + 5·1 + 6·2 = 21" in text
+    assert "∂L/∂b    = -1.5165120838575247e-09" in text
+    assert "saturated" in text and "exactly 0" in text
+    with_lr = ws.worked_step([4, 5, 6], [1, 2], 3, lr=0.5)
+    assert ws.expression(with_lr).startswith("θ¹ = (4, 5, 6) + 0.5·(3 − σ(21))")
+
+
+def test_general_point_signs_against_mpmath():
+    s = ws.worked_step([0.5, -1.0, 2.0, 0.25], [1.5, -0.5, 2.0], -0.25, lr=0.3, dtype="float64")
+    z, ref = _mp_ref([0.5, -1.0, 2.0, 0.25], [1.5, -0.5, 2.0], -0.25)
+    assert s.z == float(z)
+    assert s.gradient == pytest.approx([float(r) for r in ref], rel=1e-14)
+    assert s.theta1 == pytest.approx([t - 0.3 * float(r) for t, r in zip([0.5, -1.0, 2.0, 0.25], ref, strict=True)])
+    assert "(1, 1.5, -0.5, 2)" in ws.expression(s)
+    assert "saturated" not in ws.lesson(s)
+
+
+def test_latex_form():
+    s = ws.worked_step([4, 5, 6], [1, 2], 3)
+    tex = ws.latex(s)
+    assert tex.startswith(r"\theta^{1} = \begin{pmatrix}4 \\ 5 \\ 6\end{pmatrix} + \alpha\,(3 - \sigma(21))")
+    assert "−" not in tex
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("lr", [None, "0.1"])
+def test_json_contract(capsys, dtype, lr):
+    argv = ["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--format", "json", "--dtype", dtype]
+    if lr:
+        argv += ["--lr", lr]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    obj = json.loads(out)
+    assert out.count("\n") == 1
+    assert obj["z"] == 21.0
+    assert len(obj["gradient"]) == 3
+    assert obj["gradient"][0] == pytest.approx(EXACT_GRAD_B, rel=1e-6)
+    assert (obj["theta1"] is None) == (lr is None)
+    assert "σ(21)" in obj["expression"] and r"\sigma(21)" in obj["latex"]
+
+
+def test_text_and_latex_formats(capsys):
+    assert main(["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3"]) == 0
+    assert "θ¹ = (4, 5, 6) + α·(3 − σ(21))" in capsys.readouterr().out
+    assert main(["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--format", "latex"]) == 0
+    assert r"\nabla L" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--theta", "4", "5", "--x", "1", "2", "--y", "3"], "theta has 2 numbers but x has 2 features"),
+        (["--theta", "4", "5", "6", "7", "--x", "1", "2", "--y", "3"], "theta has 4 numbers"),
+        (["--theta", "4", "five", "6", "--x", "1", "2", "--y", "3"], "not a number: 'five'"),
+        (["--theta", "4", "5", "6", "--x", "1", "2", "--y", "nan"], "not a finite number"),
+        (["--theta", "4", "5", "6", "--x", "1", "inf", "--y", "3"], "not a finite number"),
+        (["--theta", "4", "5", "6", "--x", "1", "2"], "required: --y"),
+        (["--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--lr", "x"], "not a number"),
+        (["--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--dtype", "float16"], "invalid choice"),
+        (["--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--format", "xml"], "invalid choice"),
+        (["--theta", "--x", "1", "--y", "3"], "expected at least one argument"),
+    ],
+)
+def test_step_errors_are_one_line_exit_2(capsys, argv, needle):
+    assert main(["step", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_worked_step_rejects_bad_values():
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        ws.worked_step([1, 2], [1], 0, dtype="int8")
+    with pytest.raises(ValueError, match="finite"):
+        ws.worked_step([1, float("nan")], [1], 0)
+
+
+def test_console_entry_point_exit_code_and_version():
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "step", "--theta", "1", "--x", "1", "--y", "0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("jaxsgd ")
