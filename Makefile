@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/jaxsgd step --theta 4 5 6 --x 1 2 --y 3
+	$(BIN)/jaxsgd train
 
 lint: $(STAMP)
 	$(BIN)/ruff check jaxsgd tests scripts

@@ -77,7 +77,147 @@ def _run_step(a) -> int:
     return 0
 
 
-_COMMANDS = [_add_step]
+# ---------------------------------------------------------------- train / predict
+def _columns(text: str) -> tuple[str, ...]:
+    cols = tuple(c.strip() for c in text.split(","))
+    if not all(cols):
+        raise argparse.ArgumentTypeError(f"empty column name in {text!r}; give names separated by commas")
+    return cols
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train the neuron by mini-batch SGD (one compiled call per epoch)",
+                       description="Mini-batch SGD on the built-in synthetic house prices, or on a CSV file. "
+                                   "Progress on stderr, the report (or --json) on stdout.")
+    p.add_argument("--csv", help="CSV file with a header (default: the built-in synthetic data)")
+    p.add_argument("--features", type=_columns, help="feature columns, comma separated")
+    p.add_argument("--target", help="target column")
+    p.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
+    p.add_argument("--rows", type=_positive_int, default=100_000, help="rows of built-in data (default 100000)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=_finite_float, default=0.5, help="learning rate α (default 0.5)")
+    p.add_argument("--epochs", type=int, default=10, help="total epochs (also with --resume)")
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--keep-last-batch", action="store_true",
+                   help="keep the last partial batch with its own 1/|batch| weight (default: drop it)")
+    p.add_argument("--shuffle", choices=["auto", "host", "sort"], default="auto")
+    p.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch (atomically)")
+    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint up to --epochs")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--plot", metavar="PATH", help="draw the loss curves to PATH (needs matplotlib)")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(a) -> int:
+    from jaxsgd import run
+
+    cfg = run.TrainConfig(
+        csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing, n_rows=a.rows,
+        batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
+        val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
+        shuffle=a.shuffle)
+    report = _guard(lambda: run.run_training(cfg), "train")
+    if a.plot:
+        _plot_losses(report, a.plot)
+    if a.json:
+        _print_json(_jsonable(report))
+    else:
+        print(run.format_report(report))
+    return 0
+
+
+def _jsonable(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _guard(fn, name):
+    """Runs ``fn``, turning bad-input errors into one-line usage errors."""
+    from jaxsgd.checkpoint import CheckpointError
+    from jaxsgd.data import DataError
+    from jaxsgd.run import TrainingStopped
+
+    try:
+        return fn()
+    except (DataError, CheckpointError) as e:
+        raise UsageError(f"jaxsgd {name}: {e}") from None
+    except TrainingStopped as e:
+        raise UsageError(f"jaxsgd {name}: {e}") from None
+    except OSError as e:
+        raise UsageError(f"jaxsgd {name}: {e.filename or ''}: {e.strerror}") from None
+
+
+def _plot_losses(report, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install 'jaxsgd[plot]'", file=sys.stderr)
+        return
+    h = report["history"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = range(report["epochs"] - len(h["train_loss"]) + 1, report["epochs"] + 1)
+    ax.plot(epochs, h["train_loss"], marker="o", label="train (mean mini-batch loss)")
+    ax.plot(epochs, h["val_loss"], marker="s", label="validation")
+    ax.set(xlabel="epoch", ylabel="½(y − h)², scaled units", yscale="log", title="jaxsgd train")
+    ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"jaxsgd train: cannot write the plot {path}: {e}") from None
+    finally:
+        plt.close(fig)
+
+
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="price predictions for new rows from a checkpoint",
+                       description="Reads the checkpoint's feature columns from the CSV and prints one "
+                                   "prediction per row in price units (CSV on stdout).")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--drop-missing", action="store_true")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(a) -> int:
+    from jaxsgd import checkpoint, data
+    from jaxsgd.run import predict_prices
+
+    def go():
+        state, transform, meta = checkpoint.load(a.checkpoint)
+        feats = meta["features"]
+        with open(a.csv, encoding="utf-8-sig") as f:
+            header = [h.strip() for h in f.readline().split(",")]
+        missing = [c for c in feats if c not in header]
+        if missing:
+            raise data.DataError(f"{a.csv}: missing feature column {', '.join(missing)} that the checkpoint "
+                                 f"needs (it has: {', '.join(header)})")
+        extra = next((c for c in header if c not in feats), None)
+        if extra is None:
+            raise data.DataError(f"{a.csv}: needs one column besides the features (it is ignored)")
+        ds = data.load_csv(a.csv, feats, extra, drop_missing=a.drop_missing)
+        return predict_prices(state.params, transform, ds.x)
+
+    if a.csv and not __import__("os").path.isfile(a.csv):
+        raise UsageError(f"jaxsgd predict: {a.csv}: no such file")
+    preds = _guard(go, "predict")
+    print("prediction")
+    for v in preds:
+        print(f"{v:.2f}")
+    return 0
+
+
+_COMMANDS = [_add_step, _add_train, _add_predict]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,15 +7,18 @@ when x64 is enabled and the inputs are float64).
 Math, for one example ``(x, y)`` with ``z = b + w·x`` and ``h = σ(z)``::
 
     L(θ)   = ½ (y − h)²
-    ∂L/∂z  = −(y − h) · σ′(z),      σ′(z) = σ(z) · σ(−z)
+    ∂L/∂z  = −(y − h) · σ′(z),      σ′(z) = σ(z)(1 − σ(z)) = 1 / (2 + eᶻ + e⁻ᶻ)
     ∂L/∂b  = ∂L/∂z,     ∂L/∂wⱼ = ∂L/∂z · xⱼ
 
 and the mini-batch SGD step is ``θ ← θ − α · (1/B) Σᵢ ∇Lᵢ(θ)``.
 
-``σ′(z) = σ(z)·σ(−z)`` is the same number as ``σ(z)(1 − σ(z))`` but it never
-subtracts two numbers close to 1, so it keeps full relative accuracy in both
-tails: at ``z = 21`` float32 rounds ``σ(21)`` to 1.0 and the textbook form gives
-exactly 0, while ``σ(21)·σ(−21)`` gives 7.58e-10, correct to float32 precision.
+``1 / (2 + eᶻ + e⁻ᶻ)`` is the same number as ``σ(z)(1 − σ(z)) = σ(z)·σ(−z)``
+(multiply ``eᶻ/(1 + eᶻ)²`` through by ``e⁻ᶻ``) but it never subtracts two numbers
+close to 1, so it keeps full relative accuracy in both tails: at ``z = 21``
+float32 rounds ``σ(21)`` to 1.0 and the textbook form gives exactly 0, while
+``1/(2 + e²¹ + e⁻²¹)`` gives 7.58e-10, correct to float32 precision. It is a sum
+of positive terms (a few ulps of error) and, unlike ``σ(z)·σ(−z)``, costs no
+second logistic: XLA fuses it with the rest of the per-example gradient.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ def sigmoid(z):
     """The logistic function ``σ(z) = 1 / (1 + e^{−z})``, with a tail-accurate derivative.
 
     The value is :func:`jax.lax.logistic` (relatively accurate in both tails);
-    the derivative rule is ``σ′(z) = σ(z)·σ(−z)``, so gradients of any order
-    taken through it stay accurate where ``σ(z)(1 − σ(z))`` would round to 0.
+    the derivative rule is ``σ′(z) = 1/(2 + eᶻ + e⁻ᶻ)``, so gradients taken
+    through it stay accurate where ``σ(z)(1 − σ(z))`` would round to 0.
 
     >>> float(jax.grad(sigmoid)(21.0))   # jax.grad(jax.nn.sigmoid)(21.0) is 0.0
     7.582560...e-10
@@ -83,12 +86,19 @@ def sigmoid(z):
 
 
 def sigmoid_prime(z):
-    """``σ′(z) = σ(z)·σ(−z)``, equal to ``σ(z)(1 − σ(z))`` without its cancellation.
+    """``σ′(z) = 1/(2 + eᶻ + e⁻ᶻ)``, equal to ``σ(z)(1 − σ(z))`` without its cancellation.
+
+    ``eᶻ`` and ``e⁻ᶻ`` are each correctly rounded to about an ulp and the sum has
+    positive terms, so the relative error is a few ulps (≤ 1.5e-7 measured in
+    float32 on [−80, 80]). For ``|z|`` beyond ~88 (float32) or ~709 (float64)
+    one exponential is ``inf`` and the result is exactly 0, the true value being
+    below the dtype's smallest normal number; never NaN.
 
     >>> float(sigmoid_prime(0.0))
     0.25
     """
-    return sigmoid(z) * sigmoid(-z)
+    e = jnp.exp(z)
+    return 1.0 / (2.0 + e + 1.0 / e)
 
 
 @sigmoid.defjvp

@@ -1,0 +1,227 @@
+"""Data: the built-in synthetic house prices, CSV loading, scaling and the split.
+
+The model's output is ``σ(z) ∈ (0, 1)``, so targets are scaled into that range
+and features are standardised; :class:`Transform` keeps both maps so that
+predictions and errors come back in price units.
+
+Built-in data (``synthetic_house_prices``): floor area ``a ~ U(40, 250)`` m² and
+age ``g ~ U(0, 80)`` years, price::
+
+    price = P · σ(c + αa·a + αg·g) + ε,    ε ~ N(0, s²)
+
+with ``P = 1,000,000``, ``(c, αa, αg) = (−4, 0.03, −0.02)`` and ``s = 20,000``.
+With the target scaled by ``t = price / P`` and standardised features
+``x̃ = (x − μ)/σₓ``, the true parameters in the model's units are
+``b* = c + Σ αⱼ μⱼ`` and ``w*ⱼ = αⱼ σₓⱼ`` (:func:`true_theta`): least squares on
+``t`` is consistent for them because ``E[t | x] = σ(z)``.
+
+>>> ds = synthetic_house_prices(1000, seed=0)
+>>> ds.x.shape, ds.y.shape, ds.feature_names
+((1000, 2), (1000,), ('floor_area_m2', 'age_years'))
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "Transform",
+    "fit_transform",
+    "load_csv",
+    "split",
+    "synthetic_house_prices",
+    "true_theta",
+]
+
+PRICE_CAP = 1_000_000.0
+TRUE_RAW = (-4.0, 0.03, -0.02)  # c, αa (per m²), αg (per year)
+NOISE = 20_000.0
+_CHUNK = 1 << 20
+
+
+class DataError(ValueError):
+    """Bad data: a one-line message naming the file, line and column where it can."""
+
+
+class Dataset(NamedTuple):
+    """Raw data: ``x`` (N, d) float64 features, ``y`` (N,) float64 prices."""
+
+    x: np.ndarray
+    y: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    source: str
+    price_cap: float | None = None  # the synthetic data's known scale P, else None
+    dropped_lines: tuple[int, ...] = ()  # CSV lines skipped for missing values
+
+
+class Transform(NamedTuple):
+    """``x̃ = (x − mean)/std`` and ``t = (y − y_lo)/(y_hi − y_lo)``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    y_lo: float
+    y_hi: float
+
+    def features(self, x):
+        return ((np.asarray(x, np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def target(self, y):
+        return ((np.asarray(y, np.float64) - self.y_lo) / (self.y_hi - self.y_lo)).astype(np.float32)
+
+    def price(self, t):
+        """Model output ``t`` back in price units."""
+        return self.y_lo + np.asarray(t, np.float64) * (self.y_hi - self.y_lo)
+
+
+def synthetic_house_prices(n: int = 100_000, *, seed: int = 0) -> Dataset:
+    """The built-in data set: ``n`` houses, deterministic by ``seed``, generated in chunks.
+
+    Memory is the two output arrays (24 bytes per row); no per-row Python objects.
+    """
+    n = int(n)
+    if n <= 0:
+        raise DataError(f"the number of rows must be > 0, got {n}")
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, 2), np.float64)
+    y = np.empty(n, np.float64)
+    c, a_area, a_age = TRUE_RAW
+    for start in range(0, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        m = stop - start
+        area = rng.uniform(40.0, 250.0, m)
+        age = rng.uniform(0.0, 80.0, m)
+        z = c + a_area * area + a_age * age
+        x[start:stop, 0], x[start:stop, 1] = area, age
+        y[start:stop] = PRICE_CAP / (1.0 + np.exp(-z)) + rng.normal(0.0, NOISE, m)
+    return Dataset(x, y, ("floor_area_m2", "age_years"), "price", f"synthetic(n={n}, seed={seed})", PRICE_CAP)
+
+
+def true_theta(transform: Transform) -> np.ndarray:
+    """The synthetic truth ``(b*, w*₁, w*₂)`` in the model's units for ``transform``."""
+    c, a_area, a_age = TRUE_RAW
+    alpha = np.array([a_area, a_age])
+    scale = (transform.y_hi - transform.y_lo) / PRICE_CAP
+    if transform.y_lo != 0.0 or not math.isclose(scale, 1.0):
+        raise ValueError("the synthetic truth is σ-shaped only for the target scale t = price / P")
+    return np.concatenate([[c + alpha @ transform.mean], alpha * transform.std])
+
+
+def fit_transform(ds: Dataset, rows=None) -> Transform:
+    """Standardisation of the features and a target scale into (0, 1), fitted on ``rows``.
+
+    The target map is ``t = y / P`` for the built-in data (its known cap ``P``),
+    otherwise ``t = (y − lo)/(hi − lo)`` with ``[lo, hi]`` the observed range
+    widened by 5% on each side, so every observed target lies strictly inside (0, 1).
+    """
+    x = ds.x if rows is None else ds.x[rows]
+    y = ds.y if rows is None else ds.y[rows]
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    bad = [ds.feature_names[j] for j in np.flatnonzero(~(std > 0))]
+    if bad:
+        raise DataError(f"feature {', '.join(bad)} is constant in the training rows: drop it")
+    if ds.price_cap is not None:
+        lo, hi = 0.0, ds.price_cap
+    else:
+        lo, hi = float(y.min()), float(y.max())
+        if not hi > lo:
+            raise DataError(f"target {ds.target_name} is constant in the training rows: nothing to fit")
+        pad = 0.05 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+    return Transform(mean, std, lo, hi)
+
+
+def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation row indices, a random split by ``seed``."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+    perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
+    n_val = int(round(n * val_fraction))
+    if n - n_val < 1:
+        raise DataError("no training rows left after the validation split: lower --val-fraction")
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_rows_shown: int = 5) -> Dataset:
+    """Reads ``features`` and ``target`` columns (by header name) from a CSV file.
+
+    Empty cells (or ``NA``) are missing: an error listing their count and first
+    rows unless ``drop_missing``. Non-numeric or non-finite cells are an error
+    naming file, line and column.
+    """
+    path = os.fspath(path)
+    features = [f.strip() for f in features]
+    if not features or any(not f for f in features):
+        raise DataError("--features needs at least one column name, comma separated")
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, not a CSV file")
+    try:
+        f = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115
+    except OSError as e:
+        raise DataError(f"{path}: cannot open: {e.strerror}") from None
+    with f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path}: the file is empty (a header line and rows are needed)") from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DataError(f"{path}: not a readable CSV file: {e}") from None
+        header = [h.strip() for h in header]
+        wanted = [*features, target]
+        missing_cols = [c for c in wanted if c not in header]
+        if missing_cols:
+            raise DataError(
+                f"{path}: unknown column {', '.join(missing_cols)}; available: {', '.join(header)}"
+            )
+        if target in features:
+            raise DataError(f"column {target} is both a feature and the target")
+        idx = [header.index(c) for c in wanted]
+        rows, missing = [], []
+        try:
+            for rec in reader:
+                line = reader.line_num
+                if not rec or all(not c.strip() for c in rec):
+                    continue
+                vals = []
+                hole = False
+                for col, j in zip(wanted, idx, strict=True):
+                    cell = rec[j].strip() if j < len(rec) else ""
+                    if cell == "" or cell.upper() in ("NA", "N/A"):
+                        hole = True
+                        vals.append(math.nan)
+                        continue
+                    try:
+                        v = float(cell)
+                    except ValueError:
+                        raise DataError(f"{path}, line {line}, column {col}: not a number: {cell!r}") from None
+                    if not math.isfinite(v):
+                        raise DataError(f"{path}, line {line}, column {col}: not a finite number: {cell!r}")
+                    vals.append(v)
+                if hole:
+                    missing.append(line)
+                    if drop_missing:
+                        continue
+                rows.append(vals)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DataError(f"{path}, line {reader.line_num}: not a readable CSV row: {e}") from None
+    if missing and not drop_missing:
+        shown = ", ".join(map(str, missing[:max_missing_rows_shown]))
+        raise DataError(
+            f"{path}: {len(missing)} row(s) with missing values in {', '.join(wanted)} "
+            f"(first at line {shown}); pass --drop-missing to skip them"
+        )
+    if not rows:
+        raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing else ""))
+    arr = np.asarray(rows, np.float64)
+    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, tuple(missing))
