@@ -12,6 +12,10 @@ from jaxsgd.model import predict_batch as predict_batch
 from jaxsgd.model import sgd_step as sgd_step
 from jaxsgd.model import sigmoid as sigmoid
 from jaxsgd.model import sigmoid_prime as sigmoid_prime
+from jaxsgd.sgd import TrainState as TrainState
+from jaxsgd.sgd import fit as fit
+from jaxsgd.sgd import run_epochs as run_epochs
+from jaxsgd.sgd import train as train
 
 __version__ = "0.1.0"
 
@@ -28,4 +32,8 @@ __all__ = [
     "sigmoid",
     "sigmoid_prime",
     "worked_step",
+    "TrainState",
+    "fit",
+    "run_epochs",
+    "train",
 ]

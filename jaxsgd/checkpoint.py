@@ -1,7 +1,7 @@
 """Checkpoints: a ``.npz`` file written atomically (temporary file, then rename).
 
 A checkpoint holds everything needed to continue bit for bit and to predict in
-price units: the :class:`~jaxsgd.train.TrainState` (parameters, optimizer state
+price units: the :class:`~jaxsgd.sgd.TrainState` (parameters, optimizer state
 leaves, RNG key data, epoch), the data :class:`~jaxsgd.data.Transform`, and the
 run's settings (feature names, optimizer, learning rate, batch size, seed).
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxsgd.data import Transform
 from jaxsgd.model import Params
-from jaxsgd.train import TrainState
+from jaxsgd.sgd import TrainState
 
 __all__ = ["CheckpointError", "load", "save"]
 
@@ -51,6 +51,9 @@ def save(path, state: TrainState, transform: Transform, meta: dict) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

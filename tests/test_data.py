@@ -1,0 +1,86 @@
+"""Data: the synthetic generator, CSV loading and its errors, the transform and the split."""
+
+import numpy as np
+import pytest
+
+from jaxsgd import data
+
+
+def test_synthetic_is_deterministic_and_chunked(monkeypatch):
+    a = data.synthetic_house_prices(3000, seed=4)
+    b = data.synthetic_house_prices(3000, seed=4)
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert not np.array_equal(a.y, data.synthetic_house_prices(3000, seed=5).y)
+    monkeypatch.setattr(data, "_CHUNK", 1000)  # several chunks: same shapes, valid ranges
+    c = data.synthetic_house_prices(3500, seed=4)
+    assert c.x.shape == (3500, 2) and (c.x[:, 0] >= 40).all() and (c.x[:, 1] <= 80).all()
+
+
+def test_true_theta_matches_a_direct_fit_of_the_noise_free_truth():
+    ds = data.synthetic_house_prices(5000, seed=0)
+    tr = data.fit_transform(ds)
+    th = data.true_theta(tr)
+    z_raw = data.TRUE_RAW[0] + ds.x @ np.array(data.TRUE_RAW[1:])
+    z_scaled = th[0] + ((ds.x - tr.mean) / tr.std) @ th[1:]
+    np.testing.assert_allclose(z_scaled, z_raw, rtol=1e-12, atol=1e-12)
+    assert tr.y_lo == 0.0 and tr.y_hi == data.PRICE_CAP
+
+
+def test_transform_round_trip_and_range():
+    ds = data.Dataset(np.array([[1.0], [2.0], [3.0]]), np.array([10.0, 20.0, 30.0]), ("a",), "y", "t")
+    tr = data.fit_transform(ds)
+    t = tr.target(ds.y)
+    assert (t > 0).all() and (t < 1).all()
+    np.testing.assert_allclose(tr.price(t), ds.y, rtol=1e-6)
+    np.testing.assert_allclose(tr.features(ds.x).ravel(), [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
+
+
+def test_split_is_by_seed_and_disjoint():
+    tr, va = data.split(100, 0.2, seed=1)
+    assert len(va) == 20 and len(tr) == 80 and not set(tr) & set(va)
+    tr2, va2 = data.split(100, 0.2, seed=1)
+    np.testing.assert_array_equal(va, va2)
+    with pytest.raises(data.DataError, match="val-fraction"):
+        data.split(10, 1.0, seed=0)
+
+
+def _csv(tmp_path, text, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_csv_loading_and_errors(tmp_path):
+    good = _csv(tmp_path, "a,b,y\n1,2,3\n4,5,6\n")
+    ds = data.load_csv(good, ["a", "b"], "y")
+    np.testing.assert_array_equal(ds.x, [[1, 2], [4, 5]])
+    with pytest.raises(data.DataError, match=r"unknown column c; available: a, b, y"):
+        data.load_csv(good, ["a", "c"], "y")
+    with pytest.raises(data.DataError, match=r"line 3, column b: not a number: 'x'"):
+        data.load_csv(_csv(tmp_path, "a,b,y\n1,2,3\n4,x,6\n"), ["a", "b"], "y")
+    with pytest.raises(data.DataError, match=r"line 2, column y: not a finite number: 'inf'"):
+        data.load_csv(_csv(tmp_path, "a,b,y\n1,2,inf\n"), ["a", "b"], "y")
+    with pytest.raises(data.DataError, match="the file is empty"):
+        data.load_csv(_csv(tmp_path, ""), ["a"], "y")
+    with pytest.raises(data.DataError, match="no such file"):
+        data.load_csv(tmp_path / "nope.csv", ["a"], "y")
+    with pytest.raises(data.DataError, match="no data rows"):
+        data.load_csv(_csv(tmp_path, "a,y\n"), ["a"], "y")
+
+
+def test_missing_values_reported_or_dropped(tmp_path):
+    p = _csv(tmp_path, "a,y\n1,2\n,3\n4,\n5,6\n")
+    with pytest.raises(data.DataError, match=r"2 row\(s\) with missing values .*first at line 3, 4.*--drop-missing"):
+        data.load_csv(p, ["a"], "y")
+    ds = data.load_csv(p, ["a"], "y", drop_missing=True)
+    assert ds.y.tolist() == [2.0, 6.0] and ds.dropped_lines == (3, 4)
+
+
+def test_california_housing(california_csv):
+    with pytest.raises(data.DataError, match=r"207 row\(s\) with missing values"):
+        data.load_csv(california_csv, ["median_income", "total_bedrooms"], "median_house_value")
+    ds = data.load_csv(california_csv, ["median_income", "total_bedrooms"], "median_house_value", drop_missing=True)
+    assert len(ds.y) == 20640 - 207
+    full = data.load_csv(california_csv, ["median_income", "housing_median_age"], "median_house_value")
+    assert full.x.shape == (20640, 2) and full.y.max() == 500001.0
