@@ -1,5 +1,6 @@
 """jaxsgd: SGD on the sigmoid neuron h(x) = σ(b + w·x), exact and compiled with JAX."""
 
+from jaxsgd.derivatives import sigmoid_derivative as sigmoid_derivative
 from jaxsgd.exercise_step import worked_step as worked_step
 from jaxsgd.model import Params as Params
 from jaxsgd.model import batch_grad as batch_grad
@@ -12,6 +13,8 @@ from jaxsgd.model import predict_batch as predict_batch
 from jaxsgd.model import sgd_step as sgd_step
 from jaxsgd.model import sigmoid as sigmoid
 from jaxsgd.model import sigmoid_prime as sigmoid_prime
+from jaxsgd.polynomials import sigmoid_polynomial as sigmoid_polynomial
+from jaxsgd.polynomials import tanh_polynomial as tanh_polynomial
 from jaxsgd.sgd import TrainState as TrainState
 from jaxsgd.sgd import fit as fit
 from jaxsgd.sgd import run_epochs as run_epochs
@@ -32,6 +35,9 @@ __all__ = [
     "sigmoid",
     "sigmoid_prime",
     "worked_step",
+    "sigmoid_derivative",
+    "sigmoid_polynomial",
+    "tanh_polynomial",
     "TrainState",
     "fit",
     "run_epochs",

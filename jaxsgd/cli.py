@@ -217,7 +217,101 @@ def _run_predict(a) -> int:
     return 0
 
 
-_COMMANDS = [_add_step, _add_train, _add_predict]
+# ---------------------------------------------------------------- derivatives
+def _order(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text!r}") from None
+    if not 0 <= k <= 2000:
+        raise argparse.ArgumentTypeError(f"the order must be between 0 and 2000, got {k}")
+    return k
+
+
+def _add_derivative(sub):
+    p = sub.add_parser("derivative", help="σ⁽ᵏ⁾ as an exact polynomial in σ",
+                       description="The k-th derivative of σ as an exact integer polynomial in σ, its factored "
+                                   "form through σ′ = σ(1 − σ), and tanh⁽ᵏ⁾ as a polynomial in tanh.")
+    p.add_argument("order", type=_order, metavar="K")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+    p.set_defaults(run=_run_derivative)
+
+
+def _run_derivative(a) -> int:
+    from jaxsgd import polynomials as P
+
+    k = a.order
+    coeffs = P.sigmoid_polynomial(k)
+    tanh = P.tanh_polynomial(k)
+    obj = {"order": k, "coefficients": list(coeffs), "text": P.text(coeffs), "factored": P.factored(k),
+           "latex": P.latex(coeffs), "tanh_coefficients": list(tanh), "tanh_text": P.text(tanh, "T")}
+    if a.format == "json":
+        _print_json(obj)
+    elif a.format == "latex":
+        print(rf"\sigma^{{({k})}}(x) = {obj['latex']}")
+    else:
+        sk = P.superscript(k)
+        print(f"σ⁽{sk}⁾ = {obj['text']}")
+        print(f"{'':{len(sk) + 3}}= {obj['factored']}")
+        if k >= 1:
+            print(f"{'':{len(sk) + 3}}= 2⁻{P.superscript(k + 1)}·tanh⁽{sk}⁾(x/2),  "
+                  f"tanh⁽{sk}⁾ = {obj['tanh_text']}  (T = tanh)")
+    return 0
+
+
+def _add_check_derivative(sub):
+    p = sub.add_parser("check-derivative", help="check a formula for σ⁽ᵏ⁾ written in σ",
+                       description="Checks a person's answer, e.g. jaxsgd check-derivative --order 2 "
+                                   "\"σ(1−σ)(1−2σ)\". Prints CORRECT (exit 0) or INCORRECT with the right "
+                                   "polynomial and a point where they differ (exit 1).")
+    p.add_argument("--order", type=_order, required=True)
+    p.add_argument("expression", metavar="EXPR")
+    p.set_defaults(run=_run_check_derivative)
+
+
+def _run_check_derivative(a) -> int:
+    from jaxsgd.expression import ExpressionError, check
+
+    try:
+        result = check(a.order, a.expression)
+    except ExpressionError as e:
+        raise UsageError(f"jaxsgd check-derivative: cannot read the expression: {e}") from None
+    print(result.message())
+    return 0 if result.correct else 1
+
+
+def _add_check(sub):
+    p = sub.add_parser("check", help="every derivative method against a high-precision reference",
+                       description="Max relative error and time per method, dtype and order, on [−40, 40] "
+                                   "with the tails. Exit 0 only if every figure is within its tolerance.")
+    p.add_argument("--max-order", type=_order, default=12)
+    p.add_argument("--methods", default=None, help="comma-separated subset of the methods")
+    p.set_defaults(run=_run_check)
+
+
+def _run_check(a) -> int:
+    from jaxsgd import checker
+
+    methods = None
+    if a.methods:
+        methods = [m.strip() for m in a.methods.split(",")]
+        bad = [m for m in methods if m not in checker.DOMAINS]
+        if bad:
+            raise UsageError(f"jaxsgd check: unknown method {', '.join(bad)}; choose from "
+                             f"{', '.join(checker.DOMAINS)}")
+    if a.max_order < 1:
+        raise UsageError("jaxsgd check: --max-order must be at least 1")
+    rows = []
+    print(checker.format_table([]))
+    for row in checker.run_checks(a.max_order, methods):
+        rows.append(row)
+        print(checker.format_table([row]).splitlines()[1], flush=True)
+    bad = [r for r in rows if not r.ok]
+    print(f"{len(rows) - len(bad)} of {len(rows)} within tolerance")
+    return 0 if not bad else 1
+
+
+_COMMANDS = [_add_step, _add_train, _add_predict, _add_derivative, _add_check_derivative, _add_check]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,199 @@
+"""Exact derivatives of σ and tanh as integer polynomials, and their printed forms.
+
+With ``s = σ(x)``, ``σ′ = s − s²``, so every derivative is a polynomial in ``s``:
+``p₀(s) = s`` and ``p₍ₖ₊₁₎(s) = p′ₖ(s)·(s − s²)``. Two closed forms cross-check it
+(Minai & Williams, Neural Networks 1993)::
+
+    σ⁽ⁿ⁾ = Σⱼ₌₁ⁿ⁺¹ (−1)ʲ⁻¹ (j−1)! S(n+1, j) σʲ             (Stirling, 2nd kind)
+    σ⁽ⁿ⁾ = Σₖ₌₀ⁿ⁻¹ (−1)ᵏ A(n, k) sᵏ⁺¹ tⁿ⁻ᵏ,   t = 1 − s      (Eulerian numbers)
+
+tanh: ``T = tanh``, ``T′ = 1 − T²``, ``q₀ = T``, ``q₍ₖ₊₁₎ = q′ₖ·(1 − T²)``; and since
+``σ(x) = (1 + tanh(x/2))/2``, ``σ⁽ᵏ⁾(x) = 2⁻ᵏ⁻¹ tanh⁽ᵏ⁾(x/2)`` for ``k ≥ 1``.
+
+>>> sigmoid_polynomial(2)
+(0, 1, -3, 2)
+>>> text(sigmoid_polynomial(3))
+'−6σ⁴ + 12σ³ − 7σ² + σ'
+"""
+
+from __future__ import annotations
+
+import functools
+from fractions import Fraction
+from math import factorial
+
+__all__ = [
+    "eulerian",
+    "eulerian_form",
+    "factored",
+    "latex",
+    "sigmoid_polynomial",
+    "stirling2",
+    "stirling_form",
+    "tanh_polynomial",
+    "text",
+]
+
+MAX_ORDER = 2000
+
+
+def _check_order(k):
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise ValueError(f"the order must be a whole number ≥ 0, got {k!r}")
+    if k > MAX_ORDER:
+        raise ValueError(f"order {k} is above the supported maximum {MAX_ORDER}")
+
+
+def _derive_times(p, q):
+    """``p′(s)·q(s)`` for coefficient tuples (ascending powers)."""
+    dp = [i * c for i, c in enumerate(p)][1:] or [0]
+    out = [0] * (len(dp) + len(q) - 1)
+    for i, a in enumerate(dp):
+        if a:
+            for j, b in enumerate(q):
+                out[i + j] += a * b
+    while len(out) > 1 and out[-1] == 0:
+        out.pop()
+    return tuple(out)
+
+
+@functools.cache
+def sigmoid_polynomial(k: int) -> tuple[int, ...]:
+    """Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, ascending powers."""
+    _check_order(k)
+    p = (0, 1)
+    for _ in range(k):
+        p = _derive_times(p, (0, 1, -1))
+    return p
+
+
+@functools.cache
+def tanh_polynomial(k: int) -> tuple[int, ...]:
+    """Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, ascending powers."""
+    _check_order(k)
+    q = (0, 1)
+    for _ in range(k):
+        q = _derive_times(q, (1, 0, -1))
+    return q
+
+
+@functools.cache
+def stirling2(n: int, j: int) -> int:
+    """Stirling numbers of the second kind ``S(n, j)``."""
+    if n == j:
+        return 1
+    if j == 0 or j > n:
+        return 0
+    return j * stirling2(n - 1, j) + stirling2(n - 1, j - 1)
+
+
+@functools.cache
+def eulerian(n: int, k: int) -> int:
+    """Eulerian numbers ``A(n, k)`` (permutations of n with k ascents)."""
+    if n == 0:
+        return 1 if k == 0 else 0
+    if k < 0 or k >= n:
+        return 0
+    return (k + 1) * eulerian(n - 1, k) + (n - k) * eulerian(n - 1, k - 1)
+
+
+def stirling_form(n: int) -> tuple[int, ...]:
+    """σ⁽ⁿ⁾ from the Stirling closed form, as coefficients in σ."""
+    out = [0] * (n + 2)
+    for j in range(1, n + 2):
+        out[j] = (-1) ** (j - 1) * factorial(j - 1) * stirling2(n + 1, j)
+    return tuple(out)
+
+
+def eulerian_form(n: int) -> tuple[int, ...]:
+    """σ⁽ⁿ⁾ (n ≥ 1) from the Eulerian form, expanded with t = 1 − s into powers of s."""
+    out = [0] * (n + 2)
+    for k in range(n):
+        c = (-1) ** k * eulerian(n, k)
+        # s^{k+1} (1 − s)^{n−k}
+        for i in range(n - k + 1):
+            out[k + 1 + i] += c * (-1) ** i * _binom(n - k, i)
+    return tuple(out)
+
+
+def _binom(n, r):
+    return factorial(n) // (factorial(r) * factorial(n - r))
+
+
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def superscript(n: int) -> str:
+    """``12`` → ``¹²``."""
+    return str(n).translate(_SUP)
+
+
+def text(coeffs, var: str = "σ") -> str:
+    """``−6σ⁴ + 12σ³ − 7σ² + σ``: descending powers, Unicode minus and superscripts."""
+    parts = []
+    for power in range(len(coeffs) - 1, -1, -1):
+        c = coeffs[power]
+        if c == 0:
+            continue
+        mag = abs(c)
+        mono = "" if power == 0 else var + (str(power).translate(_SUP) if power > 1 else "")
+        body = (str(mag) if mag != 1 or power == 0 else "") + mono
+        sign = "−" if c < 0 else "+"
+        parts.append((sign, body))
+    if not parts:
+        return "0"
+    first_sign, first = parts[0]
+    return ("−" if first_sign == "−" else "") + first + "".join(f" {s} {b}" for s, b in parts[1:])
+
+
+def latex(coeffs, var: str = r"\sigma") -> str:
+    """LaTeX form, descending powers: ``-6\\sigma^{4} + 12\\sigma^{3} - 7\\sigma^{2} + \\sigma``."""
+    parts = []
+    for power in range(len(coeffs) - 1, -1, -1):
+        c = coeffs[power]
+        if c == 0:
+            continue
+        mag = abs(c)
+        mono = "" if power == 0 else (var if power == 1 else f"{var}^{{{power}}}")
+        body = (str(mag) if mag != 1 or power == 0 else "") + mono
+        parts.append(("-" if c < 0 else "+", body))
+    if not parts:
+        return "0"
+    s0, b0 = parts[0]
+    return ("-" if s0 == "-" else "") + b0 + "".join(f" {s} {b}" for s, b in parts[1:])
+
+
+def factored(k: int) -> str:
+    """σ⁽ᵏ⁾ through σ′ = σ(1 − σ): ``σ′·r(σ)`` with ``r = p_k / (σ − σ²)`` for k ≥ 1.
+
+    >>> factored(2)
+    'σ(1 − σ)(1 − 2σ)'
+    """
+    _check_order(k)
+    if k == 0:
+        return "σ"
+    p = list(sigmoid_polynomial(k))
+    # divide p by s − s² = s(1 − s): first by s (p[0] == 0), then by (1 − s)
+    q = p[1:]
+    r = []  # q = (1 − s)·r
+    carry = 0
+    for c in q:
+        carry = c + carry
+        r.append(carry)
+    assert r[-1] == 0, "σ(1 − σ) divides every derivative of order ≥ 1"
+    r = r[:-1]
+    if r == [1]:
+        return "σ(1 − σ)"
+    inner = text(tuple(r))
+    if len(r) == 2:  # linear: write as a + bσ
+        a, b = r
+        inner = f"{a} {'−' if b < 0 else '+'} {abs(b) if abs(b) != 1 else ''}σ"
+    return f"σ(1 − σ)({inner})"
+
+
+def evaluate_exact(coeffs, s: Fraction) -> Fraction:
+    """Horner evaluation with exact rationals."""
+    acc = Fraction(0)
+    for c in reversed(coeffs):
+        acc = acc * s + c
+    return acc
