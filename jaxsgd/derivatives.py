@@ -52,7 +52,7 @@ from jaxsgd.polynomials import eulerian
 __all__ = ["METHODS", "sigmoid_derivative"]
 
 METHODS = ("auto", "closed_form", "pole", "taylor", "nested_grad", "naive_grad")
-POLE_TERMS = 48
+POLE_TERMS = 64
 POLE_MIN_ORDER = 8
 
 
@@ -82,13 +82,15 @@ def _closed_form(x, k: int):
         coeffs = np.array([float((-1) ** j * eulerian(k, j)) for j in range(k)])[::-1]
         cs = jnp.asarray(coeffs, dt)
 
-        acc = lax.fori_loop(0, k, lambda i, acc: acc * q + cs[i], jnp.zeros_like(q))  # Horner in q
+        # Horner in q; unrolled so that XLA fuses it into one elementwise kernel
+        acc = lax.fori_loop(0, k, lambda i, acc: acc * q + cs[i], jnp.zeros_like(q), unroll=True)
         return flip * acc * q * jnp.exp(-(k + 1) * jnp.log1p(q))
     j = np.arange(k, dtype=np.float64)
     ls = jax.nn.log_sigmoid(a)[..., None]
     lt = jax.nn.log_sigmoid(-a)[..., None]
-    logm = jnp.asarray(logs, dt) + jnp.asarray(j + 1, dt) * ls + jnp.asarray(k - j, dt) * lt
-    total = jnp.sum(jnp.asarray(signs, dt) * jnp.exp(logm), axis=-1)
+    row = lambda v: jnp.asarray(v, dt).reshape((1,) * x.ndim + (k,))  # noqa: E731
+    logm = row(logs) + row(j + 1) * ls + row(k - j) * lt
+    total = jnp.sum(row(signs) * jnp.exp(logm), axis=-1)
     dominant = jnp.asarray(signs, dt)[jnp.argmax(logm, axis=-1)]
     return flip * _overflow_to_inf(total, dominant)
 
@@ -98,23 +100,52 @@ def _overflow_to_inf(total, dominant_sign):
     return jnp.where(jnp.isnan(total), dominant_sign * jnp.inf, total)
 
 
-def _pole(x, k: int, terms: int = POLE_TERMS):
+def pole_terms(k: int, dtype) -> int:
+    """Terms of the pole sum that make its truncation negligible for |x| ≤ 2 + k/4.
+
+    The m-th pair of poles contributes ~|x − iπ(2m+1)|^{−(k+1)}; relative to the
+    first it is below ε once ``|w_m| ≥ |w_0|·ε^{−1/(k+1)}``.
+    """
+    eps = float(jnp.finfo(dtype).eps) * 1e-2
+    w0 = math.hypot(pole_radius(k), math.pi)
+    return max(4, min(POLE_TERMS, math.ceil(w0 * eps ** (-1.0 / (k + 1)) / (2 * math.pi))))
+
+
+def _pole(x, k: int, terms: int | None = None):
     if k == 0:
         return jax.nn.sigmoid(x)
     dt = x.dtype
-    c = jnp.asarray(np.pi * (2 * np.arange(terms) + 1), dt)
-    xs = x[..., None]
+    terms = terms or pole_terms(k, dt)
     if math.lgamma(k + 1) < 0.9 * math.log(float(jnp.finfo(dt).max)):
-        # 2·k!·Re[(1/w)^{k+1}], w = x − iπ(2m+1), by repeated squaring: the rounding
-        # error of 1/w is amplified k+1 times, less than a polar form's exponent error
-        inv = 1.0 / (xs - 1j * c.astype(jnp.result_type(dt, jnp.complex64)))
-        total = jnp.sum(jnp.asarray(2.0 * math.factorial(k), dt) * jnp.real(lax.integer_pow(inv, k + 1)), axis=-1)
+        # 2·k!·Re[w^{−(k+1)}], w = x − iπ(2m+1): w/8 (exact scaling) is raised to k + 1 by
+        # repeated squaring, then inverted once. Only the rounding of π(2m+1) is amplified
+        # (k + 1 times); terms are unrolled so that XLA fuses the sum into one kernel.
+        total = jnp.zeros_like(x)
+        for m in range(terms):
+            pr, pi = _cpow(x * 0.125, jnp.asarray(-math.pi * (2 * m + 1) / 8, dt), k + 1)
+            h = jnp.hypot(pr, pi)
+            total = total + (pr / h) / h  # Re(1/P) without overflowing |P|²
+        total = jnp.asarray(2.0 * math.exp(math.lgamma(k + 1) - (k + 1) * math.log(8.0)), dt) * total
     else:  # k! beyond the dtype: polar form, magnitude in log space
+        c = jnp.asarray(np.pi * (2 * np.arange(terms) + 1), dt).reshape((1,) * x.ndim + (terms,))
+        xs = x[..., None]
         log_r = 0.5 * jnp.log(xs * xs + c * c)
         mag = jnp.exp(jnp.asarray(math.lgamma(k + 1) + math.log(2.0), dt) - (k + 1) * log_r)
         parts = mag * jnp.cos((k + 1) * jnp.arctan2(-c, xs))
         total = _overflow_to_inf(jnp.sum(parts, axis=-1), jnp.sign(parts[..., 0]))
     return total if k % 2 == 0 else -total
+
+
+def _cpow(re, im, n: int):
+    """``(re + i·im)ⁿ`` by repeated squaring, in real arithmetic (fuses on every backend)."""
+    out = None
+    while n:
+        if n & 1:
+            out = (re, im) if out is None else (out[0] * re - out[1] * im, out[0] * im + out[1] * re)
+        n >>= 1
+        if n:
+            re, im = re * re - im * im, 2 * re * im
+    return out
 
 
 def pole_radius(k: int) -> float:

@@ -203,20 +203,76 @@ def print_sgd_table(rows):
               f"{r['jaxsgd'] / r['optax-loop']:>9.1f}")
 
 
+def _time_call(fn, x, repeats):
+    jax.block_until_ready(fn(x))
+    return _best(lambda: jax.block_until_ready(fn(x)), repeats)
+
+
+def derivative_benchmarks(n, k, repeats, log):
+    """Each method's time for σ⁽ᵏ⁾ on n float32 points, against jax.nn.sigmoid on the same points."""
+    from jaxsgd.derivatives import sigmoid_derivative
+
+    x = jnp.linspace(-40.0, 40.0, n, dtype=jnp.float32)
+    repeats = max(repeats, 20)
+    base = _time_call(jax.jit(jax.nn.sigmoid), x, repeats)
+    rows = [{"impl": "jax.nn.sigmoid", "order": 0, "seconds": base, "n": n, "dtype": "float32", "ratio": 1.0}]
+    for method in ("auto", "closed_form", "pole", "taylor", "nested_grad"):
+        t = _time_call(jax.jit(lambda v, m=method: sigmoid_derivative(v, k, method=m)), x, repeats)
+        rows.append({"impl": method, "order": k, "seconds": t, "n": n, "dtype": "float32", "ratio": t / base})
+        log(f"sigma^({k}) {method}: {t * 1e3:.1f} ms ({t / base:.1f}x sigmoid)")
+    return rows
+
+
+_COMPILE_SNIPPET = """
+import sys, time, jax, jax.numpy as jnp
+jax.jit(lambda v: v + 1)(1.0).block_until_ready()
+from jaxsgd.derivatives import sigmoid_derivative
+t = time.perf_counter()
+jax.jit(lambda v: sigmoid_derivative(v, int(sys.argv[1]), method=sys.argv[2]))(jnp.float32(0.3)).block_until_ready()
+print(time.perf_counter() - t)
+"""
+
+
+def compile_benchmarks(orders, naive_orders, log, timeout=120):
+    """Trace + compile + run time of k nested jax.grad calls, each in a fresh process."""
+    rows = []
+    for method, ks in (("nested_grad", orders), ("naive_grad", naive_orders)):
+        for k in ks:
+            try:
+                r = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET, str(k), method], capture_output=True,
+                                   text=True, timeout=timeout)
+                secs = float(r.stdout.strip().splitlines()[-1])
+            except (subprocess.TimeoutExpired, ValueError, IndexError):
+                secs = None
+            rows.append({"impl": method, "order": k, "compile_seconds": secs})
+            log(f"{method} order {k}: " + (f"{secs:.2f} s" if secs is not None else f"> {timeout} s"))
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
+    ap.add_argument("--only", choices=["sgd", "derivatives"], help="run one group")
     a = ap.parse_args(argv)
     n = 100_000 if a.quick else a.n
     repeats = 2 if a.quick else 5
     batch_sizes = [int(b) for b in a.batch_sizes.split(",")]
     log = (lambda s: print(s, file=sys.stderr, flush=True))
-    rows = sgd_benchmarks(n, batch_sizes, repeats, budget=2000 if a.quick else 20_000, log=log)
+    rows = []
+    if a.only in (None, "sgd"):
+        rows = sgd_benchmarks(n, batch_sizes, repeats, budget=2000 if a.quick else 20_000, log=log)
+    deriv, compiles = [], []
+    if a.only in (None, "derivatives"):
+        deriv = derivative_benchmarks(n, 20, repeats, log)
+        compiles = compile_benchmarks([4, 8, 12, 20, 40] if not a.quick else [8], [2, 4, 6, 8] if not a.quick
+                                      else [4], log)
     result = {
         "results": rows,
+        "derivatives": deriv,
+        "nested_grad_compile": compiles,
         "device": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
@@ -225,8 +281,17 @@ def main(argv=None) -> int:
     }
     if a.json:
         print(json.dumps(result))
-    else:
+        return 0
+    if rows:
         print_sgd_table(rows)
+    if deriv:
+        print(f"\nσ⁽²⁰⁾ on {n:,} float32 points in [−40, 40] (best of {repeats})")
+        for r in deriv:
+            print(f"{r['impl']:<16} {r['seconds'] * 1e3:>9.2f} ms  {r['ratio']:>7.1f}× σ")
+        print("\nnested jax.grad, order k: trace + compile + run in a fresh process (s)")
+        for r in compiles:
+            secs = "timeout" if r["compile_seconds"] is None else f"{r['compile_seconds']:.2f}"
+            print(f"{r['impl']:<12} k={r['order']:<3} {secs}")
     return 0
 
 
