@@ -311,7 +311,126 @@ def _run_check(a) -> int:
     return 0 if not bad else 1
 
 
-_COMMANDS = [_add_step, _add_train, _add_predict, _add_derivative, _add_check_derivative, _add_check]
+# ---------------------------------------------------------------- batch size
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if not vals or min(vals) <= 0:
+        raise argparse.ArgumentTypeError(f"batch sizes must be > 0, got {text!r}")
+    return tuple(sorted(set(vals)))
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"learning rates must be finite and > 0, got {text!r}")
+    return vals
+
+
+def _add_batch_size(sub):
+    p = sub.add_parser("batch-size", help="which batch size? steps and examples to a target, measured",
+                       description="For B on a geometric grid, tunes the learning rate (all learning rates × "
+                                   "seeds as one compiled program per B), records steps and examples to a "
+                                   "target loss, fits S = S_min(1 + B_crit/B) and measures the noise scale.")
+    p.add_argument("--csv")
+    p.add_argument("--features", type=_columns)
+    p.add_argument("--target")
+    p.add_argument("--drop-missing", action="store_true")
+    p.add_argument("--rows", type=_positive_int, default=20_000, help="rows of built-in data (default 20000)")
+    p.add_argument("--max-rows", type=_positive_int, default=4096, help="rows studied (random subset)")
+    p.add_argument("--batch-sizes", type=_int_list, help="comma separated (default 1,2,4,… up to 4096)")
+    p.add_argument("--lrs", type=_float_list, help="learning-rate grid, comma separated (default 2^-2 … 2^6)")
+    p.add_argument("--target-fraction", type=_finite_float, default=0.01,
+                   help="target loss L* + f·(L0 − L*) (default 0.01)")
+    p.add_argument("--seeds", type=_positive_int, default=2)
+    p.add_argument("--max-steps", type=_positive_int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--claims", action="store_true",
+                   help="also measure gradient bias/variance against B and step time around powers of two")
+    p.add_argument("--plot", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_run_batch_size)
+
+
+def _run_batch_size(a) -> int:
+    from jaxsgd import batch_size as bs
+    from jaxsgd import data
+    from jaxsgd.run import TrainConfig, load_data
+
+    def go():
+        ds = load_data(TrainConfig(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
+                                   n_rows=a.rows, seed=a.seed))
+        tr = data.fit_transform(ds)
+        cfg = bs.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, target_fraction=a.target_fraction,
+                             max_rows=a.max_rows, max_steps=a.max_steps, seed=a.seed,
+                             **({"learning_rates": a.lrs} if a.lrs else {}))
+        try:
+            return bs.run_study(tr.features(ds.x), tr.target(ds.y), cfg, claims=a.claims,
+                                log=lambda m: print(m, file=sys.stderr, flush=True))
+        except ValueError as e:
+            raise data.DataError(str(e)) from None
+
+    r = _guard(go, "batch-size")
+    if a.plot:
+        _plot_study(r, a.plot)
+    if a.json:
+        _print_json(_jsonable(r))
+        return 0
+    print(f"{'B':>6} {'best lr':>8} {'steps S':>9} {'examples E':>11} {'wall s':>8}")
+    for row in r["table"]:
+        s = "—" if row["steps"] is None else f"{row['steps']:g}"
+        e = "—" if row["examples"] is None else f"{row['examples']:g}"
+        lr = "—" if row["best_lr"] is None else f"{row['best_lr']:g}"
+        print(f"{row['batch_size']:>6} {lr:>8} {s:>9} {e:>11} {row['wall_seconds']:>8.2f}")
+    print(f"B_crit = {r['b_crit']:.3g} (S_min = {r['s_min']:.3g}),  B_simple = {r['b_simple']:.3g} near the target;"
+          f"  {r['compiled_programs']} compiled programs, {r['total_seconds']:.1f} s")
+    print("B_simple along the full-batch run: " + ", ".join(
+        f"{p['b_simple']:.3g} at loss {p['loss']:.4g}" for p in r["b_simple_along_run"]))
+    print(r["recommendation"])
+    return 0
+
+
+def _plot_study(r, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install 'jaxsgd[plot]'", file=sys.stderr)
+        return
+    rows = [row for row in r["table"] if row["steps"]]
+    bs = [row["batch_size"] for row in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    ax[0].loglog(bs, [row["steps"] for row in rows], "o", label="S(B), tuned lr")
+    ax[1].loglog(bs, [row["examples"] for row in rows], "o", label="E(B) = B·S(B)")
+    if math.isfinite(r["b_crit"]):
+        grid = [2 ** (i / 4) for i in range(0, 4 * max(1, int(math.log2(max(bs)))) + 1)]
+        ax[0].loglog(grid, [r["s_min"] * (1 + r["b_crit"] / b) for b in grid], "-", label="S_min(1 + B_crit/B)")
+        ax[1].loglog(grid, [r["s_min"] * (b + r["b_crit"]) for b in grid], "-", label="fit")
+    for a_ in ax:
+        if r["b_simple"]:
+            a_.axvline(r["b_simple"], ls="--", color="gray", label=f"B_simple ≈ {r['b_simple']:.3g}")
+        a_.set_xlabel("batch size B")
+        a_.legend()
+    ax[0].set_ylabel("steps to target")
+    ax[1].set_ylabel("examples to target")
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"jaxsgd batch-size: cannot write the plot {path}: {e}") from None
+    finally:
+        plt.close(fig)
+
+
+_COMMANDS = [_add_step, _add_train, _add_predict, _add_derivative, _add_check_derivative, _add_check,
+             _add_batch_size]
 
 
 def build_parser() -> argparse.ArgumentParser:
