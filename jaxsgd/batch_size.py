@@ -86,8 +86,9 @@ def _default_batch_sizes(n):
     return tuple(out)
 
 
-def run_study(x, y, cfg: StudyConfig = StudyConfig(), *, log=lambda s: None, claims: bool = False) -> dict:
+def run_study(x, y, cfg: StudyConfig | None = None, *, log=lambda s: None, claims: bool = False) -> dict:
     """Runs the whole study on scaled data ``x: (N, d)``, ``y: (N,)``; returns the report dict."""
+    cfg = StudyConfig() if cfg is None else cfg
     t_start = time.perf_counter()
     x = np.asarray(x, np.float32)
     y = np.asarray(y, np.float32)

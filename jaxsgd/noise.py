@@ -42,7 +42,7 @@ def _flat(grads: Params):
 def _exact(params, x, y):
     g = _flat(per_example_grads(params, x, y))
     mean = jnp.mean(g, axis=0)
-    return jnp.sum(mean**2), jnp.mean(jnp.sum((g - mean) ** 2, axis=1))
+    return jnp.sum(mean**2), jnp.mean(jnp.sum((g - mean[None, :]) ** 2, axis=1))
 
 
 def noise_scale(params: Params, x, y) -> NoiseScale:
@@ -57,15 +57,19 @@ def _batch_grad_sq(params, x, y, key, b):
     return jnp.sum(g**2)
 
 
+_mean_batch_grad_sq = jax.jit(
+    lambda params, x, y, keys, b: jnp.mean(jax.vmap(_batch_grad_sq, in_axes=(None, None, None, 0, None))(
+        params, x, y, keys, b)), static_argnums=4)
+
+
 def noise_scale_two_batch(params: Params, x, y, *, b_small: int, b_big: int, draws: int, key) -> NoiseScale:
     """The unbiased two-batch estimate of ``|G|²`` and ``tr(Σ)``; ``B_simple`` is their ratio."""
     if not 0 < b_small < b_big:
         raise ValueError(f"need 0 < b_small < b_big, got {b_small}, {b_big}")
     x, y = jnp.asarray(x), jnp.asarray(y)
     ks, kb = jax.random.split(key)
-    f = jax.jit(jax.vmap(_batch_grad_sq, in_axes=(None, None, None, 0, None)), static_argnums=4)
-    small = float(jnp.mean(f(params, x, y, jax.random.split(ks, draws), b_small)))
-    big = float(jnp.mean(f(params, x, y, jax.random.split(kb, draws), b_big)))
+    small = float(_mean_batch_grad_sq(params, x, y, jax.random.split(ks, draws), b_small))
+    big = float(_mean_batch_grad_sq(params, x, y, jax.random.split(kb, draws), b_big))
     g2 = (b_big * big - b_small * small) / (b_big - b_small)
     tr = (small - big) / (1.0 / b_small - 1.0 / b_big)
     return NoiseScale(g2, tr, tr / g2 if g2 > 0 else float("inf"))
@@ -78,13 +82,13 @@ def gradient_bias_variance(params: Params, x, y, batch_sizes, *, draws: int = 51
     n = x.shape[0]
     g_all = _flat(per_example_grads(params, x, y))
     full = jnp.mean(g_all, axis=0)
-    tr = float(jnp.mean(jnp.sum((g_all - full) ** 2, axis=1)))
+    tr = float(jnp.mean(jnp.sum((g_all - full[None, :]) ** 2, axis=1)))
     out = []
     for b, k in zip(batch_sizes, jax.random.split(key, len(batch_sizes)), strict=True):
         idx = jax.vmap(lambda kk, b=b: jax.random.permutation(kk, n)[:b])(jax.random.split(k, draws))
         gb = jnp.mean(g_all[idx], axis=1)
         bias = float(jnp.linalg.norm(jnp.mean(gb, axis=0) - full))
-        var = float(jnp.mean(jnp.sum((gb - full) ** 2, axis=1)))
+        var = float(jnp.mean(jnp.sum((gb - full[None, :]) ** 2, axis=1)))
         pred = tr / b * (n - b) / (n - 1)
         out.append({"batch_size": int(b), "bias": bias, "bias_standard_error": float(np.sqrt(var / draws)),
                     "variance": var, "predicted_variance": pred, "gradient_norm": float(jnp.linalg.norm(full))})
