@@ -139,10 +139,13 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
         if cfg.save:
             ckpt.save(cfg.save, st, transform, meta)
 
-    _, hist, state = fit(
-        xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
-        key=jax.random.key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
-        state=state, on_epoch=on_epoch)
+    try:
+        _, hist, state = fit(
+            xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
+            key=jax.random.key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
+            state=state, on_epoch=on_epoch)
+    except ValueError as e:  # e.g. a batch size the device count does not divide
+        raise data_mod.DataError(str(e)) from None
     params = state.params
     tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows])
     va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows])

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxsgd.model import Params, example_loss, init_params
@@ -46,17 +47,29 @@ def _many_fn(batch_size, epochs, shuffle):
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
 
 
-def train_many(x, y, learning_rates, keys, *, batch_size: int, epochs: int, shuffle: str = "sort") -> Params:
+def train_many(x, y, learning_rates, keys, *, batch_size: int, epochs: int, shuffle: str = "sort",
+               shard_runs: bool | None = None) -> Params:
     """``len(learning_rates)`` independent SGD runs (plain SGD, zero init) as one program.
 
     ``keys`` has one PRNG key per run (``jax.random.split``). Returns ``Params``
     with a leading runs axis. Run i equals ``jaxsgd.train(x, y, …,
     learning_rate=learning_rates[i], key=keys[i], shuffle=shuffle)``.
+    ``shard_runs`` splits the runs axis over all visible devices (default: when
+    there are several and they divide the number of runs); the data are replicated.
     """
     x = jnp.asarray(x)
     lrs = jnp.asarray(learning_rates, x.dtype)
     if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
         keys = jax.random.key_data(keys)
+    n_dev = jax.device_count()
+    if shard_runs is None:
+        shard_runs = n_dev > 1 and lrs.shape[0] % n_dev == 0
+    if shard_runs:
+        if lrs.shape[0] % n_dev:
+            raise ValueError(f"{lrs.shape[0]} runs do not split over {n_dev} devices: use a multiple of {n_dev}")
+        mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("runs",))
+        runs_axis = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("runs"))
+        lrs, keys = jax.device_put(lrs, runs_axis), jax.device_put(keys, runs_axis)
     return _many_fn(int(batch_size), int(epochs), shuffle)(lrs, keys, x.T, jnp.asarray(y, x.dtype))
 
 

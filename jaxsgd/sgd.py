@@ -49,6 +49,8 @@ __all__ = [
     "evaluate_loss",
     "init_state",
     "make_optimizer",
+    "check_divisible",
+    "data_mesh",
     "permutation",
     "run_epochs",
     "train",
@@ -141,7 +143,29 @@ def _batch_value_and_grad(params, xb, yb):
     return jnp.mean(losses), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
 
 
-def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y):
+def data_mesh(devices=None):
+    """A 1-D mesh with a ``"batch"`` axis over ``devices`` (default: all visible devices)."""
+    devices = jax.devices() if devices is None else devices
+    return jax.sharding.Mesh(np.asarray(devices), ("batch",))
+
+
+def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: int | None = None) -> None:
+    """Data parallelism needs every mini-batch to split evenly over the devices."""
+    if batch_size % n_devices:
+        raise ValueError(f"batch size {batch_size} is not divisible by the {n_devices} devices: use a multiple "
+                         f"of {n_devices} (or parallel=False to train on one device)")
+    if not drop_last and n is not None and (n % batch_size) % n_devices:
+        raise ValueError(f"the last partial batch of {n % batch_size} rows does not split over {n_devices} "
+                         f"devices: drop it (drop_last=True) or pick a batch size that divides {n}")
+
+
+def _shard(a, mesh, spec):
+    if mesh is None:
+        return a
+    return lax.with_sharding_constraint(a, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+
+
+def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y, mesh=None):
     d, n = xt.shape
     key, sub = jax.random.split(jax.random.wrap_key_data(state.key))
     perm = permutation(sub, n, shuffle)
@@ -151,6 +175,10 @@ def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y):
     m = nb * batch_size
     xb = xs[:, :m].reshape(d, nb, batch_size).transpose(1, 0, 2)
     yb = ys[:m].reshape(nb, batch_size)
+    # data parallel: every batch split over the devices, parameters replicated; XLA
+    # inserts the all-reduce for the mean gradient
+    xb = _shard(xb, mesh, (None, None, "batch"))
+    yb = _shard(yb, mesh, (None, "batch"))
 
     def step(carry, batch):
         params, opt_state = carry
@@ -162,7 +190,7 @@ def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y):
     total = jnp.sum(losses) * batch_size
     count = m
     if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
-        carry, last = step(carry, (xs[:, m:], ys[m:]))
+        carry, last = step(carry, (_shard(xs[:, m:], mesh, (None, "batch")), _shard(ys[m:], mesh, ("batch",))))
         total, count = total + last * rem, n
     params, opt_state = carry
     new = TrainState(params, opt_state, jax.random.key_data(key), state.epoch + 1)
@@ -170,15 +198,17 @@ def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y):
 
 
 @functools.cache
-def epoch_fn(optimizer=None, batch_size: int = 32, drop_last: bool = True, shuffle: str = "auto") -> Callable:
+def epoch_fn(optimizer=None, batch_size: int = 32, drop_last: bool = True, shuffle: str = "auto",
+             mesh=None) -> Callable:
     """The compiled epoch ``(state, xt, y) -> (state, mean batch loss)``.
 
     ``xt`` is feature-major ``(d, N)``. Shapes, batch size, optimizer and shuffle
     method are static; learning rate (in ``state.opt_state``), key and epoch are
-    runtime values, so changing them does not recompile.
+    runtime values, so changing them does not recompile. With a ``mesh`` (see
+    :func:`data_mesh`) every mini-batch is sharded over its ``"batch"`` axis.
     """
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
-    return jax.jit(functools.partial(_epoch, optimizer, batch_size, drop_last, shuffle))
+    return jax.jit(functools.partial(_epoch, optimizer, batch_size, drop_last, shuffle, mesh=mesh))
 
 
 @functools.cache
@@ -220,7 +250,7 @@ def _check_batch(batch_size, n):
 
 def train(x, y, *, batch_size: int = 32, epochs: int = 10, optimizer=None, learning_rate=None, key=None,
           x_val=None, y_val=None, drop_last: bool = True, shuffle: str = "auto", state: TrainState | None = None,
-          on_epoch: Callable | None = None):
+          on_epoch: Callable | None = None, parallel: bool | None = None):
     """Trains ``h = σ(b + w·x)`` by mini-batch SGD; returns ``(params, History)``.
 
     Args:
@@ -241,13 +271,19 @@ def train(x, y, *, batch_size: int = 32, epochs: int = 10, optimizer=None, learn
     """
     params, hist, _ = fit(x, y, batch_size=batch_size, epochs=epochs, optimizer=optimizer,
                           learning_rate=learning_rate, key=key, x_val=x_val, y_val=y_val, drop_last=drop_last,
-                          shuffle=shuffle, state=state, on_epoch=on_epoch)
+                          shuffle=shuffle, state=state, on_epoch=on_epoch, parallel=parallel)
     return params, hist
 
 
 def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, key=None, x_val=None, y_val=None,
-        drop_last=True, shuffle="auto", state=None, on_epoch=None):
-    """Like :func:`train` but also returns the final :class:`TrainState`."""
+        drop_last=True, shuffle="auto", state=None, on_epoch=None, parallel=None):
+    """Like :func:`train` but also returns the final :class:`TrainState`.
+
+    ``parallel``: shard every mini-batch over all visible devices (data
+    parallel); the default ``None`` does so when more than one device is
+    visible. The batch size must then be a multiple of the device count —
+    otherwise a ``ValueError`` says so (it is refused, not padded).
+    """
     x = jnp.asarray(x)
     y = jnp.asarray(y, x.dtype)
     if x.ndim != 2 or y.shape != (x.shape[0],):
@@ -269,7 +305,12 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
     xt = x.T
     xvt = None if x_val is None else jnp.asarray(x_val, x.dtype).T
     yv = None if y_val is None else jnp.asarray(y_val, x.dtype)
-    step = epoch_fn(optimizer, int(batch_size), bool(drop_last), shuffle)
+    n_dev = jax.device_count()
+    mesh = None
+    if parallel or (parallel is None and n_dev > 1):
+        check_divisible(int(batch_size), n_dev, drop_last, n)
+        mesh = data_mesh()
+    step = epoch_fn(optimizer, int(batch_size), bool(drop_last), shuffle, mesh)
     hist = History([], [], [])
     for _ in range(int(state.epoch), epochs):
         t0 = time.perf_counter()
