@@ -47,7 +47,7 @@ def _many_fn(batch_size, epochs, shuffle):
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None)))
 
 
-def train_many(x, y, learning_rates, keys, *, batch_size: int, epochs: int, shuffle: str = "sort",
+def train_many(x, y, learning_rates, keys, *, batch_size: int, epochs: int, shuffle: str = "auto",
                shard_runs: bool | None = None) -> Params:
     """``len(learning_rates)`` independent SGD runs (plain SGD, zero init) as one program.
 

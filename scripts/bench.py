@@ -249,13 +249,57 @@ def compile_benchmarks(orders, naive_orders, log, timeout=120):
     return rows
 
 
+def accelerator_benchmarks(large: bool, log):
+    """The figures that compare backends: one run at B = 32 and B = 4096, many vmapped runs,
+    σ⁽²⁰⁾ on many points, and the default batch-size study's wall time."""
+    from jaxsgd import runs
+    from jaxsgd.derivatives import sigmoid_derivative
+
+    rows = []
+    n = 1_000_000 if large else 200_000
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    y = rng.uniform(size=n).astype(np.float32)
+    for b in (32, 4096):
+        eps, _ = bench_jaxsgd(x, y, b, 3)
+        rows.append({"impl": "jaxsgd", "what": "one run, one epoch", "batch_size": b, "n": n,
+                     "examples_per_second": eps})
+        log(f"one run B={b}: {eps / 1e6:.1f}M examples/s")
+    n_runs, n_many = (4096, 65_536) if large else (64, 16_384)
+    keys = jax.random.split(jax.random.key(0), n_runs)
+    lrs = np.full(n_runs, 0.5, np.float32)
+    xm, ym = x[:n_many], y[:n_many]
+    jax.block_until_ready(runs.train_many(xm, ym, lrs, keys, batch_size=32, epochs=1))
+    t = _best(lambda: jax.block_until_ready(runs.train_many(xm, ym, lrs, keys, batch_size=32, epochs=1)), 2)
+    rows.append({"impl": "jaxsgd", "what": "vmapped runs, one epoch each", "batch_size": 32, "n": n_many,
+                 "runs": n_runs, "run_examples_per_second": n_runs * n_many / t})
+    log(f"{n_runs} runs × {n_many} rows at B=32: {n_runs * n_many / t:.3g} run-examples/s")
+    npts = 100_000_000 if large else 10_000_000
+    xs = jnp.linspace(-40.0, 40.0, npts, dtype=jnp.float32)
+    f = jax.jit(lambda v: sigmoid_derivative(v, 20))
+    t = _time_call(f, xs, 3)
+    rows.append({"impl": "auto", "what": "sigma^(20) evaluation", "n": npts, "seconds": t})
+    log(f"σ⁽²⁰⁾ on {npts:.0e} points: {t:.3f} s")
+    del xs
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "batch-size", "--json"], capture_output=True, text=True)
+    try:
+        study = json.loads(r.stdout)["total_seconds"]
+    except (ValueError, KeyError):
+        study = None
+    rows.append({"impl": "jaxsgd batch-size", "what": "default study wall time", "seconds": study})
+    log(f"default batch-size study: {study} s")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "derivatives"], help="run one group")
+    ap.add_argument("--only", choices=["sgd", "derivatives", "accelerator"], help="run one group")
+    ap.add_argument("--large", action="store_true",
+                    help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
     a = ap.parse_args(argv)
     n = 100_000 if a.quick else a.n
     repeats = 2 if a.quick else 5
@@ -269,10 +313,18 @@ def main(argv=None) -> int:
         deriv = derivative_benchmarks(n, 20, repeats, log)
         compiles = compile_benchmarks([4, 8, 12, 20, 40] if not a.quick else [8], [2, 4, 6, 8] if not a.quick
                                       else [4], log)
+    accel = []
+    if a.only in (None, "accelerator"):
+        accel = accelerator_benchmarks(a.large, log)
+    meta = {"device": jax.devices()[0].device_kind, "backend": jax.default_backend(), "jax_version": jax.__version__,
+            "dtype": "float32"}
+    for r in rows + deriv + compiles + accel:
+        r.update({k: v for k, v in meta.items() if k not in r})
     result = {
         "results": rows,
         "derivatives": deriv,
         "nested_grad_compile": compiles,
+        "accelerator": accel,
         "device": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
@@ -284,6 +336,14 @@ def main(argv=None) -> int:
         return 0
     if rows:
         print_sgd_table(rows)
+    if accel:
+        print(f"\nBackend comparison figures ({meta['backend']}, {meta['device']}):")
+        for r in accel:
+            val = (f"{r['examples_per_second']:.3g} examples/s" if "examples_per_second" in r else
+                   f"{r['run_examples_per_second']:.3g} run-examples/s" if "run_examples_per_second" in r else
+                   f"{r['seconds']:.3f} s" if r.get("seconds") is not None else "failed")
+            extra = ", ".join(f"{k}={r[k]}" for k in ("batch_size", "n", "runs") if k in r)
+            print(f"  {r['what']:<32} {extra:<32} {val}")
     if deriv:
         print(f"\nσ⁽²⁰⁾ on {n:,} float32 points in [−40, 40] (best of {repeats})")
         for r in deriv:

@@ -73,7 +73,7 @@ def test_train_many_equals_single_runs(small):
     lrs = np.array([0.5, 1.0, 2.0], np.float32)
     many = runs.train_many(x, y, lrs, keys, batch_size=32, epochs=2)
     for i in range(3):
-        p, _ = train(x, y, batch_size=32, epochs=2, learning_rate=float(lrs[i]), key=keys[i], shuffle="sort")
+        p, _ = train(x, y, batch_size=32, epochs=2, learning_rate=float(lrs[i]), key=keys[i])
         run_i = np.concatenate([[many.b[i]], many.w[i]])
         np.testing.assert_allclose(run_i, np.asarray(p.to_theta()), rtol=1e-5, atol=1e-6)
 
