@@ -154,7 +154,8 @@ def _guard(fn, name):
         raise UsageError(f"jaxsgd {name}: {e.filename or ''}: {e.strerror}") from None
 
 
-def _plot_losses(report, path):
+def _pyplot():
+    """matplotlib.pyplot with a file backend, or None with a one-line message when it is missing."""
     try:
         import matplotlib
 
@@ -162,6 +163,22 @@ def _plot_losses(report, path):
         import matplotlib.pyplot as plt
     except ImportError:
         print("--plot needs matplotlib: pip install 'jaxsgd[plot]'", file=sys.stderr)
+        return None
+    return plt
+
+
+def _save_figure(fig, plt, path, command):
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"jaxsgd {command}: cannot write the plot {path}: {e}") from None
+    finally:
+        plt.close(fig)
+
+
+def _plot_losses(report, path):
+    plt = _pyplot()
+    if plt is None:
         return
     h = report["history"]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -171,12 +188,7 @@ def _plot_losses(report, path):
     ax.set(xlabel="epoch", ylabel="½(y − h)², scaled units", yscale="log", title="jaxsgd train")
     ax.legend()
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"jaxsgd train: cannot write the plot {path}: {e}") from None
-    finally:
-        plt.close(fig)
+    _save_figure(fig, plt, path, "train")
 
 
 def _add_predict(sub):
@@ -396,13 +408,8 @@ def _run_batch_size(a) -> int:
 
 
 def _plot_study(r, path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("--plot needs matplotlib: pip install 'jaxsgd[plot]'", file=sys.stderr)
+    plt = _pyplot()
+    if plt is None:
         return
     rows = [row for row in r["table"] if row["steps"]]
     bs = [row["batch_size"] for row in rows]
@@ -421,12 +428,7 @@ def _plot_study(r, path):
     ax[0].set_ylabel("steps to target")
     ax[1].set_ylabel("examples to target")
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"jaxsgd batch-size: cannot write the plot {path}: {e}") from None
-    finally:
-        plt.close(fig)
+    _save_figure(fig, plt, path, "batch-size")
 
 
 _COMMANDS = [_add_step, _add_train, _add_predict, _add_derivative, _add_check_derivative, _add_check,

@@ -57,24 +57,25 @@ def _derive_times(p, q):
     return tuple(out)
 
 
-@functools.cache
-def sigmoid_polynomial(k: int) -> tuple[int, ...]:
-    """Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, ascending powers."""
+def _kth_derivative(k: int, first: tuple[int, ...]) -> tuple[int, ...]:
+    """Derivatives of a function f with f′ = first(f), as polynomials in f: pₖ₊₁ = p′ₖ·first."""
     _check_order(k)
     p = (0, 1)
     for _ in range(k):
-        p = _derive_times(p, (0, 1, -1))
+        p = _derive_times(p, first)
     return p
 
 
 @functools.cache
+def sigmoid_polynomial(k: int) -> tuple[int, ...]:
+    """Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, ascending powers (σ′ = σ − σ²)."""
+    return _kth_derivative(k, (0, 1, -1))
+
+
+@functools.cache
 def tanh_polynomial(k: int) -> tuple[int, ...]:
-    """Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, ascending powers."""
-    _check_order(k)
-    q = (0, 1)
-    for _ in range(k):
-        q = _derive_times(q, (1, 0, -1))
-    return q
+    """Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, ascending powers (T′ = 1 − T²)."""
+    return _kth_derivative(k, (1, 0, -1))
 
 
 @functools.cache

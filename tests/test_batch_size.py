@@ -105,3 +105,11 @@ def test_bad_options_exit_2(capsys, argv, needle):
     assert main(["batch-size", "--rows", "300", *argv]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_cli_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
+    out = tmp_path / "bs.png"
+    assert main(["batch-size", "--rows", "600", "--batch-sizes", "4,64", "--lrs", "1,8", "--seeds", "1",
+                 "--plot", str(out)]) == 0
+    assert out.stat().st_size > 1000 and "B_crit" in capsys.readouterr().out
