@@ -114,7 +114,7 @@ def predict(params: Params, x):
     >>> float(predict(p, jnp.array([1.0, 2.0])))   # σ(21) rounds to 1 in float32
     1.0
     """
-    return sigmoid(params.b + jnp.dot(params.w, x))
+    return sigmoid(params.b + jnp.sum(params.w * x))  # an elementwise sum fuses; a tiny dot does not
 
 
 def example_loss(params: Params, x, y):

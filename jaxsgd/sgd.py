@@ -134,13 +134,14 @@ def permutation(key, n: int, method: str = "auto"):
     raise ValueError(f"unknown shuffle {method!r}: choose one of {', '.join(SHUFFLES)}")
 
 
-_value_and_grads = jax.vmap(jax.value_and_grad(example_loss), in_axes=(None, 1, 0))
+# per-example losses and gradients, feature-major in and out: w-gradients come out as (d, B)
+_value_and_grads = jax.vmap(jax.value_and_grad(example_loss), in_axes=(None, 1, 0), out_axes=(0, Params(0, 1)))
 
 
 def _batch_value_and_grad(params, xb, yb):
     """Mean loss and mean gradient of a feature-major batch ``xb: (d, B)``."""
     losses, grads = _value_and_grads(params, xb, yb)
-    return jnp.mean(losses), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
+    return jnp.mean(losses), Params(jnp.mean(grads.b), jnp.mean(grads.w, axis=1))
 
 
 def data_mesh(devices=None):
