@@ -4,16 +4,22 @@ Methods (``sigmoid_derivative(x, k, method=...)``), elementwise, jit/vmap-friend
 in the dtype of ``x``:
 
 * ``"closed_form"`` — the Eulerian form ``Σⱼ (−1)ʲ A(k, j) sʲ⁺¹ tᵏ⁻ʲ`` with
-  ``s = σ(x)``, ``t = σ(−x)``, each term evaluated in log space
-  (``log A + (j+1)·log σ(x) + (k−j)·log σ(−x)``) so nothing overflows before
-  the result does. Accurate in both tails; near 0 the alternating sum cancels
-  and loses digits as k grows.
+  ``s = σ(x)``, ``t = σ(−x)``, evaluated at ``−|x|`` as a Horner polynomial in
+  ``q = e^{−|x|}`` times ``(1 + q)^{−(k+1)}`` (and reflected, ``σ⁽ᵏ⁾(−x) =
+  (−1)ᵏ⁺¹σ⁽ᵏ⁾(x)``); where the coefficients ``A(k, j)`` exceed the dtype the
+  terms are formed in log space so nothing overflows before the result does.
+  Accurate in both tails; near 0 the alternating sum cancels and loses digits
+  as k grows.
 * ``"pole"`` — the partial-fraction expansion over the poles ``iπ(2m+1)`` of σ::
 
       σ⁽ᵏ⁾(x) = 2 Re Σₘ₌₀^{M−1} (−1)ᵏ k! / (x − iπ(2m+1))ᵏ⁺¹      (k ≥ 1)
 
-  with terms in polar form (log-magnitude, then cosine). No cancellation
-  beyond the oscillation itself; converges fast for large k and small |x|.
+  each term ``k!·w^{−(k+1)}`` formed by repeated squaring of ``w/8`` (exact
+  scaling) and one inversion, so only the rounding of ``π(2m+1)`` is amplified;
+  beyond the dtype's ``k!`` the terms go to polar form with the magnitude in log
+  space. Terms are unrolled and fused into one elementwise kernel, their number
+  chosen per k and dtype (:func:`pole_terms`). No cancellation beyond the
+  oscillation itself; converges fast for large k and small |x|.
 * ``"taylor"`` — :mod:`jax.experimental.jet` on :func:`jax.nn.sigmoid` seeded
   with ``(1, 0, 0, …)``; uses ``σ(1 − σ)`` internally, so it loses the tails.
 * ``"nested_grad"`` — literally k nested :func:`jax.grad` calls on a sigmoid whose

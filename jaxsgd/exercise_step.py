@@ -7,7 +7,7 @@ For one example ``(x, y)`` and ``θ⁰ = (b, w1, …, wd)``::
     θ¹  = θ⁰ − α ∇L = θ⁰ + α · (y − σ(z)) · σ(z) · (1 − σ(z)) · (1, x1, …, xd)
 
 The numbers come from :func:`jax.grad` of :func:`jaxsgd.model.example_loss`
-in the requested dtype, which uses ``σ′(z) = σ(z)·σ(−z)`` and so stays right in
+in the requested dtype, which uses ``σ′(z) = 1/(2 + eᶻ + e⁻ᶻ)`` and so stays right in
 the saturated tails.
 
 >>> s = worked_step([4, 5, 6], [1, 2], 3, dtype="float64")
