@@ -18,7 +18,7 @@ import numpy as np
 from jaxsgd import checkpoint as ckpt
 from jaxsgd import data as data_mod
 from jaxsgd.model import predict_batch
-from jaxsgd.sgd import OPTIMIZERS, fit, init_state, make_optimizer
+from jaxsgd.sgd import OPTIMIZERS, evaluate_loss, fit, init_state, make_optimizer
 
 __all__ = ["TrainConfig", "TrainingStopped", "metrics", "predict_prices", "run_training"]
 
@@ -149,7 +149,6 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
     params = state.params
     tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows])
     va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows])
-    from jaxsgd.sgd import evaluate_loss
 
     report = {
         "params": [float(v) for v in params.to_theta()],
@@ -168,9 +167,6 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
     }
     if ds.price_cap is not None:
         report["true_params"] = [float(v) for v in data_mod.true_theta(transform)]
-    for k in ("val_loss",):
-        if report[k] is not None and not math.isfinite(report[k]):
-            report[k] = None
     return report
 
 

@@ -294,8 +294,8 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
     if not isinstance(epochs, int | np.integer) or epochs <= 0:
         raise ValueError(f"epochs must be a whole number > 0, got {epochs!r}")
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
-    if learning_rate is None and state is None and hasattr(optimizer.init(init_params(d, x.dtype)), "hyperparams"):
-        learning_rate = 0.1 if optimizer in {make_optimizer(o) for o in OPTIMIZERS} else None
+    if learning_rate is None and state is None and optimizer in {make_optimizer(o) for o in OPTIMIZERS}:
+        learning_rate = 0.1  # the built-in optimizers' default
     if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning rate must be a finite number > 0, got {learning_rate!r}")
     if state is None:
