@@ -183,7 +183,7 @@ def _plot_losses(report, path):
     h = report["history"]
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = range(report["epochs"] - len(h["train_loss"]) + 1, report["epochs"] + 1)
-    ax.plot(epochs, h["train_loss"], marker="o", label="train (mean mini-batch loss)")
+    ax.plot(epochs, h["train_loss"], marker="o", label="train (full-data loss after the epoch)")
     ax.plot(epochs, h["val_loss"], marker="s", label="validation")
     ax.set(xlabel="epoch", ylabel="½(y − h)², scaled units", yscale="log", title="jaxsgd train")
     ax.legend()
