@@ -129,39 +129,30 @@ def superscript(n: int) -> str:
     return str(n).translate(_SUP)
 
 
-def text(coeffs, var: str = "σ") -> str:
-    """``−6σ⁴ + 12σ³ − 7σ² + σ``: descending powers, Unicode minus and superscripts."""
+def _format(coeffs, monomial, minus: str) -> str:
+    """Descending powers, ``monomial(power)`` for each, signs between terms, no ``1·`` factors."""
     parts = []
     for power in range(len(coeffs) - 1, -1, -1):
         c = coeffs[power]
         if c == 0:
             continue
         mag = abs(c)
-        mono = "" if power == 0 else var + (str(power).translate(_SUP) if power > 1 else "")
-        body = (str(mag) if mag != 1 or power == 0 else "") + mono
-        sign = "−" if c < 0 else "+"
-        parts.append((sign, body))
+        body = (str(mag) if mag != 1 or power == 0 else "") + ("" if power == 0 else monomial(power))
+        parts.append((minus if c < 0 else "+", body))
     if not parts:
         return "0"
-    first_sign, first = parts[0]
-    return ("−" if first_sign == "−" else "") + first + "".join(f" {s} {b}" for s, b in parts[1:])
+    (s0, b0), rest = parts[0], parts[1:]
+    return (minus if s0 == minus else "") + b0 + "".join(f" {sg} {bd}" for sg, bd in rest)
+
+
+def text(coeffs, var: str = "σ") -> str:
+    """``−6σ⁴ + 12σ³ − 7σ² + σ``: descending powers, Unicode minus and superscripts."""
+    return _format(coeffs, lambda p: var + (superscript(p) if p > 1 else ""), "−")
 
 
 def latex(coeffs, var: str = r"\sigma") -> str:
     """LaTeX form, descending powers: ``-6\\sigma^{4} + 12\\sigma^{3} - 7\\sigma^{2} + \\sigma``."""
-    parts = []
-    for power in range(len(coeffs) - 1, -1, -1):
-        c = coeffs[power]
-        if c == 0:
-            continue
-        mag = abs(c)
-        mono = "" if power == 0 else (var if power == 1 else f"{var}^{{{power}}}")
-        body = (str(mag) if mag != 1 or power == 0 else "") + mono
-        parts.append(("-" if c < 0 else "+", body))
-    if not parts:
-        return "0"
-    s0, b0 = parts[0]
-    return ("-" if s0 == "-" else "") + b0 + "".join(f" {s} {b}" for s, b in parts[1:])
+    return _format(coeffs, lambda p: var if p == 1 else f"{var}^{{{p}}}", "-")
 
 
 def factored(k: int) -> str:
