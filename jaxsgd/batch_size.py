@@ -138,6 +138,8 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, log=lambda s: None, claim
 
     have = [r for r in table if r["steps"] is not None]
     s_min, b_crit = fit_critical_batch([r["batch_size"] for r in have], [r["steps"] for r in have])
+    if not (math.isfinite(b_crit) and b_crit > 0):
+        s_min, b_crit = math.nan, math.nan  # S(B) does not fall with B: no critical batch size
 
     # B_simple along the full-batch run, at the points where the loss gap has closed by these fractions
     points = []
@@ -197,9 +199,11 @@ def recommend(r) -> str:
         lines.append(f"Fit S = {r['s_min']:.3g}·(1 + {bc:.3g}/B): below B ≈ {bc:.3g} doubling the batch nearly halves "
                      f"the steps (examples stay about the same); above it, steps stop falling and larger batches "
                      f"waste examples.")
+    else:
+        lines.append("S(B) does not fall with B on this grid, so no critical batch size could be fitted.")
     if r["b_simple"]:
-        lines.append(f"The gradient noise scale near the target is B_simple ≈ {r['b_simple']:.3g} "
-                     f"(B_crit/B_simple = {bc / r['b_simple']:.2g}).")
+        ratio = f" (B_crit/B_simple = {bc / r['b_simple']:.2g})" if math.isfinite(bc) and bc > 0 else ""
+        lines.append(f"The gradient noise scale near the target is B_simple ≈ {r['b_simple']:.3g}{ratio}.")
     lines.append(f"Fewest examples: B = {best_e['batch_size']} ({best_e['examples']:.3g} examples, lr "
                  f"{best_e['best_lr']:g}); fastest in wall time on this machine: B = {fastest['batch_size']} "
                  f"({fastest['wall_seconds']:.2f} s for all its learning rates and seeds).")

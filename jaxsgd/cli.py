@@ -399,8 +399,11 @@ def _run_batch_size(a) -> int:
         e = "—" if row["examples"] is None else f"{row['examples']:g}"
         lr = "—" if row["best_lr"] is None else f"{row['best_lr']:g}"
         print(f"{row['batch_size']:>6} {lr:>8} {s:>9} {e:>11} {row['wall_seconds']:>8.2f}")
-    print(f"B_crit = {r['b_crit']:.3g} (S_min = {r['s_min']:.3g}),  B_simple = {r['b_simple']:.3g} near the target;"
-          f"  {r['compiled_programs']} compiled programs, {r['total_seconds']:.1f} s")
+    crit = (f"B_crit = {r['b_crit']:.3g} (S_min = {r['s_min']:.3g})" if math.isfinite(r["b_crit"])
+            else "B_crit: not fitted (S does not fall with B)")
+    simple = "n/a" if r["b_simple"] is None else f"{r['b_simple']:.3g}"
+    print(f"{crit},  B_simple = {simple} near the target;  {r['compiled_programs']} compiled programs, "
+          f"{r['total_seconds']:.1f} s")
     print("B_simple along the full-batch run: " + ", ".join(
         f"{p['b_simple']:.3g} at loss {p['loss']:.4g}" for p in r["b_simple_along_run"]))
     print(r["recommendation"])
