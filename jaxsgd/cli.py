@@ -207,21 +207,13 @@ def _run_predict(a) -> int:
 
     def go():
         state, transform, meta = checkpoint.load(a.checkpoint)
-        feats = meta["features"]
-        with open(a.csv, encoding="utf-8-sig") as f:
-            header = [h.strip() for h in f.readline().split(",")]
-        missing = [c for c in feats if c not in header]
-        if missing:
-            raise data.DataError(f"{a.csv}: missing feature column {', '.join(missing)} that the checkpoint "
-                                 f"needs (it has: {', '.join(header)})")
-        extra = next((c for c in header if c not in feats), None)
-        if extra is None:
-            raise data.DataError(f"{a.csv}: needs one column besides the features (it is ignored)")
-        ds = data.load_csv(a.csv, feats, extra, drop_missing=a.drop_missing)
+        try:
+            ds = data.load_csv(a.csv, meta["features"], None, drop_missing=a.drop_missing)
+        except data.DataError as e:  # name what the checkpoint needs
+            raise data.DataError(str(e).replace("unknown column", "missing feature column", 1)
+                                 .replace("; available", " that the checkpoint needs; available", 1)) from None
         return predict_prices(state.params, transform, ds.x)
 
-    if a.csv and not __import__("os").path.isfile(a.csv):
-        raise UsageError(f"jaxsgd predict: {a.csv}: no such file")
     preds = _guard(go, "predict")
     print("prediction")
     for v in preds:

@@ -153,6 +153,8 @@ def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.nda
 def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_rows_shown: int = 5) -> Dataset:
     """Reads ``features`` and ``target`` columns (by header name) from a CSV file.
 
+    ``target=None`` reads the features only (new rows to predict); ``y`` is then empty.
+
     Empty cells (or ``NA``) are missing: an error listing their count and first
     rows unless ``drop_missing``. Non-numeric or non-finite cells are an error
     naming file, line and column.
@@ -178,7 +180,7 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         except (csv.Error, UnicodeDecodeError) as e:
             raise DataError(f"{path}: not a readable CSV file: {e}") from None
         header = [h.strip() for h in header]
-        wanted = [*features, target]
+        wanted = [*features] + ([] if target is None else [target])
         missing_cols = [c for c in wanted if c not in header]
         if missing_cols:
             raise DataError(
@@ -224,4 +226,6 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
     if not rows:
         raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing else ""))
     arr = np.asarray(rows, np.float64)
+    if target is None:
+        return Dataset(arr, np.empty(0), tuple(features), "", path, None, tuple(missing))
     return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, tuple(missing))

@@ -97,12 +97,12 @@ def gradient_bias_variance(params: Params, x, y, batch_sizes, *, draws: int = 51
 
 def step_timings(x, y, batch_sizes, *, repeats: int = 20) -> list[dict]:
     """Seconds per compiled SGD step and per compiled epoch, for each batch size, on this backend."""
-    from jaxsgd.sgd import _batch_value_and_grad, epoch_fn, init_state
+    from jaxsgd.sgd import _batch_grad, epoch_fn, init_state
 
     x, y = jnp.asarray(x), jnp.asarray(y)
     xt = x.T
     d = x.shape[1]
-    step = jax.jit(lambda p, xb, yb: jax.tree.map(lambda a, g: a - 0.1 * g, p, _batch_value_and_grad(p, xb, yb)[1]))
+    step = jax.jit(lambda p, xb, yb: jax.tree.map(lambda a, g: a - 0.1 * g, p, _batch_grad(p, xb, yb)))
     out = []
     for b in batch_sizes:
         p = init_state(d, key=jax.random.key(0)).params

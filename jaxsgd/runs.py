@@ -22,15 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxsgd.model import Params, example_loss, init_params
-from jaxsgd.sgd import _batch_value_and_grad, init_state, make_optimizer, permutation
+from jaxsgd.model import Params, init_params
+from jaxsgd.sgd import _batch_grad, _set_lr, full_loss, init_state, make_optimizer, permutation
 
 __all__ = ["StepsResult", "full_loss", "steps_to_target", "train_many"]
-
-
-def full_loss(params: Params, xt, y):
-    """Mean ½(y − h)² over a feature-major data set ``xt: (d, N)``."""
-    return jnp.mean(jax.vmap(example_loss, in_axes=(None, 1, 0))(params, xt, y))
 
 
 @functools.cache
@@ -90,8 +85,7 @@ def _steps_fn(batch_size: int, n: int, d: int, n_lr: int, n_seed: int, max_epoch
         runs = n_lr * n_seed
         lr = jnp.repeat(lrs, n_seed)
         params = jax.vmap(lambda _: init_params(d, xt.dtype))(jnp.arange(runs))
-        opt_state = jax.vmap(lambda p, a: init_state(d, key=jax.random.key(0), learning_rate=a,
-                                                     dtype=xt.dtype, params=p).opt_state)(params, lr)
+        opt_state = jax.vmap(lambda p, a: _set_lr(opt.init(p), a))(params, lr)
         hit = jnp.full((runs,), -1, jnp.int32)
 
         def epoch(carry):
@@ -105,7 +99,7 @@ def _steps_fn(batch_size: int, n: int, d: int, n_lr: int, n_seed: int, max_epoch
                 idx, t = idx_t
 
                 def one(p, s, ix):
-                    _, g = _batch_value_and_grad(p, xt[:, ix], y[ix])
+                    g = _batch_grad(p, xt[:, ix], y[ix])
                     u, s = opt.update(g, s, p)
                     p = jax.tree.map(lambda a, b: a + b, p, u)
                     return p, s, full_loss(p, xt, y)

@@ -51,6 +51,7 @@ __all__ = [
     "TrainState",
     "epoch_fn",
     "evaluate_loss",
+    "full_loss",
     "init_state",
     "make_optimizer",
     "check_divisible",
@@ -203,16 +204,7 @@ def permutation(key, n: int, method: str = "auto", *, next_key=None):
     raise ValueError(f"unknown shuffle {method!r}: choose one of {', '.join(SHUFFLES)}")
 
 
-# per-example losses and gradients, feature-major in and out: w-gradients come out as (d, B)
-_value_and_grads = jax.vmap(jax.value_and_grad(example_loss), in_axes=(None, 1, 0), out_axes=(0, Params(0, 1)))
-
-
-def _batch_value_and_grad(params, xb, yb):
-    """Mean loss and mean gradient of a feature-major batch ``xb: (d, B)``."""
-    losses, grads = _value_and_grads(params, xb, yb)
-    return jnp.mean(losses), Params(jnp.mean(grads.b), jnp.mean(grads.w, axis=1))
-
-
+# per-example gradients, feature-major in and out: w-gradients come out as (d, B)
 _grads = jax.vmap(jax.grad(example_loss), in_axes=(None, 1, 0), out_axes=Params(0, 1))
 
 
@@ -272,7 +264,7 @@ def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y, 
     if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
         params, opt_state = step(params, opt_state, (_shard(xs[:, m:], mesh, (None, "batch")),
                                                      _shard(ys[m:], mesh, ("batch",))))
-    loss = jnp.mean(jax.vmap(example_loss, in_axes=(None, 1, 0))(params, xt, y))
+    loss = full_loss(params, xt, y)
     new = TrainState(params, opt_state, jax.random.key_data(key), state.epoch + 1)
     return new, loss
 
@@ -309,9 +301,12 @@ def run_epochs(state, xt, y, num_epochs, *, optimizer=None, batch_size=32, drop_
     return _run_epochs_fn(optimizer, batch_size, drop_last, shuffle)(state, xt, y, num_epochs)
 
 
-@jax.jit
-def _mean_loss(params, xt, y):
+def full_loss(params: Params, xt, y):
+    """Mean ``½(y − h)²`` over a feature-major data set ``xt: (d, N)`` (traceable)."""
     return jnp.mean(jax.vmap(example_loss, in_axes=(None, 1, 0))(params, xt, y))
+
+
+_mean_loss = jax.jit(full_loss)
 
 
 def evaluate_loss(params, xt, y):

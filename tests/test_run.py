@@ -144,3 +144,14 @@ def test_plot(tmp_path, capsys):
     out = tmp_path / "loss.png"
     assert main([*TINY, "--epochs", "2", "--plot", str(out)]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_predict_from_feature_columns_only(tmp_path, capsys):
+    ck = tmp_path / "m.npz"
+    _json(capsys, [*TINY, "--epochs", "1", "--json", "--save", str(ck)])
+    csv = tmp_path / "only.csv"
+    csv.write_text("floor_area_m2,age_years\n120,5\n")
+    assert main(["predict", "--checkpoint", str(ck), "--csv", str(csv)]) == 0
+    assert len(capsys.readouterr().out.split()) == 2
+    assert main(["predict", "--checkpoint", str(ck), "--csv", str(tmp_path / "none.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
