@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import sys
 
 import jaxsgd
@@ -18,8 +20,19 @@ class UsageError(ValueError):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes "-1e38" for an option (its pattern has no exponent); a number it is
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECASE)
+
     def error(self, message):  # one line, not usage + message
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a file")
+    return text
 
 
 def _finite_float(text: str) -> float:
@@ -39,6 +52,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= v < 2**64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**64 - 1, got {v}")
     return v
 
 
@@ -64,12 +87,15 @@ def _add_step(sub):
 def _run_step(a) -> int:
     from jaxsgd import exercise_step as ws
 
+    if a.lr is not None and a.lr <= 0:
+        raise UsageError(f"jaxsgd step: --lr must be a finite number > 0, got {a.lr:g}")
     try:
         s = ws.worked_step(a.theta, a.x, a.y, a.lr, dtype=a.dtype)
     except ValueError as e:
-        raise UsageError(f"jaxsgd step: {e}") from None
+        msg = str(e).replace('dtype="float64"', "--dtype float64").replace("smaller lr", "smaller --lr")
+        raise UsageError(f"jaxsgd step: {msg}") from None
     if a.format == "json":
-        _print_json(ws.as_json(s))
+        _print_json(_jsonable(ws.as_json(s)))
     elif a.format == "latex":
         print(ws.format_latex(s))
     else:
@@ -78,6 +104,11 @@ def _run_step(a) -> int:
 
 
 # ---------------------------------------------------------------- train / predict
+_PLOT_RULE = ("The extension sets the format (.png, .pdf, .svg, .jpg, ...); an existing file there is replaced "
+              "only if it is already an image of that format and not one of the run's inputs. Checked before "
+              "the run starts.")
+
+
 def _columns(text: str) -> tuple[str, ...]:
     cols = tuple(c.strip() for c in text.split(","))
     if not all(cols):
@@ -89,7 +120,7 @@ def _add_train(sub):
     p = sub.add_parser("train", help="train the neuron by mini-batch SGD (one compiled call per epoch)",
                        description="Mini-batch SGD on the built-in synthetic house prices, or on a CSV file. "
                                    "Progress on stderr, the report (or --json) on stdout.")
-    p.add_argument("--csv", help="CSV file with a header (default: the built-in synthetic data)")
+    p.add_argument("--csv", type=_path, help="CSV file with a header (default: the built-in synthetic data)")
     p.add_argument("--features", type=_columns, help="feature columns, comma separated")
     p.add_argument("--target", help="target column")
     p.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
@@ -98,15 +129,18 @@ def _add_train(sub):
     p.add_argument("--lr", type=_finite_float, default=0.5, help="learning rate α (default 0.5)")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (also with --resume)")
     p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--keep-last-batch", action="store_true",
                    help="keep the last partial batch with its own 1/|batch| weight (default: drop it)")
     p.add_argument("--shuffle", choices=["auto", "host", "sort"], default="auto")
-    p.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch (atomically)")
-    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint up to --epochs")
+    p.add_argument("--save", type=_path, metavar="PATH",
+                   help="write a checkpoint after every epoch (atomically); an existing file there is replaced "
+                        "only if it is a jaxsgd checkpoint, and never the --csv input")
+    p.add_argument("--resume", type=_path, metavar="PATH", help="continue from a checkpoint up to --epochs")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--plot", metavar="PATH", help="draw the loss curves to PATH (needs matplotlib)")
+    p.add_argument("--plot", type=_path, metavar="PATH",
+                   help="draw the loss curves to PATH (needs matplotlib). " + _PLOT_RULE)
     p.set_defaults(run=_run_train)
 
 
@@ -118,6 +152,9 @@ def _run_train(a) -> int:
         batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
         val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
         shuffle=a.shuffle)
+    if a.plot:
+        _check_plot(a, "train", {"the --csv input": a.csv, "the --save checkpoint": a.save,
+                                 "the --resume checkpoint": a.resume})
     report = _guard(lambda: run.run_training(cfg), "train")
     if a.plot:
         _plot_losses(report, a.plot)
@@ -142,11 +179,12 @@ def _guard(fn, name):
     """Runs ``fn``, turning bad-input errors into one-line usage errors."""
     from jaxsgd.checkpoint import CheckpointError
     from jaxsgd.data import DataError
+    from jaxsgd.paths import OutputError
     from jaxsgd.run import TrainingStopped
 
     try:
         return fn()
-    except (DataError, CheckpointError) as e:
+    except (DataError, CheckpointError, OutputError) as e:
         raise UsageError(f"jaxsgd {name}: {e}") from None
     except TrainingStopped as e:
         raise UsageError(f"jaxsgd {name}: {e}") from None
@@ -162,18 +200,32 @@ def _pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("--plot needs matplotlib: pip install 'jaxsgd[plot]'", file=sys.stderr)
         return None
     return plt
 
 
 def _save_figure(fig, plt, path, command):
+    from jaxsgd.paths import write_atomically
+
+    fmt = os.path.splitext(path)[1][1:].lower()
     try:
-        fig.savefig(path)
+        write_atomically(path, lambda f: fig.savefig(f, format=fmt))
     except (OSError, ValueError) as e:
         raise UsageError(f"jaxsgd {command}: cannot write the plot {path}: {e}") from None
     finally:
         plt.close(fig)
+
+
+def _check_plot(a, command, others):
+    """Before any work: matplotlib is there and ``--plot`` can be written (see ``jaxsgd.paths``)."""
+    from jaxsgd.paths import OutputError, check_plot_path
+
+    try:
+        check_plot_path(a.plot, others=others)
+    except OutputError as e:
+        raise UsageError(f"jaxsgd {command}: {e}") from None
+    if _pyplot() is None:
+        raise UsageError(f"jaxsgd {command}: --plot needs matplotlib: pip install 'jaxsgd[plot]'")
 
 
 def _plot_losses(report, path):
@@ -194,10 +246,12 @@ def _plot_losses(report, path):
 def _add_predict(sub):
     p = sub.add_parser("predict", help="price predictions for new rows from a checkpoint",
                        description="Reads the checkpoint's feature columns from the CSV and prints one "
-                                   "prediction per row in price units (CSV on stdout).")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--drop-missing", action="store_true")
+                                   "prediction per row in price units: CSV on stdout with the header "
+                                   "line,prediction, where line is the row's line in the input CSV.")
+    p.add_argument("--checkpoint", type=_path, required=True)
+    p.add_argument("--csv", type=_path, required=True)
+    p.add_argument("--drop-missing", action="store_true",
+                   help="skip rows with missing values (their count and lines go to stderr)")
     p.set_defaults(run=_run_predict)
 
 
@@ -212,32 +266,44 @@ def _run_predict(a) -> int:
         except data.DataError as e:  # name what the checkpoint needs
             raise data.DataError(str(e).replace("unknown column", "missing feature column", 1)
                                  .replace("; available", " that the checkpoint needs; available", 1)) from None
-        return predict_prices(state.params, transform, ds.x)
+        return ds, predict_prices(state.params, transform, ds.x)
 
-    preds = _guard(go, "predict")
-    print("prediction")
-    for v in preds:
-        print(f"{v:.2f}")
+    ds, preds = _guard(go, "predict")
+    if ds.dropped_lines:
+        print(f"jaxsgd predict: {data.dropped_note(ds)}", file=sys.stderr)
+    print("line,prediction")
+    for line, v in zip(ds.lines, preds, strict=True):
+        print(f"{line},{v:.2f}")
     return 0
 
 
 # ---------------------------------------------------------------- derivatives
-def _order(text: str) -> int:
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text!r}") from None
-    if not 0 <= k <= 2000:
-        raise argparse.ArgumentTypeError(f"the order must be between 0 and 2000, got {k}")
-    return k
+def _order_type(cap: int, what: str):
+    """An argparse type for a derivative order from 0 to ``cap``."""
+
+    def order(text: str) -> int:
+        try:
+            k = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text!r}") from None
+        if not 0 <= k <= cap:
+            raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got {k}")
+        return k
+
+    return order
 
 
 def _add_derivative(sub):
+    from jaxsgd.polynomials import MAX_ORDER
+
     p = sub.add_parser("derivative", help="σ⁽ᵏ⁾ as an exact polynomial in σ",
                        description="The k-th derivative of σ as an exact integer polynomial in σ, its factored "
-                                   "form through σ′ = σ(1 − σ), and tanh⁽ᵏ⁾ as a polynomial in tanh.")
-    p.add_argument("order", type=_order, metavar="K")
-    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+                                   "form through σ′ = σ(1 − σ), and through tanh⁽ᵏ⁾ as a polynomial in tanh. "
+                                   "Every σ line, and the line 'as input', can be given to check-derivative.")
+    p.add_argument("order", type=_order_type(MAX_ORDER, "derivative"), metavar="K",
+                   help=f"the order k, 0 to {MAX_ORDER}")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text",
+                   help="text (default), latex, or one JSON object")
     p.set_defaults(run=_run_derivative)
 
 
@@ -248,47 +314,77 @@ def _run_derivative(a) -> int:
     coeffs = P.sigmoid_polynomial(k)
     tanh = P.tanh_polynomial(k)
     obj = {"order": k, "coefficients": list(coeffs), "text": P.text(coeffs), "factored": P.factored(k),
-           "latex": P.latex(coeffs), "tanh_coefficients": list(tanh), "tanh_text": P.text(tanh, "T")}
+           "latex": P.latex(coeffs), "tanh_coefficients": list(tanh), "tanh_text": P.text(tanh, "T"),
+           "tanh_form": P.tanh_form(k)}
     if a.format == "json":
         _print_json(obj)
     elif a.format == "latex":
         print(rf"\sigma^{{({k})}}(x) = {obj['latex']}")
     else:
         sk = P.superscript(k)
+        pad = " " * (len(sk) + 3)
         print(f"σ⁽{sk}⁾ = {obj['text']}")
-        print(f"{'':{len(sk) + 3}}= {obj['factored']}")
+        print(f"{pad}= {obj['factored']}")
         if k >= 1:
-            print(f"{'':{len(sk) + 3}}= 2⁻{P.superscript(k + 1)}·tanh⁽{sk}⁾(x/2),  "
-                  f"tanh⁽{sk}⁾ = {obj['tanh_text']}  (T = tanh)")
+            print(f"{pad}= 2⁻{P.superscript(k + 1)}·tanh⁽{sk}⁾(x/2),  where tanh⁽{sk}⁾(u) = {obj['tanh_text']} "
+                  f"with T = tanh(u), here u = x/2")
+            print(f"as input: {obj['tanh_form']}")
     return 0
 
 
 def _add_check_derivative(sub):
-    p = sub.add_parser("check-derivative", help="check a formula for σ⁽ᵏ⁾ written in σ",
+    from jaxsgd.answer import MAX_CHECK_ORDER
+
+    p = sub.add_parser("check-derivative", help="check a formula for σ⁽ᵏ⁾ (in σ, x, e, exp or tanh)",
                        description="Checks a person's answer, e.g. jaxsgd check-derivative --order 2 "
-                                   "\"σ(1−σ)(1−2σ)\". Prints CORRECT (exit 0) or INCORRECT with the right "
-                                   "polynomial and a point where they differ (exit 1).")
-    p.add_argument("--order", type=_order, required=True)
-    p.add_argument("expression", metavar="EXPR")
+                                   "\"σ(1−σ)(1−2σ)\". Answers in σ alone are compared exactly; answers with x, "
+                                   "e, exp or tanh in interval arithmetic at 13 points from x = −39.7 to 40.3, to "
+                                   "30 digits. Prints CORRECT (exit 0) or INCORRECT with the right polynomial and "
+                                   "the point that decided (exit 1); an answer that cannot be read or evaluated "
+                                   "is one line on stderr (exit 2). --order 0 checks identities for σ itself, "
+                                   "e.g. \"(1 + tanh(x/2))/2\".")
+    p.add_argument("--order", type=_order_type(MAX_CHECK_ORDER, "check-derivative"), required=True,
+                   help=f"the order k of σ⁽ᵏ⁾, 0 to {MAX_CHECK_ORDER}")
+    p.add_argument("expression", metavar="EXPR",
+                   help="the answer, e.g. \"σ(1−σ)\", \"σ(x)σ(−x)\", \"e^-x/(1+e^-x)^2\"; it may start with '-'")
     p.set_defaults(run=_run_check_derivative)
 
 
 def _run_check_derivative(a) -> int:
-    from jaxsgd.expression import ExpressionError, check
+    from jaxsgd.answer import check
+    from jaxsgd.expression import ExpressionError
 
     try:
         result = check(a.order, a.expression)
     except ExpressionError as e:
-        raise UsageError(f"jaxsgd check-derivative: cannot read the expression: {e}") from None
+        raise UsageError(f"jaxsgd check-derivative: {e}") from None
     print(result.message())
     return 0 if result.correct else 1
+
+
+def _expression_argv(argv: list[str]) -> list[str]:
+    """``check-derivative``'s answer may start with a minus sign: keep argparse from reading it as an option.
+
+    A leading space makes argparse take it as the positional; the parser skips spaces.
+    """
+    if not argv or argv[0] != "check-derivative" or "--" in argv:
+        return argv
+    out, takes_value = [argv[0]], False
+    for arg in argv[1:]:
+        option = arg.split("=", 1)[0]
+        if not takes_value and arg.startswith("-") and option not in ("--order", "-h", "--help"):
+            arg = " " + arg
+        takes_value = arg == "--order"
+        out.append(arg)
+    return out
 
 
 def _add_check(sub):
     p = sub.add_parser("check", help="every derivative method against a high-precision reference",
                        description="Max relative error and time per method, dtype and order, on [−40, 40] "
                                    "with the tails. Exit 0 only if every figure is within its tolerance.")
-    p.add_argument("--max-order", type=_order, default=12)
+    p.add_argument("--max-order", type=_order_type(100, "check"), default=12,
+                   help="check orders 1 to K (default 12; at most 100, the highest order any method is held to)")
     p.add_argument("--methods", default=None, help="comma-separated subset of the methods")
     p.set_defaults(run=_run_check)
 
@@ -341,7 +437,7 @@ def _add_batch_size(sub):
                        description="For B on a geometric grid, tunes the learning rate (all learning rates × "
                                    "seeds as one compiled program per B), records steps and examples to a "
                                    "target loss, fits S = S_min(1 + B_crit/B) and measures the noise scale.")
-    p.add_argument("--csv")
+    p.add_argument("--csv", type=_path)
     p.add_argument("--features", type=_columns)
     p.add_argument("--target")
     p.add_argument("--drop-missing", action="store_true")
@@ -353,10 +449,11 @@ def _add_batch_size(sub):
                    help="target loss L* + f·(L0 − L*) (default 0.01)")
     p.add_argument("--seeds", type=_positive_int, default=2)
     p.add_argument("--max-steps", type=_positive_int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
     p.add_argument("--claims", action="store_true",
                    help="also measure gradient bias/variance against B and step time around powers of two")
-    p.add_argument("--plot", metavar="PATH")
+    p.add_argument("--plot", type=_path, metavar="PATH",
+                   help="draw S(B) and E(B) to PATH (needs matplotlib). " + _PLOT_RULE)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_run_batch_size)
 
@@ -379,6 +476,8 @@ def _run_batch_size(a) -> int:
         except ValueError as e:
             raise data.DataError(str(e)) from None
 
+    if a.plot:
+        _check_plot(a, "batch-size", {"the --csv input": a.csv})
     r = _guard(go, "batch-size")
     if a.plot:
         _plot_study(r, a.plot)
@@ -391,8 +490,10 @@ def _run_batch_size(a) -> int:
         e = "—" if row["examples"] is None else f"{row['examples']:g}"
         lr = "—" if row["best_lr"] is None else f"{row['best_lr']:g}"
         print(f"{row['batch_size']:>6} {lr:>8} {s:>9} {e:>11} {row['wall_seconds']:>8.2f}")
+    reached = sum(row["steps"] is not None for row in r["table"])
     crit = (f"B_crit = {r['b_crit']:.3g} (S_min = {r['s_min']:.3g})" if math.isfinite(r["b_crit"])
-            else "B_crit: not fitted (S does not fall with B)")
+            else "B_crit: not fitted (S does not fall with B)" if reached >= 2
+            else "B_crit: not fitted (fewer than two batch sizes reached the target)")
     simple = "n/a" if r["b_simple"] is None else f"{r['b_simple']:.3g}"
     print(f"{crit},  B_simple = {simple} near the target;  {r['compiled_programs']} compiled programs, "
           f"{r['total_seconds']:.1f} s")
@@ -441,11 +542,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = _expression_argv(list(sys.argv[1:] if argv is None else argv))
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help and --version, printed on stdout
+            return e.code if isinstance(e.code, int) else 0
         if getattr(args, "run", None) is None:
-            parser.print_help()
-            return 2
+            commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+            raise UsageError(f"jaxsgd: missing COMMAND, one of {', '.join(commands)}; "
+                             f"{parser.format_usage().strip()} (see jaxsgd --help)")
         return args.run(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)

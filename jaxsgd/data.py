@@ -33,8 +33,11 @@ __all__ = [
     "DataError",
     "Dataset",
     "Transform",
+    "check_targets",
+    "dropped_note",
     "fit_transform",
     "load_csv",
+    "physical_memory",
     "split",
     "synthetic_house_prices",
     "true_theta",
@@ -44,6 +47,9 @@ PRICE_CAP = 1_000_000.0
 TRUE_RAW = (-4.0, 0.03, -0.02)  # c, αa (per m²), αg (per year)
 NOISE = 20_000.0
 _CHUNK = 1 << 20
+# training on the built-in data holds the two raw arrays (24 bytes a row) and working copies (the split,
+# the scaled float32 arrays, the device's copies, the shuffle); 128 bytes a row covers them with a margin
+BYTES_PER_ROW = 128
 
 
 class DataError(ValueError):
@@ -60,6 +66,7 @@ class Dataset(NamedTuple):
     source: str
     price_cap: float | None = None  # the synthetic data's known scale P, else None
     dropped_lines: tuple[int, ...] = ()  # CSV lines skipped for missing values
+    lines: np.ndarray | None = None  # the CSV line of each row (None for built-in data)
 
 
 class Transform(NamedTuple):
@@ -71,10 +78,15 @@ class Transform(NamedTuple):
     y_hi: float
 
     def features(self, x):
-        return ((np.asarray(x, np.float64) - self.mean) / self.std).astype(np.float32)
+        # far outside the fitted range a score can pass float32's range; σ is saturated there, so clip
+        with np.errstate(over="ignore"):
+            z = (np.asarray(x, np.float64) - self.mean) / self.std
+        top = np.finfo(np.float32).max
+        return np.clip(z, -top, top).astype(np.float32)
 
     def target(self, y):
-        return ((np.asarray(y, np.float64) - self.y_lo) / (self.y_hi - self.y_lo)).astype(np.float32)
+        with np.errstate(over="ignore"):  # see check_targets for values this map cannot take
+            return ((np.asarray(y, np.float64) - self.y_lo) / (self.y_hi - self.y_lo)).astype(np.float32)
 
     def price(self, t):
         """Model output ``t`` back in price units."""
@@ -85,10 +97,20 @@ def synthetic_house_prices(n: int = 100_000, *, seed: int = 0) -> Dataset:
     """The built-in data set: ``n`` houses, deterministic by ``seed``, generated in chunks.
 
     Memory is the two output arrays (24 bytes per row); no per-row Python objects.
+    Raises ``DataError`` when training on ``n`` rows (:data:`BYTES_PER_ROW`) would not
+    fit in this machine's physical memory.
     """
     n = int(n)
     if n <= 0:
         raise DataError(f"the number of rows must be > 0, got {n}")
+    memory = physical_memory()
+    if memory is not None and n * BYTES_PER_ROW > memory:
+        raise DataError(
+            f"{n:,} rows of built-in data need about {n * BYTES_PER_ROW / 1e9:,.3g} GB of memory to train on "
+            f"(~{BYTES_PER_ROW} bytes a row) but this machine has {memory / 1e9:.3g} GB: use at most "
+            f"{memory // BYTES_PER_ROW:,} rows")
+    if not 0 <= seed < 2**64:
+        raise DataError(f"seed must be a whole number in [0, 2**64), got {seed}")
     rng = np.random.default_rng(seed)
     x = np.empty((n, 2), np.float64)
     y = np.empty(n, np.float64)
@@ -102,6 +124,14 @@ def synthetic_house_prices(n: int = 100_000, *, seed: int = 0) -> Dataset:
         x[start:stop, 0], x[start:stop, 1] = area, age
         y[start:stop] = PRICE_CAP / (1.0 + np.exp(-z)) + rng.normal(0.0, NOISE, m)
     return Dataset(x, y, ("floor_area_m2", "age_years"), "price", f"synthetic(n={n}, seed={seed})", PRICE_CAP)
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory on this machine (``os.sysconf``), or ``None`` where it cannot say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def true_theta(transform: Transform) -> np.ndarray:
@@ -123,8 +153,13 @@ def fit_transform(ds: Dataset, rows=None) -> Transform:
     """
     x = ds.x if rows is None else ds.x[rows]
     y = ds.y if rows is None else ds.y[rows]
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
+    with np.errstate(over="ignore"):
+        span = x.max(axis=0) - x.min(axis=0)
+    wide = [ds.feature_names[j] for j in np.flatnonzero(~np.isfinite(span))]
+    if wide:
+        raise DataError(f"feature {', '.join(wide)} spans more than float64 can hold (max − min overflows): "
+                        "rescale the column, e.g. divide it by 1e300")
+    mean, std = _mean_std(x)
     bad = [ds.feature_names[j] for j in np.flatnonzero(~(std > 0))]
     if bad:
         raise DataError(f"feature {', '.join(bad)} is constant in the training rows: drop it")
@@ -134,9 +169,46 @@ def fit_transform(ds: Dataset, rows=None) -> Transform:
         lo, hi = float(y.min()), float(y.max())
         if not hi > lo:
             raise DataError(f"target {ds.target_name} is constant in the training rows: nothing to fit")
-        pad = 0.05 * (hi - lo)
-        lo, hi = lo - pad, hi + pad
+        with np.errstate(over="ignore"):
+            pad = 0.05 * (np.float64(hi) - np.float64(lo))
+            lo, hi = float(lo - pad), float(hi + pad)
+        if not all(map(math.isfinite, (lo, hi, hi - lo))):
+            raise DataError(f"target {ds.target_name} ranges from {float(y.min()):.3g} to {float(y.max()):.3g}, "
+                            "too wide to scale in float64 (the range overflows): rescale the column, e.g. "
+                            "divide it by 1e300")
     return Transform(mean, std, lo, hi)
+
+
+def _mean_std(x):
+    """Column means and standard deviations, computed on ``x / 2ᵏ`` with ``2ᵏ ≤ max|x|`` so that the
+    squares neither overflow (values near ±1e200) nor underflow (near ±1e-200); scaling by a power of
+    two is exact, so ordinary data get the same numbers as ``x.mean(0), x.std(0)``."""
+    top = np.max(np.abs(x), axis=0)
+    _, e = np.frexp(np.where(top > 0, top, 1.0))
+    scale = np.ldexp(1.0, e - 1)
+    u = x / scale
+    return u.mean(axis=0) * scale, u.std(axis=0) * scale
+
+
+FAR_TARGET = 1e15  # |t| beyond this and ½(t − h)² overflows float32 once summed over rows
+
+
+def check_targets(ds: Dataset, transform: Transform) -> None:
+    """Raises ``DataError`` for a target that ``transform`` maps beyond ``|t| ≤ FAR_TARGET``.
+
+    Rows outside the fitted ones (validation rows, or all rows when resuming from a
+    checkpoint fitted elsewhere) can lie so far outside its range that the loss overflows.
+    """
+    with np.errstate(over="ignore"):
+        t = (ds.y - transform.y_lo) / (transform.y_hi - transform.y_lo)
+    far = np.flatnonzero(~(np.abs(t) <= FAR_TARGET))
+    if far.size:
+        i = int(far[0])
+        where = f"line {ds.lines[i]}" if ds.lines is not None else f"row {i}"
+        raise DataError(
+            f"target {ds.target_name} at {where} is {ds.y[i]:.6g}, too far outside the range "
+            f"[{transform.y_lo:.6g}, {transform.y_hi:.6g}] the target scale was fitted on (its loss would "
+            f"overflow): rescale the column or remove the row ({far.size} such row(s))")
 
 
 def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,12 +261,15 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         if target in features:
             raise DataError(f"column {target} is both a feature and the target")
         idx = [header.index(c) for c in wanted]
-        rows, missing = [], []
+        rows, lines, missing = [], [], []
         try:
             for rec in reader:
                 line = reader.line_num
                 if not rec or all(not c.strip() for c in rec):
                     continue
+                if len(rec) > len(header):
+                    raise DataError(f"{path}, line {line}: {len(rec)} cells but the header has {len(header)} "
+                                    "columns; quote cells that contain commas, or fix the header")
                 vals = []
                 hole = False
                 for col, j in zip(wanted, idx, strict=True):
@@ -215,6 +290,7 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
                     if drop_missing:
                         continue
                 rows.append(vals)
+                lines.append(line)
         except (csv.Error, UnicodeDecodeError) as e:
             raise DataError(f"{path}, line {reader.line_num}: not a readable CSV row: {e}") from None
     if missing and not drop_missing:
@@ -226,6 +302,16 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
     if not rows:
         raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing else ""))
     arr = np.asarray(rows, np.float64)
+    at = np.asarray(lines, np.int64)
     if target is None:
-        return Dataset(arr, np.empty(0), tuple(features), "", path, None, tuple(missing))
-    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, tuple(missing))
+        return Dataset(arr, np.empty(0), tuple(features), "", path, None, tuple(missing), at)
+    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, tuple(missing), at)
+
+
+def dropped_note(ds: Dataset, shown: int = 5) -> str | None:
+    """One line on the rows skipped for missing values, or ``None`` when none were."""
+    if not ds.dropped_lines:
+        return None
+    more = ", ..." if len(ds.dropped_lines) > shown else ""
+    return (f"dropped {len(ds.dropped_lines)} row(s) with missing values (line "
+            f"{', '.join(map(str, ds.dropped_lines[:shown]))}{more})")

@@ -42,7 +42,7 @@ class WorkedStep(NamedTuple):
     z: float
     h: float
     gradient: tuple[float, ...]
-    naive_float32_gradient: tuple[float, ...]
+    naive_float32_gradient: tuple[float, ...] | None  # None where float32 cannot hold the inputs
     theta1: tuple[float, ...] | None
 
 
@@ -52,12 +52,39 @@ def _check_finite(name, values):
             raise ValueError(f"{name} must be finite numbers, got {v!r}")
 
 
+def _fits(dtype: str, values) -> bool:
+    """Whether every value is within the finite range of ``dtype`` (no overflow to ±inf on the cast)."""
+    top = float(np.finfo(dtype).max)
+    return all(abs(v) <= top for v in values)
+
+
+def _check_range(name, values, dtype):
+    if not _fits(dtype, values):
+        big = max(values, key=abs)
+        raise ValueError(f"{name} has {big!r}, beyond the {dtype} range (±{float(np.finfo(dtype).max):.3g}): "
+                         'use dtype="float64" or smaller numbers')
+
+
+def _check_result(name, values, dtype, fix):
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{name} overflows {dtype} ({', '.join(map(repr, values))}): {fix}")
+
+
 def worked_step(theta, x, y, lr=None, *, dtype: str = "float32") -> WorkedStep:
     """Computes one SGD step on a single example ``(x, y)`` from ``θ⁰ = theta``.
 
     ``naive_float32_gradient`` is what :func:`jax.grad` of the same loss gives in
     float32 with :func:`jax.nn.sigmoid`, whose derivative ``σ(1 − σ)`` rounds
-    to 0 once ``σ(z)`` rounds to 1.
+    to 0 once ``σ(z)`` rounds to 1 (``None`` where float32 cannot hold the inputs).
+
+    Every number returned is finite: a ``ValueError`` names the input that is not
+    finite or beyond ``dtype``'s range, ``lr ≤ 0``, or which of ``z``, the
+    gradient and ``θ¹`` overflows ``dtype``.
+
+    >>> worked_step([0, 1e308, 1e308], [1, 2], 3, dtype="float64")
+    Traceback (most recent call last):
+    ...
+    ValueError: z = b + w·x overflows float64 (inf): use smaller theta or x
     """
     theta = tuple(float(t) for t in theta)
     x = tuple(float(v) for v in x)
@@ -68,6 +95,8 @@ def worked_step(theta, x, y, lr=None, *, dtype: str = "float32") -> WorkedStep:
     if lr is not None:
         lr = float(lr)
         _check_finite("the learning rate", (lr,))
+        if lr <= 0:
+            raise ValueError(f"the learning rate lr must be > 0, got {lr!r}")
     if len(x) < 1:
         raise ValueError("x needs at least one feature")
     if len(theta) != len(x) + 1:
@@ -77,27 +106,43 @@ def worked_step(theta, x, y, lr=None, *, dtype: str = "float32") -> WorkedStep:
         )
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    _check_range("theta", theta, dtype)
+    _check_range("x", x, dtype)
+    _check_range("y", (y,), dtype)
+    if lr is not None:
+        _check_range("lr", (lr,), dtype)
+    wider = "" if dtype == "float64" else ', or dtype="float64"'
     with jax.enable_x64(dtype == "float64"):
         dt = jnp.dtype(dtype)
         params = Params.from_theta(theta, dtype=dt)
         xa, ya = jnp.asarray(x, dt), jnp.asarray(y, dt)
         z = params.b + jnp.dot(params.w, xa)
+        _check_result("z = b + w·x", (float(z),), dtype, f"use smaller theta or x{wider}")
         grad = jax.grad(example_loss)(params, xa, ya).to_theta()
+        gradient = tuple(map(float, grad))
+        _check_result("the gradient", gradient, dtype, f"use smaller y or x{wider}")
         theta1 = None if lr is None else tuple(map(float, params.to_theta() - jnp.asarray(lr, dt) * grad))
+        if theta1 is not None:
+            _check_result("θ¹ = θ⁰ − lr·∇L", theta1, dtype, f"use a smaller lr{wider}")
         return WorkedStep(
             theta, x, y, lr, dtype, float(z), float(sigmoid(z)),
-            tuple(map(float, grad)), _naive_float32_gradient(theta, x, y), theta1,
+            gradient, _naive_float32_gradient(theta, x, y), theta1,
         )
 
 
-def _naive_float32_gradient(theta, x, y) -> tuple[float, ...]:
+def _naive_float32_gradient(theta, x, y) -> tuple[float, ...] | None:
+    """``None`` where float32 cannot hold the inputs or the result."""
+    if not _fits("float32", (*theta, *x, y)):
+        return None
+
     def naive_loss(p, xv, yv):
         return 0.5 * (yv - jax.nn.sigmoid(p.b + jnp.dot(p.w, xv))) ** 2
 
     with jax.enable_x64(False):
         f32 = jnp.float32
         g = jax.grad(naive_loss)(Params.from_theta(theta, dtype=f32), jnp.asarray(x, f32), jnp.asarray(y, f32))
-        return tuple(map(float, g.to_theta()))
+        g = tuple(map(float, g.to_theta()))
+        return g if all(map(math.isfinite, g)) else None
 
 
 def _num(v: float, dtype: str = "float64") -> str:
@@ -155,7 +200,8 @@ def lesson(s: WorkedStep) -> str:
             "(y − h) and the step moves θ noticeably."
         )
     side = "1" if s.z > 0 else "0"
-    naive_zero = all(g == 0.0 for g in s.naive_float32_gradient) and any(g != 0.0 for g in s.gradient)
+    naive = s.naive_float32_gradient
+    naive_zero = naive is not None and all(g == 0.0 for g in naive) and any(g != 0.0 for g in s.gradient)
     note = "; a naive float32 gradient through σ(1 − σ) is exactly 0 here" if naive_zero else ""
     if s.theta1 is not None and s.theta1 == s.theta:
         note += f", and in {s.dtype} θ¹ rounds back to θ⁰"
@@ -212,7 +258,7 @@ def as_json(s: WorkedStep) -> dict:
         "z": s.z,
         "sigma_z": s.h,
         "gradient": list(s.gradient),
-        "naive_float32_gradient": list(s.naive_float32_gradient),
+        "naive_float32_gradient": None if s.naive_float32_gradient is None else list(s.naive_float32_gradient),
         "theta1": None if s.theta1 is None else list(s.theta1),
         "expression": expression(s),
         "latex": latex(s),

@@ -1,80 +1,90 @@
-"""A safe parser for a person's answer "σ⁽ᵏ⁾ = EXPR", and the check of that answer.
+"""A safe parser for a formula a person writes for σ⁽ᵏ⁾, into a small tree of tuples.
 
-Never evaluates Python: the text is tokenised and parsed by hand into a small
-tree of tuples, under limits on length, nesting depth and exponent size.
+Never evaluates Python: the text is tokenised and parsed by hand, under limits on
+length, nesting depth, exponent size and the cost of evaluating the result
+(:mod:`jaxsgd.answer` judges the tree).
 
-Accepted: ``σ``, ``s``, ``sigma`` (also ``σ(x)``), numbers (``2``, ``0.5``),
-``+ − * / ^ **``, implicit multiplication (``2σ(1−σ)``), parentheses, the
-Unicode minus, ``·`` and ``×``, superscript exponents (``σ³``); and ``x``,
-``exp(…)``, ``tanh(…)``. Exponents are whole-number constants.
+What it reads:
 
->>> check(2, "σ(1−σ)(1−2σ)").correct
-True
->>> check(2, "σ³ − σ²").correct
-False
+- ``σ``, ``s``, ``sigma``; ``σ(u)`` is σ applied to ``u`` when ``u`` has no σ in it
+  (``σ(x)``, ``σ(−x)``, ``σ(2x)``), and a product otherwise (``σ(1−σ)`` is σ·(1−σ));
+- derivatives by primes or an order: ``σ′``, ``σ'``, ``σ''``, ``σ‴``, ``σ⁽³⁾``, ``tanh⁽²⁾(x/2)``;
+- ``x``; ``e`` (Euler's number), ``e^x``, ``e^-x``, ``e⁻ˣ``, ``exp(…)``, ``tanh(…)``, ``tanh²(u)``;
+- numbers (``2``, ``0.5``), ``+ − * / ^ **``, ``·``, ``×``, superscript exponents
+  (``σ³``, ``2⁻³``), parentheses and implicit multiplication (``2σ(1−σ)``).
+
+Exponents other than on ``e`` are whole-number constants of size ≤ 128.
+
+>>> parse("σ(x)σ(−x)")
+('prod', ((1, ('sig', 0, ('x',))), (1, ('sig', 0, ('neg', ('x',))))))
+>>> parse("e^-x")
+('exp', ('neg', ('x',)))
 """
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
-from typing import NamedTuple
 
-from jaxsgd.polynomials import evaluate_exact, sigmoid_polynomial, superscript, text
+__all__ = ["ExpressionError", "MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "MAX_NODE_ORDER", "parse", "uses"]
 
-__all__ = ["CheckResult", "ExpressionError", "check", "parse"]
-
-MAX_LENGTH = 500
+MAX_LENGTH = 20_000  # holds the printed forms of σ⁽¹⁰⁰⁾ (~16,000 characters)
 MAX_DEPTH = 60
-MAX_EXPONENT = 64
-MAX_DEGREE = 4000
+MAX_EXPONENT = 128  # σ¹⁰¹ appears in σ⁽¹⁰⁰⁾
+MAX_NODE_ORDER = 100  # σ⁽ᵏ⁾ and tanh⁽ᵏ⁾ inside an answer
+MAX_DIGITS = 1000  # digits in one number
+_MAX_EXPONENT_BITS = 64  # size of the numbers met while working out a constant exponent
 
 _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8",
-                 "⁹": "9", "⁻": "-"}
-_SIGMA = ("sigma", "σ", "s")
+                 "⁹": "9", "⁻": "-", "⁺": "+", "⁽": "(", "⁾": ")", "ˣ": "x"}
+_REPLACE = {"−": "-", "–": "-", "·": "*", "⋅": "*", "∙": "*", "×": "*", "÷": "/", "′": "'", "’": "'",
+            "″": "''", "‴": "'''"}
 _DIGITS = "0123456789"
-_FUNCS = ("exp", "tanh")
+_NAMES = ("sigma", "tanh", "exp", "σ", "s", "x", "e")
+_KIND = {"sigma": "sig", "σ": "sig", "s": "sig", "tanh": "fn", "exp": "fn", "x": "x", "e": "e"}
 
 
 class ExpressionError(ValueError):
-    """The answer cannot be read: a one-line reason."""
+    """The answer cannot be read or checked: a one-line reason."""
 
 
 def _tokens(src: str):
-    if len(src) > MAX_LENGTH:
-        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters")
-    src = src.replace("−", "-").replace("·", "*").replace("×", "*").replace("**", "^")
+    for a, b in _REPLACE.items():
+        src = src.replace(a, b)
+    src = src.replace("**", "^")
     out, i = [], 0
     while i < len(src):
         ch = src[i]
         if ch.isspace():
             i += 1
-        elif ch in _DIGITS or (ch == "." and i + 1 < len(src) and src[i + 1] in _DIGITS):
+        elif ch in _DIGITS or (ch == "." and src[i + 1:i + 2] in tuple(_DIGITS)):
             j = i
             while j < len(src) and (src[j] in _DIGITS or src[j] == "."):
                 j += 1
             lit = src[i:j]
             if lit.count(".") > 1:
-                raise ExpressionError(f"malformed number {lit!r}")
+                raise ExpressionError(f"malformed number {lit[:20]!r}")
+            if j - i > MAX_DIGITS:
+                raise ExpressionError(f"a number has more than {MAX_DIGITS} digits")
             out.append(("num", Fraction(lit)))
             i = j
         elif ch in _SUPERSCRIPTS:
             j = i
             while j < len(src) and src[j] in _SUPERSCRIPTS:
                 j += 1
-            digits = "".join(_SUPERSCRIPTS[c] for c in src[i:j])
-            try:
-                out.append(("sup", int(digits)))
-            except ValueError:
-                raise ExpressionError(f"malformed superscript exponent {src[i:j]!r}") from None
+            out.append(("sup", "".join(_SUPERSCRIPTS[c] for c in src[i:j])))
+            i = j
+        elif ch == "'":
+            j = i
+            while j < len(src) and src[j] == "'":
+                j += 1
+            out.append(("prime", j - i))
             i = j
         elif ch.isalpha():
             j = i
-            while j < len(src) and src[j].isalpha():
+            while j < len(src) and src[j].isalpha() and src[j] not in _SUPERSCRIPTS:
                 j += 1
-            word = src[i:j]
+            out.extend(_split_word(src[i:j]))
             i = j
-            out.extend(_split_word(word))
         elif ch in "+-*/^()":
             out.append((ch, None))
             i += 1
@@ -85,18 +95,27 @@ def _tokens(src: str):
 
 def _split_word(word: str):
     """``sigma``, ``σσ``, ``xσ``, ``exp``… into variable and function tokens."""
-    out = []
-    low = word.lower() if word != "σ" else word
+    out, low = [], word.lower()
     while low:
-        for name in ("sigma", "tanh", "exp", "σ", "s", "x"):
-            if low.startswith(name):
-                kind = "fn" if name in _FUNCS else ("sig" if name in _SIGMA else "x")
-                out.append((kind, name))
-                low = low[len(name):]
-                break
-        else:
-            raise ExpressionError(f"unknown name {word!r}: use σ (or s, sigma), x, exp, tanh")
+        name = next((n for n in _NAMES if low.startswith(n)), None)
+        if name is None:
+            raise ExpressionError(f"unknown name {word[:30]!r}: use σ (or s, sigma), x, e, exp, tanh")
+        out.append((_KIND[name], name))
+        low = low[len(name):]
     return out
+
+
+def uses(node, kinds) -> bool:
+    """Whether the tree ``node`` contains a node of one of ``kinds``."""
+    if node[0] in kinds:
+        return True
+    if node[0] in ("sum", "prod"):
+        return any(uses(c, kinds) for _, c in node[1])
+    return any(isinstance(c, tuple) and uses(c, kinds) for c in node[1:])
+
+
+def _product(factors):
+    return factors[0][1] if len(factors) == 1 and factors[0][0] == 1 else ("prod", tuple(factors))
 
 
 class _Parser:
@@ -104,9 +123,10 @@ class _Parser:
         self.t = tokens
         self.i = 0
         self.depth = 0
+        self.groups = {}  # token index of '(' -> (tree, index after ')'), so each group is parsed once
 
-    def peek(self):
-        return self.t[self.i][0] if self.i < len(self.t) else None
+    def peek(self, ahead=0):
+        return self.t[self.i + ahead][0] if self.i + ahead < len(self.t) else None
 
     def take(self, kind):
         if self.peek() != kind:
@@ -123,24 +143,24 @@ class _Parser:
 
     def expr(self):
         self.enter()
-        node = self.term()
+        terms = [(1, self.term())]
         while self.peek() in ("+", "-"):
-            op = self.take(self.peek())[0]
-            node = ("add" if op == "+" else "sub", node, self.term())
+            sign = 1 if self.take(self.peek())[0] == "+" else -1
+            terms.append((sign, self.term()))
         self.depth -= 1
-        return node
+        return terms[0][1] if len(terms) == 1 else ("sum", tuple(terms))
 
     def term(self):
-        node = self.unary()
+        factors = [(1, self.unary())]
         while True:
             k = self.peek()
             if k in ("*", "/"):
                 self.i += 1
-                node = ("mul" if k == "*" else "div", node, self.unary())
-            elif k in ("num", "sig", "x", "fn", "("):  # implicit multiplication
-                node = ("mul", node, self.power())
+                factors.append((1 if k == "*" else -1, self.unary()))
+            elif k in ("num", "sig", "x", "fn", "e", "("):  # implicit multiplication
+                factors.append((1, self.power()))
             else:
-                return node
+                return _product(factors)
 
     def unary(self):
         if self.peek() in ("+", "-"):
@@ -154,198 +174,158 @@ class _Parser:
     def power(self):
         base = self.atom()
         if self.peek() == "sup":
-            return ("pow", base, self._exponent(self.take("sup")[1]))
-        if self.peek() == "^":
+            exponent = _parse_superscript(self.take("sup")[1])
+        elif self.peek() == "^":
             self.i += 1
             self.enter()
-            exp_node = self.unary()
+            exponent = self.unary()
             self.depth -= 1
-            return ("pow", base, self._exponent(_constant(exp_node)))
-        return base
+        else:
+            return base
+        if base == ("e",):
+            return ("exp", exponent)
+        return ("pow", base, _whole_exponent(exponent))
 
-    @staticmethod
-    def _exponent(value):
-        if value.denominator != 1:
-            raise ExpressionError(f"exponents must be whole numbers, got {value}")
-        n = int(value)
-        if abs(n) > MAX_EXPONENT:
-            raise ExpressionError(f"exponent {n} is larger than {MAX_EXPONENT} in size")
-        return n
+    def group(self):
+        """``( expr )``, parsed once per position."""
+        start = self.i
+        if start in self.groups:
+            node, self.i = self.groups[start]
+            return node
+        self.take("(")
+        node = self.expr()
+        self.take(")")
+        self.groups[start] = (node, self.i)
+        return node
 
     def atom(self):
         k = self.peek()
         if k == "num":
             return ("num", self.take("num")[1])
-        if k == "sig":
-            self.i += 1
-            # σ(x) is σ itself
-            if self.t[self.i:self.i + 3] == [("(", None), ("x", "x"), (")", None)]:
-                self.i += 3
-            return ("sig",)
         if k == "x":
             self.i += 1
             return ("x",)
-        if k == "fn":
-            name = self.take("fn")[1]
-            self.take("(")
-            arg = self.expr()
-            self.take(")")
-            return (name, arg)
-        if k == "(":
+        if k == "e":
             self.i += 1
-            node = self.expr()
-            self.take(")")
-            return node
+            return ("e",)
+        if k in ("sig", "fn"):
+            return self.function(self.take(k)[1])
+        if k == "(":
+            return self.group()
         found = "the end" if k is None else repr(k)
         raise ExpressionError(f"expected a number, σ, x or '(' but found {found}")
 
+    def function(self, name):
+        """σ, tanh or exp with an optional derivative order, power and argument."""
+        order = 0
+        if self.peek() == "prime":
+            order = self.take("prime")[1]
+        elif self.peek() == "sup" and self.t[self.i][1].startswith("("):
+            order = _derivative_order(self.take("sup")[1])
+        power = None
+        if self.peek() == "sup" and self.peek(1) == "(":  # tanh²(u) = tanh(u)²
+            power = _whole_exponent(_parse_superscript(self.take("sup")[1]))
+        if order > MAX_NODE_ORDER:
+            raise ExpressionError(f"derivative order {order} inside the expression is above {MAX_NODE_ORDER}")
+        if name in ("exp", "tanh"):
+            if self.peek() != "(":
+                raise ExpressionError(f"{name} needs its argument in parentheses, e.g. {name}(x)")
+            arg = self.group()
+        else:
+            arg = ("x",)
+            if self.peek() == "(":
+                start = self.i
+                inner = self.group()
+                if uses(inner, ("sig",)):  # σ(1−σ): a product, read by the caller
+                    self.i = start
+                else:
+                    arg = inner
+        node = ("exp", arg) if name == "exp" else ("tanh" if name == "tanh" else "sig", order, arg)
+        return node if power is None else ("pow", node, power)
 
-def _constant(node) -> Fraction:
-    """The value of a constant sub-expression (exponents), exactly."""
-    if _uses(node, ("sig", "x", "exp", "tanh")):
-        raise ExpressionError("exponents must be constant whole numbers")
-    return _eval(node, None, Fraction)
+
+def _parse_superscript(text: str):
+    p = _Parser(_tokens(text))
+    node = p.expr()
+    if p.i != len(p.t):
+        raise ExpressionError(f"cannot read the superscript {text!r}")
+    return node
 
 
-def _uses(node, kinds) -> bool:
-    return node[0] in kinds or any(isinstance(c, tuple) and _uses(c, kinds) for c in node[1:])
+def _derivative_order(text: str) -> int:
+    inner = text[1:-1] if text.endswith(")") else ""
+    if not inner or any(c not in _DIGITS for c in inner):
+        raise ExpressionError(f"a derivative order is written ⁽ᵏ⁾ with digits k, got {text!r}")
+    return int(inner)
+
+
+def _whole_exponent(node) -> int:
+    value = constant_value(node)
+    if value.denominator != 1:
+        raise ExpressionError(f"exponents must be whole numbers, got {value}")
+    if abs(value) > MAX_EXPONENT:
+        raise ExpressionError(f"exponent {value} is larger than {MAX_EXPONENT} in size")
+    return int(value)
+
+
+def constant_value(node) -> Fraction:
+    """The exact value of a constant sub-tree (exponents), refusing ones whose numbers explode."""
+    if uses(node, ("sig", "x", "exp", "tanh", "e")):
+        raise ExpressionError("exponents must be constant whole numbers (only e takes any exponent)")
+    kind = node[0]
+    if kind == "num":
+        value = node[1]
+    elif kind == "neg":
+        value = -constant_value(node[1])
+    elif kind == "sum":
+        value = sum((sign * constant_value(c) for sign, c in node[1]), Fraction(0))
+    elif kind == "prod":
+        value = Fraction(1)
+        for op, c in node[1]:
+            v = constant_value(c)
+            if op < 0 and v == 0:
+                raise ExpressionError("division by zero in a constant")
+            value = value * v if op > 0 else value / v
+    else:  # pow: |exponent| ≤ 64 and a base of ≤ 64 bits keep this small
+        base = constant_value(node[1])
+        if base == 0 and node[2] < 0:
+            raise ExpressionError("division by zero in a constant (0 to a negative power)")
+        value = base ** node[2]
+    if max(value.numerator.bit_length(), value.denominator.bit_length()) > _MAX_EXPONENT_BITS * MAX_EXPONENT:
+        raise ExpressionError("an exponent is too large to work out")
+    return value
 
 
 def parse(src: str):
-    """The expression tree of ``src``; :class:`ExpressionError` for anything else."""
+    """The expression tree of ``src``; :class:`ExpressionError` with a one-line reason otherwise.
+
+    Nodes: ``("num", Fraction)``, ``("x",)``, ``("sig", k, arg)`` (σ⁽ᵏ⁾(arg)),
+    ``("tanh", k, arg)``, ``("exp", arg)``, ``("neg", a)``, ``("pow", a, n)``,
+    ``("sum", ((±1, term), …))`` and ``("prod", ((±1, factor), …))`` (−1: divide).
+    """
     if not isinstance(src, str) or not src.strip():
         raise ExpressionError("the expression is empty")
+    if len(src) > MAX_LENGTH:
+        raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters")
     tokens = _tokens(src)
     p = _Parser(tokens)
     node = p.expr()
     if p.i != len(tokens):
         raise ExpressionError(f"unexpected {tokens[p.i][0]!r} after a complete expression")
-    if _degree(node) > MAX_DEGREE:
-        raise ExpressionError("the expression is too large to check (its degree in σ exceeds "
-                              f"{MAX_DEGREE})")
+    return _resolve_e(node)
+
+
+def _resolve_e(node):
+    """A bare ``e`` is Euler's number, exp(1)."""
+    kind = node[0]
+    if kind == "e":
+        return ("exp", ("num", Fraction(1)))
+    if kind in ("sum", "prod"):
+        return (kind, tuple((s, _resolve_e(c)) for s, c in node[1]))
+    if kind in ("neg", "exp"):
+        return (kind, _resolve_e(node[1]))
+    if kind == "pow":
+        return ("pow", _resolve_e(node[1]), node[2])
+    if kind in ("sig", "tanh"):
+        return (kind, node[1], _resolve_e(node[2]))
     return node
-
-
-def _degree(node) -> int:
-    """An upper bound on numerator + denominator degree in σ."""
-    kind = node[0]
-    if kind == "sig":
-        return 1
-    if kind in ("num", "x", "exp", "tanh"):
-        return 0
-    if kind == "neg":
-        return _degree(node[1])
-    if kind == "pow":
-        return abs(node[2]) * _degree(node[1])
-    return _degree(node[1]) + _degree(node[2])
-
-
-def _eval(node, env, num):
-    kind = node[0]
-    if kind == "num":
-        return num(node[1])
-    if kind == "sig":
-        return env["s"]
-    if kind == "x":
-        return env["x"]
-    if kind == "neg":
-        return -_eval(node[1], env, num)
-    if kind == "exp":
-        return math.exp(_eval(node[1], env, num))
-    if kind == "tanh":
-        return math.tanh(_eval(node[1], env, num))
-    if kind == "pow":
-        base = _eval(node[1], env, num)
-        if node[2] < 0 and base == 0:
-            raise ZeroDivisionError
-        return base ** node[2]
-    a, b = _eval(node[1], env, num), _eval(node[2], env, num)
-    if kind == "add":
-        return a + b
-    if kind == "sub":
-        return a - b
-    if kind == "mul":
-        return a * b
-    if b == 0:
-        raise ZeroDivisionError
-    return a / b
-
-
-class CheckResult(NamedTuple):
-    correct: bool
-    order: int
-    expected: str  # the correct polynomial, as text
-    x: float | None = None  # a point where they differ
-    given_value: float | None = None
-    expected_value: float | None = None
-
-    def message(self) -> str:
-        d = f"σ⁽{superscript(self.order)}⁾"
-        if self.correct:
-            return f"CORRECT: {d} = {self.expected}"
-        return (f"INCORRECT: {d} = {self.expected}; at x = {self.x:g} your expression gives "
-                f"{self.given_value:.12g} but {d}(x) = {self.expected_value:.12g}")
-
-
-_XS = (0.5, -1.25, 2.0, -0.3, 1.7, -2.6, 0.9, 3.1)
-
-
-def _sigma(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-def check(order: int, src: str) -> CheckResult:
-    """Whether ``src`` equals σ⁽ᵒʳᵈᵉʳ⁾ as a function of x.
-
-    Expressions in σ alone are compared exactly, with rational arithmetic, at more
-    points than their degree allows them to agree on unless they are identical;
-    expressions with ``x``, ``exp`` or ``tanh`` are compared in float64 at eight
-    points with relative tolerance 1e-9.
-    """
-    poly = sigmoid_polynomial(order)
-    node = parse(src)
-    expected = text(poly)
-
-    def f_given(x):
-        return float(_eval(node, {"s": _sigma(x), "x": x}, float))
-
-    def f_true(x):
-        s = _sigma(x)
-        return sum(c * s**i for i, c in enumerate(poly))
-
-    def first_difference():
-        for x in _XS:
-            try:
-                g = f_given(x)
-            except (ZeroDivisionError, OverflowError, ValueError):
-                return x, math.nan, f_true(x)
-            t = f_true(x)
-            if not math.isclose(g, t, rel_tol=1e-9, abs_tol=1e-12):
-                return x, g, t
-        return _XS[0], f_given(_XS[0]), f_true(_XS[0])
-
-    if not _uses(node, ("x", "exp", "tanh")):
-        needed = _degree(node) + len(poly) + 2
-        agree, tried, k = 0, 0, 1
-        while agree < needed and tried < 4 * needed + 16:
-            s = Fraction(k, k + 7 + needed)
-            k += 1
-            tried += 1
-            try:
-                val = _eval(node, {"s": s}, Fraction)
-            except ZeroDivisionError:
-                continue
-            if val != evaluate_exact(poly, s):
-                return CheckResult(False, order, expected, *first_difference())
-            agree += 1
-        if agree < needed:
-            raise ExpressionError("the expression divides by zero almost everywhere")
-        return CheckResult(True, order, expected)
-    for x in _XS:
-        try:
-            g = f_given(x)
-        except (ZeroDivisionError, OverflowError, ValueError):
-            return CheckResult(False, order, expected, x, math.nan, f_true(x))
-        if not math.isclose(g, f_true(x), rel_tol=1e-9, abs_tol=1e-12):
-            return CheckResult(False, order, expected, x, g, f_true(x))
-    return CheckResult(True, order, expected)

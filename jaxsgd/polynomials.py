@@ -30,11 +30,12 @@ __all__ = [
     "sigmoid_polynomial",
     "stirling2",
     "stirling_form",
+    "tanh_form",
     "tanh_polynomial",
     "text",
 ]
 
-MAX_ORDER = 2000
+MAX_ORDER = 1000  # coefficients of σ⁽¹⁰⁰⁰⁾ have 2,726 digits, within Python's int-to-text limit of 4,300
 
 
 def _check_order(k):
@@ -44,38 +45,33 @@ def _check_order(k):
         raise ValueError(f"order {k} is above the supported maximum {MAX_ORDER}")
 
 
-def _derive_times(p, q):
-    """``p′(s)·q(s)`` for coefficient tuples (ascending powers)."""
-    dp = [i * c for i, c in enumerate(p)][1:] or [0]
-    out = [0] * (len(dp) + len(q) - 1)
-    for i, a in enumerate(dp):
-        if a:
-            for j, b in enumerate(q):
-                out[i + j] += a * b
-    while len(out) > 1 and out[-1] == 0:
-        out.pop()
-    return tuple(out)
-
-
-def _kth_derivative(k: int, first: tuple[int, ...]) -> tuple[int, ...]:
-    """Derivatives of a function f with f′ = first(f), as polynomials in f: pₖ₊₁ = p′ₖ·first."""
-    _check_order(k)
-    p = (0, 1)
-    for _ in range(k):
-        p = _derive_times(p, first)
-    return p
-
-
 @functools.cache
 def sigmoid_polynomial(k: int) -> tuple[int, ...]:
-    """Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, ascending powers (σ′ = σ − σ²)."""
-    return _kth_derivative(k, (0, 1, -1))
+    """Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, ascending powers (σ′ = σ − σ²).
+
+    ``p′(s)·(s − s²)`` has coefficient ``j·cⱼ − (j − 1)·cⱼ₋₁`` at ``sʲ``.
+    """
+    _check_order(k)
+    p = [0, 1]
+    for _ in range(k):
+        p = [j * a - (j - 1) * b for j, (a, b) in enumerate(zip([*p, 0], [0, *p], strict=True))]
+    return tuple(p)
 
 
 @functools.cache
 def tanh_polynomial(k: int) -> tuple[int, ...]:
-    """Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, ascending powers (T′ = 1 − T²)."""
-    return _kth_derivative(k, (1, 0, -1))
+    """Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, ascending powers (T′ = 1 − T²).
+
+    ``q′(T)·(1 − T²)`` has coefficient ``(j + 1)·cⱼ₊₁ − (j − 1)·cⱼ₋₁`` at ``Tʲ``.
+    """
+    _check_order(k)
+    q = [0, 1]
+    for _ in range(k):
+        up, down = [*q[1:], 0, 0], [0, *q]
+        q = [(j + 1) * up[j] - (j - 1) * down[j] for j in range(len(q) + 1)]
+        while len(q) > 1 and q[-1] == 0:
+            q.pop()
+    return tuple(q)
 
 
 @functools.cache
@@ -181,6 +177,18 @@ def factored(k: int) -> str:
         a, b = r
         inner = f"{a} {'−' if b < 0 else '+'} {abs(b) if abs(b) != 1 else ''}σ"
     return f"σ(1 − σ)({inner})"
+
+
+def tanh_form(k: int) -> str:
+    """σ⁽ᵏ⁾ (k ≥ 1) through tanh as one expression that ``check-derivative`` reads: ``2^(−k−1)·qₖ(tanh(x/2))``.
+
+    >>> tanh_form(1)
+    '2^(-2)*(−tanh(x/2)² + 1)'
+    """
+    _check_order(k)
+    if k == 0:
+        return "(1 + tanh(x/2))/2"
+    return f"2^(-{k + 1})*({text(tanh_polynomial(k), 'tanh(x/2)')})"
 
 
 def evaluate_exact(coeffs, s: Fraction) -> Fraction:

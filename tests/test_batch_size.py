@@ -99,6 +99,11 @@ def test_cli_json_contract(capsys):
         (["--target-fraction", "2"], "target-fraction must be in"),
         (["--seeds", "0"], "must be > 0"),
         (["--csv", "/nope.csv", "--features", "a", "--target", "b"], "no such file"),
+        (["--seed", "-1"], "--seed: must be between 0 and 2**64 - 1"),
+        (["--seed", str(2**64)], "--seed: must be between 0 and 2**64 - 1"),
+        (["--rows", str(10**15)], "use at most"),
+        (["--plot", "/nonexistent-folder/bs.png"], "does not exist"),
+        (["--plot", "bs.csv"], "image extension"),
     ],
 )
 def test_bad_options_exit_2(capsys, argv, needle):
@@ -113,3 +118,21 @@ def test_cli_plot(tmp_path, capsys):
     assert main(["batch-size", "--rows", "600", "--batch-sizes", "4,64", "--lrs", "1,8", "--seeds", "1",
                  "--plot", str(out)]) == 0
     assert out.stat().st_size > 1000 and "B_crit" in capsys.readouterr().out
+
+
+def test_max_steps_bounds_the_steps(capsys):
+    """B = 1 runs whole epochs of 600 steps; a hit after --max-steps is not a hit."""
+    argv = ["batch-size", "--rows", "600", "--batch-sizes", "1,64", "--lrs", "1,8", "--seeds", "1", "--json"]
+    assert main([*argv, "--max-steps", "1"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["steps"] == [None, None]
+    assert "no learning rate reached the target in 1 steps" in out.err
+    assert main([*argv, "--max-steps", "40"]) == 0
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    assert all(s is None or s <= 40 for s in steps) and steps[1] is not None
+
+
+def test_study_refuses_a_seed_out_of_range(small):
+    x, y = small
+    with pytest.raises(ValueError, match="seed must be"):
+        bs.run_study(x, y, bs.StudyConfig(seed=-1))

@@ -84,3 +84,65 @@ def test_california_housing(california_csv):
     assert len(ds.y) == 20640 - 207
     full = data.load_csv(california_csv, ["median_income", "housing_median_age"], "median_house_value")
     assert full.x.shape == (20640, 2) and full.y.max() == 500001.0
+
+
+def test_row_with_more_cells_than_the_header_names_its_line(tmp_path):
+    p = _csv(tmp_path, "a,b,y\n1,2,3\n1,000,2,3\n")
+    with pytest.raises(data.DataError, match=r"line 3: 4 cells but the header has 3 columns"):
+        data.load_csv(p, ["a", "b"], "y")
+
+
+def test_rows_remember_their_csv_lines(tmp_path):
+    ds = data.load_csv(_csv(tmp_path, "a,y\n1,2\n,3\n\n5,6\n"), ["a"], "y", drop_missing=True)
+    assert ds.lines.tolist() == [2, 5] and ds.dropped_lines == (3,)
+    assert data.dropped_note(ds) == "dropped 1 row(s) with missing values (line 3)"
+    assert data.dropped_note(data.load_csv(_csv(tmp_path, "a,y\n1,2\n"), ["a"], "y")) is None
+
+
+@pytest.mark.parametrize("scale", [1e201, 1e-200, 2.0**900])
+def test_standardisation_holds_at_any_scale(scale):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 2)) * [3.0, 0.5] + [1.0, -2.0]
+    y = rng.uniform(size=500)
+    ref = data.fit_transform(data.Dataset(x, y, ("a", "b"), "y", "t"))
+    big = data.fit_transform(data.Dataset(x * scale, y, ("a", "b"), "y", "t"))
+    np.testing.assert_allclose(big.std, ref.std * scale, rtol=1e-12)
+    np.testing.assert_allclose(big.features(x * scale), ref.features(x), rtol=1e-6, atol=1e-6)
+
+
+def test_ordinary_data_standardise_exactly_as_numpy():
+    x = np.random.default_rng(1).normal(size=(300, 3)) * [1e5, 1.0, 3e-4] + [7.0, 0.0, 2.0]
+    tr = data.fit_transform(data.Dataset(x, np.arange(300.0), ("a", "b", "c"), "y", "t"))
+    np.testing.assert_array_equal(tr.mean, x.mean(axis=0))
+    np.testing.assert_array_equal(tr.std, x.std(axis=0))
+
+
+def test_ranges_that_overflow_are_refused():
+    y = np.array([-1.7e308, 0.0, 1.7e308])
+    with pytest.raises(data.DataError, match=r"target y ranges from -1.7e\+308 to 1.7e\+308.*rescale"):
+        data.fit_transform(data.Dataset(np.array([[1.0], [2.0], [3.0]]), y, ("a",), "y", "t"))
+    with pytest.raises(data.DataError, match=r"feature a spans more than float64"):
+        data.fit_transform(data.Dataset(y[:, None], np.array([1.0, 2.0, 3.0]), ("a",), "y", "t"))
+
+
+def test_far_out_features_saturate_without_warnings():
+    tr = data.Transform(np.array([0.0]), np.array([1e-300]), 0.0, 1.0)
+    assert tr.features(np.array([[1e10], [-1e300]])).tolist() == [[np.finfo(np.float32).max],
+                                                                  [-np.finfo(np.float32).max]]
+
+
+def test_too_many_rows_for_this_machine(monkeypatch):
+    monkeypatch.setattr(data, "physical_memory", lambda: 1_000_000)
+    with pytest.raises(data.DataError, match=r"10,000 rows .* use at most 7,812 rows"):
+        data.synthetic_house_prices(10_000)
+    assert data.synthetic_house_prices(7_812).x.shape == (7_812, 2)
+    monkeypatch.undo()
+    assert data.physical_memory() > 2**20  # os.sysconf answers on Linux
+
+
+def test_targets_far_outside_the_fitted_scale_are_named(tmp_path):
+    ds = data.load_csv(_csv(tmp_path, "a,y\n1,0.2\n2,0.5\n3,1e30\n4,0.7\n"), ["a"], "y")
+    tr = data.fit_transform(ds, np.array([0, 1, 3]))
+    with pytest.raises(data.DataError, match=r"target y at line 4 is 1e\+30, too far outside"):
+        data.check_targets(ds, tr)
+    data.check_targets(ds._replace(y=np.array([0.2, 0.5, 9.0, 0.7])), tr)  # far-ish, but scalable

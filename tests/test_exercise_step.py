@@ -128,3 +128,52 @@ def test_console_entry_point_exit_code_and_version():
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
     r = subprocess.run([sys.executable, "-m", "jaxsgd", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("jaxsgd ")
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--theta", "0", "1e308", "1e308", "--x", "1", "2", "--y", "3", "--lr", "0.1"],
+         "z = b + w·x overflows float64"),
+        (["--theta", "0", "1e20", "0", "--x", "1e20", "0", "--y", "1", "--dtype", "float32"],
+         "z = b + w·x overflows float32"),
+        (["--theta", "0", "1e39", "0", "--x", "1", "2", "--y", "3", "--dtype", "float32"],
+         "beyond the float32 range"),
+        (["--theta", "0", "1e-300", "0", "--x", "1e300", "0", "--y", "1e300"], "the gradient overflows float64"),
+        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "1e300", "--lr", "1e308"],
+         "θ¹ = θ⁰ − lr·∇L overflows float64"),
+        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "3", "--lr", "0"], "--lr must be a finite number > 0"),
+        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "3", "--lr", "-0.5"], "--lr must be a finite number > 0"),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_non_finite_step_is_refused_not_printed(capsys, argv, needle, fmt):
+    assert main(["step", *argv, "--format", fmt]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and needle in out.err
+    assert out.err.count("\n") == 1 and "Traceback" not in out.err and "nan" not in out.err
+
+
+def test_float32_overflow_names_the_fix(capsys):
+    assert main(["step", "--theta", "0", "2e38", "2e38", "--x", "1", "2", "--y", "3", "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err
+    assert "overflows float32" in err and "--dtype float64" in err
+    assert main(["step", "--theta", "0", "2e38", "2e38", "--x", "1", "2", "--y", "3", "--dtype", "float64"]) == 0
+
+
+def test_json_with_values_beyond_float32(capsys):
+    """float64 inputs float32 cannot hold: no naive float32 gradient (null), and valid JSON, not a crash."""
+    argv = ["step", "--theta", "0", "1e300", "1", "--x", "1e-300", "0", "--y", "3", "--lr", "1", "--format", "json"]
+    assert main(argv) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["naive_float32_gradient"] is None
+    assert obj["z"] == 1.0 and all(isinstance(g, float) for g in obj["gradient"] + obj["theta1"])
+
+
+def test_library_refuses_overflow_and_bad_lr():
+    with pytest.raises(ValueError, match="z = b"):
+        ws.worked_step([0, 1e308, 1e308], [1, 2], 3, dtype="float64")
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        ws.worked_step([0, 1], [1], 3, lr=0.0)
+    s = ws.worked_step([0, 1e300], [1e-300], 3, dtype="float64")
+    assert s.naive_float32_gradient is None and "saturated" not in ws.lesson(s)

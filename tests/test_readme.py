@@ -29,3 +29,19 @@ def test_worked_step_output_is_current(capsys):
 
     assert main(["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--lr", "0.1"]) == 0
     assert capsys.readouterr().out.strip() in README
+
+
+def test_derivative_output_is_current(capsys):
+    from jaxsgd.cli import main
+
+    assert main(["derivative", "3"]) == 0
+    block = re.search(r"\$ jaxsgd derivative 3\n(.*?)```", README, flags=re.S).group(1)
+    assert capsys.readouterr().out == block
+
+
+def test_checker_examples_are_current(capsys):
+    from jaxsgd.cli import main
+
+    for expr, code in (("σ(1−σ)(1−2σ)", 0), ("σ³ − σ²", 1)):
+        assert main(["check-derivative", "--order", "2", expr]) == code
+        assert capsys.readouterr().out.strip() in README

@@ -59,8 +59,9 @@ def test_predict_in_price_units(tmp_path, capsys):
     csv.write_text("age_years,floor_area_m2,id\n10,100,1\n50,200,2\n")
     assert main(["predict", "--checkpoint", str(ck), "--csv", str(csv)]) == 0
     lines = capsys.readouterr().out.split()
-    assert lines[0] == "prediction"
-    got = np.array(lines[1:], float)
+    assert lines[0] == "line,prediction"
+    assert [int(v.split(",")[0]) for v in lines[1:]] == [2, 3]
+    got = np.array([v.split(",")[1] for v in lines[1:]], float)
     ref = run.predict_prices(state.params, transform, np.array([[100.0, 10.0], [200.0, 50.0]]))
     np.testing.assert_allclose(got, ref, atol=0.01)
     assert 0 < got[0] < got[1] < 1e6
@@ -155,3 +156,128 @@ def test_predict_from_feature_columns_only(tmp_path, capsys):
     assert len(capsys.readouterr().out.split()) == 2
     assert main(["predict", "--checkpoint", str(ck), "--csv", str(tmp_path / "none.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _one_line_error(capsys, argv, *needles):
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert out.err.count("\n") == 1 and "Traceback" not in out.err, out.err
+    for needle in needles:
+        assert needle in out.err
+    return out.err
+
+
+def _curve_csv(path, n=300, x_scale=1.0, y_scale=1.0, y_shift=0.0):
+    """``y = σ(2a) + noise`` (and a second target column ``y2``), features and targets scaled as asked."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=n)
+    y = 1 / (1 + np.exp(-2 * a)) + 0.02 * rng.normal(size=n)
+    rows = "".join(f"{float(u) * x_scale!r},{(float(t) - y_shift) * y_scale!r},{float(t)!r}\n"
+                   for u, t in zip(a, y, strict=True))
+    path.write_text("a,y,y2\n" + rows)
+    return path
+
+
+CURVE = ["--features", "a", "--target", "y", "--batch-size", "16", "--epochs", "2", "--json"]
+
+
+def test_resume_onto_another_target_is_refused(tmp_path, capsys):
+    csv = _curve_csv(tmp_path / "d.csv")
+    ck = tmp_path / "c.npz"
+    _json(capsys, ["train", "--csv", str(csv), *CURVE, "--save", str(ck)])
+    _one_line_error(capsys, ["train", "--csv", str(csv), "--features", "a", "--target", "y2", "--epochs", "3",
+                             "--batch-size", "16", "--resume", str(ck)],
+                    "trained on target y, not y2", "--target y")
+
+
+def test_save_never_replaces_the_input_or_a_file_not_ours(tmp_path, capsys):
+    csv = _curve_csv(tmp_path / "d.csv")
+    before = csv.read_text()
+    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE, "--save", str(csv)], "is the --csv input")
+    notes = tmp_path / "notes.npz"
+    notes.write_text("my notes")
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--save", str(notes)], "not a jaxsgd checkpoint", "left alone")
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--save", "/dev/null"], "not a regular file")
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--save", str(tmp_path)], "is a directory")
+    assert csv.read_text() == before and notes.read_text() == "my notes"
+    ck = tmp_path / "ck.npz"  # a checkpoint of ours may be replaced by the next run
+    _json(capsys, [*TINY, "--epochs", "1", "--json", "--save", str(ck)])
+    _json(capsys, [*TINY, "--epochs", "1", "--json", "--save", str(ck)])
+
+
+def test_output_paths_are_checked_before_training(tmp_path, capsys):
+    """One line and no epoch run: the path is refused before any work."""
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--save", str(tmp_path / "no" / "x.npz")], "does not exist")
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(tmp_path / "no" / "x.png")], "does not exist")
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(tmp_path / "x.txt")], "image extension")
+    ck = tmp_path / "x.png"
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(ck), "--save", str(ck)], "the --save checkpoint")
+    csv = _curve_csv(tmp_path / "d.png")  # an input that happens to have an image's name
+    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE, "--plot", str(csv)], "the --csv input")
+    assert csv.read_text().startswith("a,y,y2")
+
+
+def test_predict_rows_keep_their_line_numbers(tmp_path, capsys):
+    ck = tmp_path / "m.npz"
+    _json(capsys, [*TINY, "--epochs", "1", "--json", "--save", str(ck)])
+    csv = tmp_path / "gaps.csv"
+    csv.write_text("floor_area_m2,age_years\n100,10\n,20\n150,30\n\n200,\n250,5\n")
+    assert main(["predict", "--checkpoint", str(ck), "--csv", str(csv), "--drop-missing"]) == 0
+    out = capsys.readouterr()
+    rows = out.out.splitlines()
+    assert rows[0] == "line,prediction"
+    assert [r.split(",")[0] for r in rows[1:]] == ["2", "4", "7"]  # lines 3 and 6 dropped, 5 is blank
+    assert out.err.count("\n") == 1 and "dropped 2 row(s) with missing values (line 3, 6)" in out.err
+    state, transform, _ = checkpoint.load(ck)
+    ref = run.predict_prices(state.params, transform, np.array([[100.0, 10], [150, 30], [250, 5]]))
+    np.testing.assert_allclose([float(r.split(",")[1]) for r in rows[1:]], ref, atol=0.01)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64), "1.5"])
+def test_seed_out_of_range(capsys, seed):
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--seed", seed], "--seed")
+
+
+def test_largest_seed_trains(capsys):
+    obj, _ = _json(capsys, [*TINY, "--epochs", "1", "--json", "--seed", str(2**64 - 1)])
+    assert obj["epochs"] == 1
+
+
+def test_rows_beyond_memory_are_refused(capsys):
+    err = _one_line_error(capsys, ["train", "--rows", str(10**15)], "use at most", "GB")
+    assert "1,000,000,000,000,000 rows" in err
+
+
+def test_huge_features_train_like_ordinary_ones(tmp_path, capsys):
+    plain, _ = _json(capsys, ["train", "--csv", str(_curve_csv(tmp_path / "a.csv")), *CURVE])
+    huge, err = _json(capsys, ["train", "--csv", str(_curve_csv(tmp_path / "b.csv", x_scale=1e201)), *CURVE])
+    np.testing.assert_allclose(huge["params"], plain["params"], rtol=1e-4, atol=1e-6)
+    assert huge["train_r2"] > 0.5 and "warning" not in err
+
+
+def test_huge_targets_report_in_their_units(tmp_path, capsys):
+    plain, _ = _json(capsys, ["train", "--csv", str(_curve_csv(tmp_path / "a.csv")), *CURVE])
+    huge, _ = _json(capsys, ["train", "--csv", str(_curve_csv(tmp_path / "b.csv", y_scale=1e300)), *CURVE])
+    assert huge["train_rmse"] == pytest.approx(plain["train_rmse"] * 1e300, rel=1e-4)
+    assert huge["train_r2"] == pytest.approx(plain["train_r2"], rel=1e-4)
+
+
+def test_targets_whose_range_overflows_are_refused(tmp_path, capsys):
+    csv = _curve_csv(tmp_path / "d.csv", y_scale=1.75e308, y_shift=0.5)
+    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE], "target y ranges from", "rescale")
+
+
+def test_runaway_learning_rate_is_named(capsys):
+    obj, err = _json(capsys, [*TINY, "--epochs", "1", "--json", "--lr", "1e30"])
+    assert "θ grew to" in err and "learning rate is probably too large; try --lr 0.5" in err
+    assert len(obj["warnings"]) == 1
+    ok, err = _json(capsys, [*TINY, "--epochs", "1", "--json"])
+    assert ok["warnings"] == [] and "warning" not in err
+
+
+def test_resume_onto_targets_far_outside_the_fitted_scale(tmp_path, capsys):
+    ck = tmp_path / "c.npz"
+    _json(capsys, ["train", "--csv", str(_curve_csv(tmp_path / "a.csv")), *CURVE, "--save", str(ck)])
+    far = _curve_csv(tmp_path / "b.csv", y_scale=1e300)
+    _one_line_error(capsys, ["train", "--csv", str(far), *CURVE, "--epochs", "3", "--resume", str(ck)],
+                    "too far outside the range", "line ")

@@ -157,3 +157,12 @@ def test_unknown_optimizer_and_shuffle():
         T.make_optimizer("rmsprop")
     with pytest.raises(ValueError, match="unknown shuffle"):
         T.permutation(jax.random.key(0), 4, "bogus")
+
+
+def test_seed_key_uses_all_64_bits():
+    data = lambda s: jax.random.key_data(T.seed_key(s)).tolist()  # noqa: E731
+    assert data(5) == jax.random.key_data(jax.random.key(5)).tolist()  # unchanged below 2³²
+    assert data(2**32) != data(0) and data(2**64 - 1) == [2**32 - 1, 2**32 - 1]
+    for bad in (-1, 2**64, 1.0, True):
+        with pytest.raises(ValueError, match="seed must be"):
+            T.seed_key(bad)

@@ -1,0 +1,133 @@
+"""Output paths, checked before a run starts: a bad path costs seconds, and nothing of the user's is replaced.
+
+A path may be written when its folder exists and takes new files, it is not a
+directory, it is not one of the run's other files (the input data, the
+checkpoint resumed from), and, if a file is there already, that file is one this
+program could have written (``replaceable``): a jaxsgd checkpoint for ``--save``,
+an image of the format its extension names for ``--plot``.
+
+>>> check_plot_path("curves.txt")
+Traceback (most recent call last):
+...
+jaxsgd.paths.OutputError: --plot curves.txt: the name must end in an image extension ...
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+__all__ = ["IMAGE_FORMATS", "OutputError", "check_output", "check_plot_path", "is_image", "write_atomically"]
+
+# extension → how files of that format begin (matplotlib's file formats that need no extra TeX)
+IMAGE_FORMATS = {
+    ".png": (b"\x89PNG",),
+    ".pdf": (b"%PDF",),
+    ".svg": (b"<?xml", b"<svg"),
+    ".svgz": (b"\x1f\x8b",),
+    ".eps": (b"%!PS",),
+    ".ps": (b"%!PS",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+    ".webp": (b"RIFF",),
+}
+
+
+class OutputError(ValueError):
+    """An output path that cannot be written, or whose writing would replace something not ours."""
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(path, *, option: str, others=None, replaceable=None, what: str = "a file of ours") -> str:
+    """Checks that ``path`` can be written now without losing anything; returns it unchanged.
+
+    Args:
+      path: the output file.
+      option: its name in messages, e.g. ``"--save"``.
+      others: ``{description: path}`` of the run's other files, which ``path`` must not be
+        (``None`` entries are skipped), e.g. ``{"the --csv input": "data.csv"}``.
+      replaceable: ``replaceable(path) -> bool``, whether an existing file there may be replaced;
+        ``what`` names such a file in the message. Without it no existing file is replaced.
+
+    Raises:
+      OutputError: one line naming the problem and what to do instead.
+    """
+    path = os.fspath(path)
+    if not path:
+        raise OutputError(f"{option}: an empty path; name a file")
+    shown = path
+    if os.path.isdir(path):
+        raise OutputError(f"{option} {shown}: is a directory; name a file in it")
+    for description, other in (others or {}).items():
+        if other is not None and _same_file(path, other):
+            raise OutputError(f"{option} {shown}: is {description}; choose another path")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"{option} {shown}: the folder {folder} does not exist; create it first")
+    if os.path.lexists(path):
+        if not os.path.isfile(path):
+            raise OutputError(f"{option} {shown}: exists and is not a regular file; choose another path")
+        if replaceable is None or not replaceable(path):
+            raise OutputError(f"{option} {shown}: exists and is not {what}, so it is left alone; choose another "
+                              "path or move that file away")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(f"{option} {shown}: cannot write in {folder}: {e.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def is_image(path) -> bool:
+    """Whether the file at ``path`` begins like an image of the format its extension names."""
+    starts = IMAGE_FORMATS.get(os.path.splitext(os.fspath(path))[1].lower())
+    if not starts:
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return head.lstrip().startswith(starts)
+
+
+def check_plot_path(path, *, others=None) -> str:
+    """:func:`check_output` for a figure: an image extension, and only an image of that format replaced."""
+    path = os.fspath(path)
+    if os.path.splitext(path)[1].lower() not in IMAGE_FORMATS:
+        raise OutputError(f"--plot {path}: the name must end in an image extension (.png, .pdf, .svg, ...), "
+                          "which sets the format")
+    return check_output(path, option="--plot", others=others, replaceable=is_image,
+                        what="an image of that format")
+
+
+def write_atomically(path, write) -> None:
+    """Calls ``write(f)`` on a temporary binary file beside ``path``, then renames it to ``path``.
+
+    A reader never sees a half-written file, and on any failure the file that was
+    at ``path`` stays as it was. The new file gets the usual permissions (``0o666 & ~umask``).
+    """
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,123 @@
+"""Checkpoints: the round trip, and every file that is not a complete checkpoint refused in one line."""
+
+import io
+import json
+import zipfile
+
+import jax
+import numpy as np
+import pytest
+
+from jaxsgd import checkpoint
+from jaxsgd.cli import main
+from jaxsgd.data import Transform
+from jaxsgd.sgd import init_state, make_optimizer
+
+META = {"features": ["floor_area_m2", "age_years"], "target": "price", "optimizer": "sgd", "lr": 0.5,
+        "batch_size": 16, "seed": 0, "source": "test"}
+
+
+def _state():
+    st = init_state(2, key=jax.random.key(3), optimizer=make_optimizer("sgd"), learning_rate=0.5)
+    return st._replace(params=st.params._replace(b=st.params.b + 0.25, w=st.params.w - 1.5))
+
+
+@pytest.fixture
+def good(tmp_path):
+    path = tmp_path / "good.npz"
+    checkpoint.save(path, _state(), Transform(np.array([100.0, 40.0]), np.array([60.0, 23.0]), 0.0, 1e6), META)
+    return path
+
+
+def _arrays(path):
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _rewrite(good, dest, **changes):
+    arrays = {k: v for k, v in _arrays(good).items() if changes.get(k, 0) is not None}
+    arrays.update({k: v for k, v in changes.items() if v is not None})
+    np.savez(dest, **arrays)
+
+
+def _meta(good, **changes):
+    meta = json.loads(str(_arrays(good)["meta"]))
+    meta.update(changes)
+    return np.array(json.dumps({k: v for k, v in meta.items() if v is not None}))
+
+
+def _npy(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _zip(good, dest):
+    with zipfile.ZipFile(dest, "w") as z:
+        z.writestr("readme.txt", "hello")
+
+
+BAD = {
+    "empty file": lambda good, p: p.write_bytes(b""),
+    "plain npy": lambda good, p: p.write_bytes(_npy(np.arange(3.0))),
+    "directory": lambda good, p: p.mkdir(),
+    "text": lambda good, p: p.write_text("floor_area_m2,age_years\n1,2\n"),
+    "zip, not npz": _zip,
+    "no theta": lambda good, p: _rewrite(good, p, theta=None),
+    "no meta": lambda good, p: _rewrite(good, p, meta=None),
+    "other magic": lambda good, p: _rewrite(good, p, meta=_meta(good, magic="something-else")),
+    "no features": lambda good, p: _rewrite(good, p, meta=_meta(good, features=None)),
+    "theta shape": lambda good, p: _rewrite(good, p, theta=np.zeros(5, np.float32)),
+    "theta not finite": lambda good, p: _rewrite(good, p, theta=np.array([0.0, np.nan, 1.0], np.float32)),
+    "theta as text": lambda good, p: _rewrite(good, p, theta=np.array(["a", "b", "c"])),
+    "std zero": lambda good, p: _rewrite(good, p, std=np.array([1.0, 0.0])),
+    "y range reversed": lambda good, p: _rewrite(good, p, y_range=np.array([1.0, 0.0])),
+    "key shape": lambda good, p: _rewrite(good, p, key=np.zeros(3, np.uint32)),
+    "no optimizer state": lambda good, p: _rewrite(good, p, opt_0=None),
+    "negative epoch": lambda good, p: _rewrite(good, p, epoch=np.array(-1, np.int32)),
+}
+
+
+def test_round_trip(good):
+    state, transform, meta = checkpoint.load(good)
+    np.testing.assert_array_equal(np.asarray(state.params.to_theta()), [0.25, -1.5, -1.5])
+    assert transform.y_hi == 1e6 and transform.std.tolist() == [60.0, 23.0]
+    assert meta["features"] == META["features"] and meta["target"] == "price"
+    assert checkpoint.is_checkpoint(good)
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_load_refuses_what_is_not_a_complete_checkpoint(good, tmp_path, kind):
+    bad = tmp_path / "bad.npz"
+    BAD[kind](good, bad)
+    with pytest.raises(checkpoint.CheckpointError, match="^not a jaxsgd checkpoint: .*bad.npz") as e:
+        checkpoint.load(bad)
+    assert "\n" not in str(e.value)
+    assert not checkpoint.is_checkpoint(bad)
+
+
+@pytest.mark.parametrize("kind", ["empty file", "plain npy", "directory", "no theta", "theta shape",
+                                  "theta not finite", "no optimizer state"])
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_cli_says_not_a_checkpoint_in_one_line(good, tmp_path, capsys, kind, command):
+    bad = tmp_path / "bad.npz"
+    BAD[kind](good, bad)
+    csv = tmp_path / "new.csv"
+    csv.write_text("floor_area_m2,age_years\n120,5\n")
+    argv = (["train", "--rows", "300", "--epochs", "1", "--resume", str(bad)] if command == "train"
+            else ["predict", "--checkpoint", str(bad), "--csv", str(csv)])
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith(f"error: jaxsgd {command}: not a jaxsgd checkpoint: ")
+    assert out.err.count("\n") == 1 and out.out == ""
+
+
+def test_dev_null_is_not_a_checkpoint():
+    with pytest.raises(checkpoint.CheckpointError, match="not a jaxsgd checkpoint: /dev/null"):
+        checkpoint.load("/dev/null")
+
+
+def test_optimizer_state_must_fit_the_template(good):
+    adam = init_state(2, key=jax.random.key(0), optimizer=make_optimizer("adam"), learning_rate=0.1).opt_state
+    with pytest.raises(checkpoint.CheckpointError, match="trained with --optimizer sgd"):
+        checkpoint.load(good, adam)
