@@ -1,45 +1,47 @@
-"""jaxsgd: SGD on the sigmoid neuron h(x) = σ(b + w·x), exact and compiled with JAX."""
+"""jaxsgd: SGD on the sigmoid neuron h(x) = σ(b + w·x), exact and compiled with JAX.
 
-from jaxsgd.derivatives import sigmoid_derivative as sigmoid_derivative
-from jaxsgd.exercise_step import worked_step as worked_step
-from jaxsgd.model import Params as Params
-from jaxsgd.model import batch_grad as batch_grad
-from jaxsgd.model import batch_loss as batch_loss
-from jaxsgd.model import example_loss as example_loss
-from jaxsgd.model import init_params as init_params
-from jaxsgd.model import per_example_grads as per_example_grads
-from jaxsgd.model import predict as predict
-from jaxsgd.model import predict_batch as predict_batch
-from jaxsgd.model import sgd_step as sgd_step
-from jaxsgd.model import sigmoid as sigmoid
-from jaxsgd.model import sigmoid_prime as sigmoid_prime
-from jaxsgd.polynomials import sigmoid_polynomial as sigmoid_polynomial
-from jaxsgd.polynomials import tanh_polynomial as tanh_polynomial
-from jaxsgd.sgd import TrainState as TrainState
-from jaxsgd.sgd import fit as fit
-from jaxsgd.sgd import run_epochs as run_epochs
-from jaxsgd.sgd import train as train
+The public names below are imported on first use, so that commands which need
+no JAX (``jaxsgd derivative``, ``jaxsgd check-derivative``) start quickly.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Params",
-    "batch_grad",
-    "batch_loss",
-    "example_loss",
-    "init_params",
-    "per_example_grads",
-    "predict",
-    "predict_batch",
-    "sgd_step",
-    "sigmoid",
-    "sigmoid_prime",
-    "worked_step",
-    "sigmoid_derivative",
-    "sigmoid_polynomial",
-    "tanh_polynomial",
-    "TrainState",
-    "fit",
-    "run_epochs",
-    "train",
-]
+_WHERE = {
+    "sigmoid_derivative": "jaxsgd.derivatives",
+    "worked_step": "jaxsgd.exercise_step",
+    "Params": "jaxsgd.model",
+    "batch_grad": "jaxsgd.model",
+    "batch_loss": "jaxsgd.model",
+    "example_loss": "jaxsgd.model",
+    "init_params": "jaxsgd.model",
+    "mean_loss": "jaxsgd.model",
+    "per_example_grads": "jaxsgd.model",
+    "predict": "jaxsgd.model",
+    "predict_batch": "jaxsgd.model",
+    "sgd_step": "jaxsgd.model",
+    "sigmoid": "jaxsgd.model",
+    "sigmoid_prime": "jaxsgd.model",
+    "sigmoid_polynomial": "jaxsgd.polynomials",
+    "tanh_polynomial": "jaxsgd.polynomials",
+    "TrainState": "jaxsgd.sgd",
+    "fit": "jaxsgd.sgd",
+    "run_epochs": "jaxsgd.sgd",
+    "train": "jaxsgd.sgd",
+    "sweep": "jaxsgd.engine",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jaxsgd' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_WHERE])

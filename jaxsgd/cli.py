@@ -13,6 +13,7 @@ import re
 import sys
 
 import jaxsgd
+from jaxsgd.defaults import OPTIMIZERS, SHUFFLES
 
 
 class UsageError(ValueError):
@@ -22,8 +23,10 @@ class UsageError(ValueError):
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # argparse takes "-1e38" for an option (its pattern has no exponent); a number it is
-        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECASE)
+        # argparse takes "-1e38" for an option (its pattern has no exponent); a number it is, and so are
+        # "-inf" and "-nan", which the number types then refuse by name
+        self._negative_number_matcher = re.compile(r"^-((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$",
+                                                   re.IGNORECASE)
 
     def error(self, message):  # one line, not usage + message
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
@@ -128,12 +131,14 @@ def _add_train(sub):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=_finite_float, default=0.5, help="learning rate α (default 0.5)")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (also with --resume)")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd",
+                   help="sgd: θ ← θ − α g (default); momentum: 0.9; adam")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--keep-last-batch", action="store_true",
                    help="keep the last partial batch with its own 1/|batch| weight (default: drop it)")
-    p.add_argument("--shuffle", choices=["auto", "host", "sort"], default="auto")
+    p.add_argument("--shuffle", choices=list(SHUFFLES), default="auto",
+                   help="host: Fisher–Yates on the CPU; device: a sort on the accelerator; auto (default) picks")
     p.add_argument("--save", type=_path, metavar="PATH",
                    help="write a checkpoint after every epoch (atomically); an existing file there is replaced "
                         "only if it is a jaxsgd checkpoint, and never the --csv input")
@@ -233,11 +238,17 @@ def _plot_losses(report, path):
     if plt is None:
         return
     h = report["history"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = range(report["epochs"] - len(h["train_loss"]) + 1, report["epochs"] + 1)
-    ax.plot(epochs, h["train_loss"], marker="o", label="train (full-data loss after the epoch)")
-    ax.plot(epochs, h["val_loss"], marker="s", label="validation")
-    ax.set(xlabel="epoch", ylabel="½(y − h)², scaled units", yscale="log", title="jaxsgd train")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    n = report["n_train"]
+    if h["curve"]:
+        seen, loss = zip(*[(max(e, 1), v) for e, v in h["curve"]], strict=True)
+        ax.plot(seen, loss, "-o", color="black", mfc="white", ms=4, label="training loss (all training rows)")
+    done = report["epochs"] - len(h["val_loss"])
+    if h["val_loss"] and report["n_val"]:
+        val_seen = [(done + i + 1) * n for i in range(len(h["val_loss"]))]
+        ax.plot(val_seen, h["val_loss"], "s--", color="gray", ms=4, label="validation loss, after each epoch")
+    ax.set(xscale="log", xlabel="examples seen (the first point, θ = 0, drawn at 1)",
+           ylabel="mean ½(y − h)² (target scaled to (0, 1))", title="jaxsgd train: loss against examples seen")
     ax.legend()
     fig.tight_layout()
     _save_figure(fig, plt, path, "train")
@@ -282,10 +293,14 @@ def _order_type(cap: int, what: str):
     """An argparse type for a derivative order from 0 to ``cap``."""
 
     def order(text: str) -> int:
+        digits = text.strip().removeprefix("+").removeprefix("-").lstrip("0")
+        if digits.isdecimal() and len(digits) > len(str(cap)):  # before int(): 5,000 digits would not convert
+            raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got "
+                                             f"{text.strip()[:12]}… ({len(digits)} digits)")
         try:
             k = int(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text[:40]!r}") from None
         if not 0 <= k <= cap:
             raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got {k}")
         return k
@@ -371,12 +386,22 @@ def _expression_argv(argv: list[str]) -> list[str]:
         return argv
     out, takes_value = [argv[0]], False
     for arg in argv[1:]:
-        option = arg.split("=", 1)[0]
-        if not takes_value and arg.startswith("-") and option not in ("--order", "-h", "--help"):
+        option = _check_option(arg)
+        if not takes_value and arg.startswith("-") and option is None:
             arg = " " + arg
-        takes_value = arg == "--order"
+        takes_value = option == "--order" and "=" not in arg
         out.append(arg)
     return out
+
+
+def _check_option(arg: str) -> str | None:
+    """The ``check-derivative`` option that ``arg`` names, abbreviations included as argparse takes them."""
+    name = arg.split("=", 1)[0]
+    if name == "-h":
+        return "--help"
+    if len(name) > 2 and name.startswith("--"):
+        return next((full for full in ("--order", "--help") if full.startswith(name)), None)
+    return None
 
 
 def _add_check(sub):
@@ -433,96 +458,206 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 
 def _add_batch_size(sub):
-    p = sub.add_parser("batch-size", help="which batch size? steps and examples to a target, measured",
-                       description="For B on a geometric grid, tunes the learning rate (all learning rates × "
-                                   "seeds as one compiled program per B), records steps and examples to a "
-                                   "target loss, fits S = S_min(1 + B_crit/B) and measures the noise scale.")
-    p.add_argument("--csv", type=_path)
-    p.add_argument("--features", type=_columns)
-    p.add_argument("--target")
-    p.add_argument("--drop-missing", action="store_true")
+    from jaxsgd import defaults as D
+
+    p = sub.add_parser("batch-size", help="which batch size? steps and examples to several loss levels, measured",
+                       description="For B = 1, 2, 4, … every (seed × learning rate) run trains on the same data; "
+                                   "the full-data loss after every step gives the exact first step at each level "
+                                   "L* + f·(L0 − L*). Fits S = S_min(1 + B_crit/B) per level with bootstrap "
+                                   "intervals over seeds, compares B_crit with the noise scale B_simple, and "
+                                   "recommends a batch size and learning rate, each checked by a short run.")
+    p.add_argument("--csv", type=_path, help="CSV file with a header (default: the built-in synthetic data)")
+    p.add_argument("--features", type=_columns, help="feature columns, comma separated (with --csv)")
+    p.add_argument("--target", help="target column (with --csv)")
+    p.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
     p.add_argument("--rows", type=_positive_int, default=20_000, help="rows of built-in data (default 20000)")
-    p.add_argument("--max-rows", type=_positive_int, default=4096, help="rows studied (random subset)")
+    p.add_argument("--max-rows", type=_positive_int, default=D.STUDY_MAX_ROWS,
+                   help="rows studied; a larger table is subsampled, and the output says so (default 100000)")
     p.add_argument("--batch-sizes", type=_int_list, help="comma separated (default 1,2,4,… up to 4096)")
-    p.add_argument("--lrs", type=_float_list, help="learning-rate grid, comma separated (default 2^-2 … 2^6)")
-    p.add_argument("--target-fraction", type=_finite_float, default=0.01,
-                   help="target loss L* + f·(L0 − L*) (default 0.01)")
-    p.add_argument("--seeds", type=_positive_int, default=2)
-    p.add_argument("--max-steps", type=_positive_int, default=20_000)
+    p.add_argument("--lrs", type=_float_list, help="learning-rate grid, comma separated (default 0.25,0.5,…,64)")
+    p.add_argument("--levels", type=_fraction_list, default=D.STUDY_FRACTIONS,
+                   help="loss levels as fractions f of the gap L0 − L*, comma separated (default 0.1,0.01,0.001,"
+                        "0.0001)")
+    p.add_argument("--seeds", type=_positive_int, default=D.STUDY_SEEDS,
+                   help="runs per learning rate, each with its own shuffles (default 8)")
+    p.add_argument("--max-steps", type=_positive_int, default=D.STUDY_MAX_STEPS,
+                   help="most steps any run takes (default 20000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
+    p.add_argument("--budget-epochs", type=_positive_int, default=3,
+                   help="epochs of the check runs behind the recommendation (default 3)")
     p.add_argument("--claims", action="store_true",
-                   help="also measure gradient bias/variance against B and step time around powers of two")
+                   help="also test the mini-batch gradient for bias and its variance against tr(Σ)/B")
     p.add_argument("--plot", type=_path, metavar="PATH",
-                   help="draw S(B) and E(B) to PATH (needs matplotlib). " + _PLOT_RULE)
-    p.add_argument("--json", action="store_true")
+                   help="draw S(B), E(B) and B_crit against B_simple to PATH (needs matplotlib). " + _PLOT_RULE)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=_run_batch_size)
 
 
+def _fraction_list(text: str) -> tuple[float, ...]:
+    vals = _float_list(text)
+    if not all(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"levels are fractions between 0 and 1, got {text!r}")
+    return tuple(sorted(set(vals), reverse=True))
+
+
+def _progress(quiet):
+    import time
+
+    start = time.perf_counter()
+
+    def show(done, total, message):
+        if quiet:
+            return
+        elapsed = time.perf_counter() - start
+        eta = elapsed / done * (total - done)
+        print(f"[{done}/{total}] {message}  ({elapsed:.1f} s, about {eta:.0f} s left)", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _run_batch_size(a) -> int:
-    from jaxsgd import batch_size as bs
-    from jaxsgd import data
+    from jaxsgd import advice, data, study
     from jaxsgd.run import TrainConfig, load_data
 
     def go():
         ds = load_data(TrainConfig(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
                                    n_rows=a.rows, seed=a.seed))
         tr = data.fit_transform(ds)
-        cfg = bs.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, target_fraction=a.target_fraction,
-                             max_rows=a.max_rows, max_steps=a.max_steps, seed=a.seed,
-                             **({"learning_rates": a.lrs} if a.lrs else {}))
+        cfg = study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
+                                max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {}))
+        x, y = tr.features(ds.x), tr.target(ds.y)
         try:
-            return bs.run_study(tr.features(ds.x), tr.target(ds.y), cfg, claims=a.claims,
-                                log=lambda m: print(m, file=sys.stderr, flush=True))
-        except ValueError as e:
-            raise data.DataError(str(e)) from None
+            result = study.run_study(x, y, cfg, progress=_progress(a.quiet or a.json))
+        except study.StudyError as e:
+            flag = {"batch_sizes": "--batch-sizes", "fractions": "--levels", "seeds": "--seeds",
+                    "max_steps": "--max-steps", "max_rows": "--max-rows"}[e.argument]
+            raise data.DataError(f"{flag}: {e.problem}") from None
+        rec = advice.advise(result, x, y, budget_epochs=a.budget_epochs, seed=a.seed)
+        claims = None
+        if a.claims:
+            from jaxsgd import claims as cl
+
+            claims = cl.run_claims(x, y, seed=a.seed)
+        return result, rec, claims
 
     if a.plot:
         _check_plot(a, "batch-size", {"the --csv input": a.csv})
-    r = _guard(go, "batch-size")
+    result, rec, claims = _guard(go, "batch-size")
     if a.plot:
-        _plot_study(r, a.plot)
+        _plot_study(result, a.plot)
     if a.json:
-        _print_json(_jsonable(r))
+        _print_json(_jsonable(_study_json(result, rec, claims)))
         return 0
-    print(f"{'B':>6} {'best lr':>8} {'steps S':>9} {'examples E':>11} {'wall s':>8}")
-    for row in r["table"]:
-        s = "—" if row["steps"] is None else f"{row['steps']:g}"
-        e = "—" if row["examples"] is None else f"{row['examples']:g}"
-        lr = "—" if row["best_lr"] is None else f"{row['best_lr']:g}"
-        print(f"{row['batch_size']:>6} {lr:>8} {s:>9} {e:>11} {row['wall_seconds']:>8.2f}")
-    reached = sum(row["steps"] is not None for row in r["table"])
-    crit = (f"B_crit = {r['b_crit']:.3g} (S_min = {r['s_min']:.3g})" if math.isfinite(r["b_crit"])
-            else "B_crit: not fitted (S does not fall with B)" if reached >= 2
-            else "B_crit: not fitted (fewer than two batch sizes reached the target)")
-    simple = "n/a" if r["b_simple"] is None else f"{r['b_simple']:.3g}"
-    print(f"{crit},  B_simple = {simple} near the target;  {r['compiled_programs']} compiled programs, "
-          f"{r['total_seconds']:.1f} s")
-    print("B_simple along the full-batch run: " + ", ".join(
-        f"{p['b_simple']:.3g} at loss {p['loss']:.4g}" for p in r["b_simple_along_run"]))
-    print(r["recommendation"])
+    print(_study_text(result, rec, claims))
     return 0
+
+
+def _fmt_ci(ci, fmt="{:.3g}"):
+    return "—" if ci is None else "[" + "–".join(fmt.format(v) for v in ci) + "]"
+
+
+def _study_text(r, rec, claims) -> str:
+    from jaxsgd.study import MIN_DEFAULT_STEPS
+
+    sub = f" (a random {r.n_rows} of {r.subsampled_from} rows)" if r.subsampled_from else ""
+    lines = [f"{r.n_rows} rows{sub}, {r.seeds} seeds × {len(r.learning_rates)} learning rates; levels "
+             f"L* + f·(L0 − L*) with L0 = {r.l0:.6g}, L* = {r.l_star:.6g}; {r.wall_seconds:.1f} s",
+             f"{'level f':>9} {'loss':>10} {'B_crit':>8} {'95% over seeds':>17} {'B_simple':>9} "
+             f"{'95% over rows':>17} {'B_crit/B_simple':>15}"]
+    for lv in r.levels:
+        ratio = f"{lv.b_crit / lv.b_simple:.2g}" if lv.b_crit and lv.b_simple else "—"
+        crit = "—" if lv.b_crit is None else f"{lv.b_crit:.3g}"
+        simple = "—" if lv.b_simple is None else f"{lv.b_simple:.3g}"
+        lines.append(f"{lv.fraction:>9g} {lv.loss:>10.6g} {crit:>8} {_fmt_ci(lv.b_crit_ci):>17} {simple:>9} "
+                     f"{_fmt_ci(lv.b_simple_ci):>17} {ratio:>15}" + ("   ← default" if lv.default else ""))
+    lv = r.default
+    biggest = [row for row in lv.rows if row.steps is not None]
+    why = (f"the first level the largest batch size needs ≥ {MIN_DEFAULT_STEPS} steps for" if biggest and
+           biggest[-1].steps >= MIN_DEFAULT_STEPS else
+           f"the deepest level reached; no level made the largest batch size take {MIN_DEFAULT_STEPS} steps")
+    lines += ["", f"At the default level f = {lv.fraction:g} ({why}):",
+              f"{'B':>6} {'best lr':>8} {'steps S':>8} {'95%':>15} {'examples E':>11} {'95%':>19}"]
+    for row in lv.rows:
+        if row.steps is None:
+            lines.append(f"{row.batch_size:>6} {'—':>8} {'not reached':>8}")
+            continue
+        lines.append(f"{row.batch_size:>6} {row.best_lr:>8g} {row.steps:>8g} {_fmt_ci(row.steps_ci, '{:g}'):>15} "
+                     f"{row.examples:>11g} {_fmt_ci(row.examples_ci, '{:g}'):>19}")
+    lines += ["", "Recommendation (best learning rate: the grid value whose median steps over seeds to the level "
+                  "is smallest at that B)"]
+    for c in rec.choices:
+        lines.append(f"  {c.goal + ':':<28} B = {c.batch_size}, lr = {c.learning_rate:g}   ({c.note}); loss after "
+                     f"{rec.budget_epochs} epochs {c.check_loss:.6g} vs {rec.default_loss:.6g} with the defaults "
+                     f"B = 32, lr = 0.5")
+    lines.append(f"  {rec.certainty}")
+    if claims is not None:
+        from jaxsgd import claims as cl
+
+        lines += ["", cl.format_claims(claims)]
+    return "\n".join(lines)
+
+
+def _study_json(r, rec, claims) -> dict:
+    return {
+        "n_rows": r.n_rows, "subsampled_from": r.subsampled_from, "seeds": r.seeds,
+        "learning_rates": list(r.learning_rates), "l0": r.l0, "l_star": r.l_star,
+        "targets": [{"fraction": lv.fraction, "loss": lv.loss, "default": lv.default, "b_crit": lv.b_crit,
+                     "b_crit_ci": lv.b_crit_ci, "s_min": lv.s_min, "b_simple": lv.b_simple,
+                     "b_simple_ci": lv.b_simple_ci,
+                     "rows": [row._asdict() for row in lv.rows]} for lv in r.levels],
+        "recommendation": {"choices": [c._asdict() for c in rec.choices], "default_settings_loss": rec.default_loss,
+                           "budget_epochs": rec.budget_epochs, "certainty": rec.certainty},
+        "seconds_per_step": {str(k): v for k, v in r.seconds_per_step.items()},
+        **({"claims": claims._asdict()} if claims is not None else {}),
+        "wall_seconds": r.wall_seconds,
+    }
 
 
 def _plot_study(r, path):
     plt = _pyplot()
     if plt is None:
         return
-    rows = [row for row in r["table"] if row["steps"]]
-    bs = [row["batch_size"] for row in rows]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    ax[0].loglog(bs, [row["steps"] for row in rows], "o", label="S(B), tuned lr")
-    ax[1].loglog(bs, [row["examples"] for row in rows], "o", label="E(B) = B·S(B)")
-    if math.isfinite(r["b_crit"]):
-        grid = [2 ** (i / 4) for i in range(0, 4 * max(1, int(math.log2(max(bs)))) + 1)]
-        ax[0].loglog(grid, [r["s_min"] * (1 + r["b_crit"] / b) for b in grid], "-", label="S_min(1 + B_crit/B)")
-        ax[1].loglog(grid, [r["s_min"] * (b + r["b_crit"]) for b in grid], "-", label="fit")
-    for a_ in ax:
-        if r["b_simple"]:
-            a_.axvline(r["b_simple"], ls="--", color="gray", label=f"B_simple ≈ {r['b_simple']:.3g}")
-        a_.set_xlabel("batch size B")
-        a_.legend()
-    ax[0].set_ylabel("steps to target")
-    ax[1].set_ylabel("examples to target")
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.5))
+    markers = "osD^v<>"
+    for k, lv in enumerate(r.levels):
+        rows = [row for row in lv.rows if row.steps is not None]
+        if not rows:
+            continue
+        bs = [row.batch_size for row in rows]
+        label = f"f = {lv.fraction:g}" + (" (default)" if lv.default else "")
+        for a_, key in ((ax[0], "steps"), (ax[1], "examples")):
+            vals = [getattr(row, key) for row in rows]
+            cis = [getattr(row, key + "_ci") for row in rows]
+            err = [[v - c[0] for v, c in zip(vals, cis, strict=True)],
+                   [(c[1] - v) if math.isfinite(c[1]) else 0 for v, c in zip(vals, cis, strict=True)]]
+            a_.errorbar(bs, vals, yerr=err, fmt=markers[k % len(markers)], color="black", mfc="white",
+                        capsize=2, label=label)
+        if lv.b_crit is not None:
+            grid = [2 ** (i / 4) for i in range(0, 4 * max(1, int(math.log2(max(bs)))) + 1)]
+            ax[0].plot(grid, [lv.s_min * (1 + lv.b_crit / b) for b in grid], "-", color="gray", lw=0.8)
+            ax[1].plot(grid, [lv.s_min * (b + lv.b_crit) for b in grid], "-", color="gray", lw=0.8)
+            if lv.default:
+                for a_ in ax[:2]:
+                    a_.axvline(lv.b_crit, ls="--", color="black", lw=0.8, label=f"B_crit ≈ {lv.b_crit:.3g}")
+                    if lv.b_simple:
+                        a_.axvline(lv.b_simple, ls=":", color="black", lw=0.8, label=f"B_simple ≈ {lv.b_simple:.3g}")
+    for a_, ylabel in ((ax[0], "steps to the level, S(B)"), (ax[1], "examples to the level, E(B) = B·S(B)")):
+        a_.set(xscale="log", yscale="log", xlabel="batch size B (examples per step)", ylabel=ylabel)
+        a_.legend(fontsize=7)
+    have = [lv for lv in r.levels if lv.b_crit is not None and lv.b_simple is not None]
+    if have:
+        ax[2].errorbar([lv.b_simple for lv in have], [lv.b_crit for lv in have],
+                       yerr=[[lv.b_crit - lv.b_crit_ci[0] if lv.b_crit_ci else 0 for lv in have],
+                             [lv.b_crit_ci[1] - lv.b_crit if lv.b_crit_ci else 0 for lv in have]],
+                       fmt="o", color="black", mfc="white", capsize=2)
+        for lv in have:
+            ax[2].annotate(f"f = {lv.fraction:g}", (lv.b_simple, lv.b_crit), fontsize=7)
+        lim = [min(lv.b_crit for lv in have) / 2, max(lv.b_simple for lv in have) * 2]
+        ax[2].plot(lim, lim, "--", color="gray", lw=0.8, label="B_crit = B_simple")
+        ax[2].set(xscale="log", yscale="log", xlabel="B_simple = tr Σ / |G|² (examples)",
+                  ylabel="B_crit from the fit (examples)", title="deeper levels: both grow")
+        ax[2].legend(fontsize=7)
     fig.tight_layout()
     _save_figure(fig, plt, path, "batch-size")
 

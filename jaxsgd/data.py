@@ -222,6 +222,10 @@ def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def _encoding_hint(e: Exception) -> str:
+    return "; save it as UTF-8" if isinstance(e, UnicodeDecodeError) else ""
+
+
 def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_rows_shown: int = 5) -> Dataset:
     """Reads ``features`` and ``target`` columns (by header name) from a CSV file.
 
@@ -250,14 +254,20 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         except StopIteration:
             raise DataError(f"{path}: the file is empty (a header line and rows are needed)") from None
         except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{path}: not a readable CSV file: {e}") from None
+            raise DataError(f"{path}: not a readable CSV file: {e}{_encoding_hint(e)}") from None
         header = [h.strip() for h in header]
         wanted = [*features] + ([] if target is None else [target])
         missing_cols = [c for c in wanted if c not in header]
         if missing_cols:
+            sep = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]), None)
+            hint = f" (the header looks separated by {sep!r}: give a comma-separated file)" if sep else ""
             raise DataError(
-                f"{path}: unknown column {', '.join(missing_cols)}; available: {', '.join(header)}"
+                f"{path}: unknown column {', '.join(missing_cols)}; available: {', '.join(header)}{hint}"
             )
+        twice = [c for c in dict.fromkeys(wanted) if header.count(c) > 1]
+        if twice:
+            raise DataError(f"{path}: column {twice[0]} appears {header.count(twice[0])} times in the header, so which "
+                            "one to read is unclear: rename the copies")
         if target in features:
             raise DataError(f"column {target} is both a feature and the target")
         idx = [header.index(c) for c in wanted]
@@ -292,7 +302,7 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
                 rows.append(vals)
                 lines.append(line)
         except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{path}, line {reader.line_num}: not a readable CSV row: {e}") from None
+            raise DataError(f"{path}, line {reader.line_num}: not a readable CSV row: {e}{_encoding_hint(e)}") from None
     if missing and not drop_missing:
         shown = ", ".join(map(str, missing[:max_missing_rows_shown]))
         raise DataError(

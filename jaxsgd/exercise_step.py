@@ -193,23 +193,38 @@ def latex(s: WorkedStep) -> str:
 def lesson(s: WorkedStep) -> str:
     """One line on what this data point teaches."""
     d = len(s.x)
-    tail = 1.0 / (1.0 + math.exp(min(abs(s.z), 700.0)))  # σ(−|z|), the distance of σ(z) from 0 or 1
-    if tail > 1e-2:
+    tail = _tail(abs(s.z))  # σ(−|z|), the distance of σ(z) from 0 or 1
+    if isinstance(tail, float) and tail > 1e-2:
         return (
             f"σ(z) = {s.h:.6g} is away from 0 and 1, so the gradient is of the size of the error "
             "(y − h) and the step moves θ noticeably."
         )
     side = "1" if s.z > 0 else "0"
+    tail = f"{tail:.2g}" if isinstance(tail, float) else tail
     naive = s.naive_float32_gradient
     naive_zero = naive is not None and all(g == 0.0 for g in naive) and any(g != 0.0 for g in s.gradient)
     note = "; a naive float32 gradient through σ(1 − σ) is exactly 0 here" if naive_zero else ""
     if s.theta1 is not None and s.theta1 == s.theta:
         note += f", and in {s.dtype} θ¹ rounds back to θ⁰"
     return (
-        f"The neuron is saturated: σ({_num(s.z, s.dtype)}) ≈ {side} {'−' if side == '1' else '+'} {tail:.2g}, "
-        f"so σ′(z) ≈ {tail:.2g} and the step is tiny (|Δθ| ≈ {abs(s.gradient[0]):.2g}·α per unit feature){note}. "
+        f"The neuron is saturated: σ({_num(s.z, s.dtype)}) ≈ {side} {'−' if side == '1' else '+'} {tail}, "
+        f"so σ′(z) ≈ {tail} and the step is tiny (|Δθ| ≈ {abs(s.gradient[0]):.2g}·α per unit feature){note}. "
         f"Standardise the {d} feature{'s' if d > 1 else ''} to keep z near 0."
     )
+
+
+def _tail(a: float):
+    """σ(−a) for a ≥ 0: a float, or beyond float64 (a > 700) its text from log₁₀ σ(−a) ≈ −a·log₁₀ e."""
+    if a <= 700.0:
+        return 1.0 / (1.0 + math.exp(a))
+    e10 = -a * math.log10(math.e)
+    if e10 < -1e15:  # the mantissa is lost in float64: the order of magnitude alone
+        return f"10^({e10:.3g})"
+    exponent = math.floor(e10)
+    mantissa = 10.0 ** (e10 - exponent)
+    if round(mantissa, 1) >= 10.0:
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    return f"{mantissa:.2g}e{exponent}"
 
 
 def format_text(s: WorkedStep) -> str:

@@ -6,12 +6,17 @@ length, nesting depth, exponent size and the cost of evaluating the result
 
 What it reads:
 
-- ``σ``, ``s``, ``sigma``; ``σ(u)`` is σ applied to ``u`` when ``u`` has no σ in it
+- ``σ``, ``s``, ``sigma``, ``sigmoid``; ``σ(u)`` is σ applied to ``u`` when ``u`` has no σ in it
   (``σ(x)``, ``σ(−x)``, ``σ(2x)``), and a product otherwise (``σ(1−σ)`` is σ·(1−σ));
 - derivatives by primes or an order: ``σ′``, ``σ'``, ``σ''``, ``σ‴``, ``σ⁽³⁾``, ``tanh⁽²⁾(x/2)``;
-- ``x``; ``e`` (Euler's number), ``e^x``, ``e^-x``, ``e⁻ˣ``, ``exp(…)``, ``tanh(…)``, ``tanh²(u)``;
-- numbers (``2``, ``0.5``), ``+ − * / ^ **``, ``·``, ``×``, superscript exponents
-  (``σ³``, ``2⁻³``), parentheses and implicit multiplication (``2σ(1−σ)``).
+- ``x``; ``e`` (Euler's number), ``e^x``, ``e^-x``, ``e⁻ˣ``, ``exp(…)``, ``tanh(…)``, ``tanh²(u)``
+  and ``tanh^2(u)`` (likewise ``σ^2(x)`` = σ(x)²);
+- numbers (``2``, ``0.5``, ``½``), ``+ − * / ^ **``, ``·``, ``×``, superscript exponents
+  (``σ³``, ``2⁻³``), parentheses, brackets and braces, implicit multiplication (``2σ(1−σ)``);
+- mathematical italic and fullwidth letters and digits (``𝜎(𝑥)``, ``１``) as the plain ones.
+
+Refused with the reason: scientific notation (``2.5e-1`` would otherwise read as 2.5·e − 1),
+invisible characters (zero-width spaces, direction marks), ``=`` and unknown names.
 
 Exponents other than on ``e`` are whole-number constants of size ≤ 128.
 
@@ -23,6 +28,7 @@ Exponents other than on ``e`` are whole-number constants of size ≤ 128.
 
 from __future__ import annotations
 
+import unicodedata
 from fractions import Fraction
 
 __all__ = ["ExpressionError", "MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "MAX_NODE_ORDER", "parse", "uses"]
@@ -37,10 +43,48 @@ _MAX_EXPONENT_BITS = 64  # size of the numbers met while working out a constant 
 _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8",
                  "⁹": "9", "⁻": "-", "⁺": "+", "⁽": "(", "⁾": ")", "ˣ": "x"}
 _REPLACE = {"−": "-", "–": "-", "·": "*", "⋅": "*", "∙": "*", "×": "*", "÷": "/", "′": "'", "’": "'",
-            "″": "''", "‴": "'''"}
+            "″": "''", "‴": "'''", "[": "(", "]": ")", "{": "(", "}": ")"}
 _DIGITS = "0123456789"
-_NAMES = ("sigma", "tanh", "exp", "σ", "s", "x", "e")
-_KIND = {"sigma": "sig", "σ": "sig", "s": "sig", "tanh": "fn", "exp": "fn", "x": "x", "e": "e"}
+_NAMES = ("sigmoid", "sigma", "tanh", "exp", "σ", "s", "x", "e")
+_KIND = {"sigmoid": "sig", "sigma": "sig", "σ": "sig", "s": "sig", "tanh": "fn", "exp": "fn", "x": "x", "e": "e"}
+# blocks whose letters, digits and signs stand for plain ones (NFKC): mathematical italic and bold
+# (a copy from a rendered PDF gives 𝜎(𝑥)), fullwidth forms (CJK keyboards), small form variants
+_FOLDED = ((0x1D400, 0x1D7FF), (0xFF01, 0xFF5E), (0xFE50, 0xFE6F))
+_SHOWN = {"prime": "prime (′)", "sup": "superscript", "num": "number", "sig": "σ", "fn": "function", "x": "x",
+          "e": "e"}
+
+
+def _shown(kind) -> str:
+    """A token kind as a message names it: ``a prime (′)``, ``')'``, ``the end``."""
+    if kind is None:
+        return "the end"
+    return f"a {_SHOWN[kind]}" if kind in _SHOWN else repr(kind)
+
+
+def _char(ch: str) -> str:
+    """``'!'``, or ``'е' (U+0435 CYRILLIC SMALL LETTER IE)`` for a character beyond ASCII."""
+    if ch.isascii():
+        return repr(ch)
+    return f"{ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')})"
+
+
+def _fold(src: str) -> str:
+    """Letters, digits and signs from other Unicode blocks to the ones read; invisible characters refused."""
+    out = []
+    for i, ch in enumerate(src):
+        if ch.isascii() or ch in _SUPERSCRIPTS or ch in _REPLACE:
+            out.append(ch)
+            continue
+        if unicodedata.category(ch) == "Cf":
+            raise ExpressionError(f"invisible character U+{ord(ch):04X} ({unicodedata.name(ch, 'format character')}) "
+                                  f"at position {i + 1}: delete it")
+        folded = unicodedata.normalize("NFKC", ch)
+        if "⁄" in folded and unicodedata.category(ch) == "No":  # ½, ¼, ⅓, …: a number in parentheses
+            folded = "(" + folded.replace("⁄", "/") + ")"
+        elif not any(lo <= ord(ch) <= hi for lo, hi in _FOLDED) or not all(c.isascii() or c == "σ" for c in folded):
+            folded = ch
+        out.append(folded)
+    return "".join(out)
 
 
 class ExpressionError(ValueError):
@@ -48,6 +92,7 @@ class ExpressionError(ValueError):
 
 
 def _tokens(src: str):
+    src = _fold(src)
     for a, b in _REPLACE.items():
         src = src.replace(a, b)
     src = src.replace("**", "^")
@@ -65,6 +110,13 @@ def _tokens(src: str):
                 raise ExpressionError(f"malformed number {lit[:20]!r}")
             if j - i > MAX_DIGITS:
                 raise ExpressionError(f"a number has more than {MAX_DIGITS} digits")
+            after = src[j + 1:j + 2] if src[j + 1:j + 2] not in ("+", "-") else src[j + 2:j + 3]
+            if src[j:j + 1] in ("e", "E") and after and after in _DIGITS:  # 2.5e-1 is not 2.5·e − 1
+                k = j + 1
+                while k < len(src) and (src[k] in _DIGITS or (k == j + 1 and src[k] in "+-")):
+                    k += 1
+                raise ExpressionError(f"scientific notation {src[i:k]!r} is not read (e is Euler's number): write "
+                                      "the number out, e.g. 0.25 for 2.5e-1, or as a power of 10, e.g. 10^-3")
             out.append(("num", Fraction(lit)))
             i = j
         elif ch in _SUPERSCRIPTS:
@@ -88,8 +140,12 @@ def _tokens(src: str):
         elif ch in "+-*/^()":
             out.append((ch, None))
             i += 1
+        elif ch == "=":
+            raise ExpressionError("'=' is not read: give only the formula for the derivative, the right-hand side "
+                                  "(e.g. σ(1−σ), not σ′ = σ(1−σ))")
         else:
-            raise ExpressionError(f"unexpected character {ch!r} at position {i + 1}")
+            raise ExpressionError(f"unexpected character {_char(ch)} at position {i + 1}: use numbers, σ, x, e, exp, "
+                                  "tanh, + − * / ^ and parentheses")
     return out
 
 
@@ -99,7 +155,9 @@ def _split_word(word: str):
     while low:
         name = next((n for n in _NAMES if low.startswith(n)), None)
         if name is None:
-            raise ExpressionError(f"unknown name {word[:30]!r}: use σ (or s, sigma), x, e, exp, tanh")
+            odd = next((c for c in word if not c.isascii() and c not in "σ"), None)  # a lookalike: say which
+            shown = _char(word) if len(word) == 1 else repr(word[:30]) + (f", with {_char(odd)}" if odd else "")
+            raise ExpressionError(f"unknown name {shown}: use σ (or s, sigma, sigmoid), x, e, exp, tanh")
         out.append((_KIND[name], name))
         low = low[len(name):]
     return out
@@ -130,8 +188,7 @@ class _Parser:
 
     def take(self, kind):
         if self.peek() != kind:
-            found = self.peek() or "the end"
-            raise ExpressionError(f"expected {kind!r} but found {found!r}")
+            raise ExpressionError(f"expected {kind!r} but found {_shown(self.peek())}")
         tok = self.t[self.i]
         self.i += 1
         return tok
@@ -212,8 +269,7 @@ class _Parser:
             return self.function(self.take(k)[1])
         if k == "(":
             return self.group()
-        found = "the end" if k is None else repr(k)
-        raise ExpressionError(f"expected a number, σ, x or '(' but found {found}")
+        raise ExpressionError(f"expected a number, σ, x or '(' but found {_shown(k)}")
 
     def function(self, name):
         """σ, tanh or exp with an optional derivative order, power and argument."""
@@ -225,6 +281,9 @@ class _Parser:
         power = None
         if self.peek() == "sup" and self.peek(1) == "(":  # tanh²(u) = tanh(u)²
             power = _whole_exponent(_parse_superscript(self.take("sup")[1]))
+        elif self.peek() == "^" and self.peek(1) == "num" and self.peek(2) == "(":  # tanh^2(u), σ^2(x)
+            power = _whole_exponent(("num", self.t[self.i + 1][1]))
+            self.i += 2
         if order > MAX_NODE_ORDER:
             raise ExpressionError(f"derivative order {order} inside the expression is above {MAX_NODE_ORDER}")
         if name in ("exp", "tanh"):
@@ -255,8 +314,11 @@ def _parse_superscript(text: str):
 def _derivative_order(text: str) -> int:
     inner = text[1:-1] if text.endswith(")") else ""
     if not inner or any(c not in _DIGITS for c in inner):
-        raise ExpressionError(f"a derivative order is written ⁽ᵏ⁾ with digits k, got {text!r}")
-    return int(inner)
+        raise ExpressionError(f"a derivative order is written ⁽ᵏ⁾ with digits k, got {text[:20]!r}")
+    digits = inner.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_NODE_ORDER)):  # before int(): thousands of digits would not convert
+        raise ExpressionError(f"derivative order {digits[:10]}… inside the expression is above {MAX_NODE_ORDER}")
+    return int(digits)
 
 
 def _whole_exponent(node) -> int:
@@ -264,7 +326,9 @@ def _whole_exponent(node) -> int:
     if value.denominator != 1:
         raise ExpressionError(f"exponents must be whole numbers, got {value}")
     if abs(value) > MAX_EXPONENT:
-        raise ExpressionError(f"exponent {value} is larger than {MAX_EXPONENT} in size")
+        digits = len(str(abs(value)))
+        shown = str(value) if digits <= 20 else f"{str(value)[:12]}… ({digits} digits)"
+        raise ExpressionError(f"exponent {shown} is larger than {MAX_EXPONENT} in size")
     return int(value)
 
 
@@ -311,7 +375,7 @@ def parse(src: str):
     p = _Parser(tokens)
     node = p.expr()
     if p.i != len(tokens):
-        raise ExpressionError(f"unexpected {tokens[p.i][0]!r} after a complete expression")
+        raise ExpressionError(f"unexpected {_shown(tokens[p.i][0]).removeprefix('a ')} after a complete expression")
     return _resolve_e(node)
 
 

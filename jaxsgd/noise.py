@@ -25,7 +25,8 @@ import numpy as np
 
 from jaxsgd.model import Params, per_example_grads
 
-__all__ = ["NoiseScale", "gradient_bias_variance", "noise_scale", "noise_scale_two_batch", "step_timings"]
+__all__ = ["NoiseScale", "gradient_bias_variance", "noise_scale", "noise_scale_two_batch",
+           "per_example_gradients", "step_timings"]
 
 
 class NoiseScale(NamedTuple):
@@ -36,6 +37,12 @@ class NoiseScale(NamedTuple):
 
 def _flat(grads: Params):
     return jnp.concatenate([grads.b[:, None], grads.w], axis=1)
+
+
+@jax.jit
+def per_example_gradients(params: Params, x, y):
+    """``(N, d + 1)``: ``∇Lᵢ = (∂L/∂b, ∂L/∂w)`` of every example, as rows."""
+    return _flat(per_example_grads(params, x, y))
 
 
 @jax.jit
@@ -96,32 +103,37 @@ def gradient_bias_variance(params: Params, x, y, batch_sizes, *, draws: int = 51
 
 
 def step_timings(x, y, batch_sizes, *, repeats: int = 20) -> list[dict]:
-    """Seconds per compiled SGD step and per compiled epoch, for each batch size, on this backend."""
-    from jaxsgd.sgd import _batch_grad, epoch_fn, init_state
+    """Seconds per compiled SGD step and per compiled epoch (shuffle included), for each batch size."""
+    import functools
+
+    from jaxsgd import engine
+    from jaxsgd.sgd import make_optimizer
 
     x, y = jnp.asarray(x), jnp.asarray(y)
-    xt = x.T
+    xt, rows = x.T, engine.rows_of(x, y)
     d = x.shape[1]
-    step = jax.jit(lambda p, xb, yb: jax.tree.map(lambda a, g: a - 0.1 * g, p, _batch_grad(p, xb, yb)))
+    opt = make_optimizer("sgd")
+    step = jax.jit(functools.partial(engine.step, opt))
+    keys = np.zeros((1, 2), np.uint32)
     out = []
     for b in batch_sizes:
-        p = init_state(d, key=jax.random.key(0)).params
+        runs = engine.init_runs(d, keys, [0.1], optimizer=opt)
+        p, s = jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
         xb, yb = xt[:, :b], y[:b]
-        jax.block_until_ready(step(p, xb, yb))
+        jax.block_until_ready(step(p, s, xb, yb))
         t0 = time.perf_counter()
         for _ in range(repeats * 10):
-            p = step(p, xb, yb)
+            p, s = step(p, s, xb, yb)
         jax.block_until_ready(p)
         t_step = (time.perf_counter() - t0) / (repeats * 10)
-        fn = epoch_fn(None, int(b), True, "auto")
-        st = init_state(d, key=jax.random.key(0), learning_rate=0.1)
-        jax.block_until_ready(fn(st, xt, y))
         best = float("inf")
-        for _ in range(max(3, repeats // 4)):
-            t0 = time.perf_counter()
-            st, loss = fn(st, xt, y)
-            jax.block_until_ready(loss)
-            best = min(best, time.perf_counter() - t0)
+        with engine.Shuffler(keys, x.shape[0]) as shuffler:
+            for e in range(max(3, repeats // 4) + 1):
+                t0 = time.perf_counter()
+                runs = engine.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=int(b))
+                jax.block_until_ready(runs.params)
+                if e:  # the first call compiles
+                    best = min(best, time.perf_counter() - t0)
         out.append({"batch_size": int(b), "step_seconds": t_step, "epoch_seconds": best,
                     "examples_per_second": x.shape[0] // b * b / best})
     return out

@@ -175,7 +175,8 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
             kept = f"; last good checkpoint kept in {cfg.save}" if cfg.save else ""
             raise TrainingStopped(
                 f"non-finite loss at epoch {e} with --lr {cfg.lr}: try a smaller learning rate{kept}")
-        log(f"epoch {e:4d}  loss {loss:.6g}  val_loss {val:.6g}  {rate:,.0f} examples/s")
+        shown = f"  val_loss {val:.6g}" if len(val_rows) else ""
+        log(f"epoch {e:4d}  loss {loss:.6g}{shown}  {rate:,.0f} examples/s")
         if cfg.save:
             ckpt.save(cfg.save, st, transform, meta)
 
@@ -202,7 +203,8 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
         "train_r2": tr["r2"], "val_r2": va["r2"] if len(val_rows) else None,
         "epochs": int(state.epoch),
         "examples_per_second": float(np.median(hist.examples_per_second)) if hist.examples_per_second else None,
-        "history": {"train_loss": hist.train_loss, "val_loss": hist.val_loss},
+        "history": {"train_loss": hist.train_loss, "val_loss": hist.val_loss,
+                    "curve": [[int(e), float(v)] for e, v in hist.curve]},
         "n_train": len(train_rows), "n_val": len(val_rows),
         "transform": {"mean": transform.mean.tolist(), "std": transform.std.tolist(),
                       "y_lo": transform.y_lo, "y_hi": transform.y_hi},

@@ -1,25 +1,14 @@
-"""Mini-batch SGD with the whole epoch — shuffle and every batch — in one compiled call.
+"""Training one run: :func:`fit` and :func:`train` around the epoch of :mod:`jaxsgd.engine`.
 
 For a batch ``β`` of size ``B`` the update is ``θ ← θ − α · (1/B) Σᵢ∈β ∇Lᵢ(θ)``,
-with per-example gradients from ``jax.vmap(jax.value_and_grad(example_loss))``
-and their mean the batch gradient. Any optax ``GradientTransformation`` plugs in;
-the default is the exercise's rule, ``optax.sgd`` with the learning rate held in
-the optimizer state (``optax.inject_hyperparams``) so that it is a runtime value.
+the gradient of :func:`jaxsgd.model.mean_loss` by :func:`jax.grad`
+(:func:`jaxsgd.engine.step`). Any optax ``GradientTransformation`` plugs in; the
+default is the exercise's rule with the learning rate in the optimizer state
+(:func:`runtime_sgd`), so that it is a runtime value.
 
-Layout: features are stored feature-major, ``xt`` of shape ``(d, N)``, so that a
-batch is a contiguous ``(d, B)`` block; the epoch gathers the shuffled copy once
-and then ``lax.scan``s over the batches.
-
-Shuffling is a uniformly random permutation per epoch, reproducible from the key:
-
-* ``"host"``: Fisher–Yates (numpy's ``Generator.permutation``) called from inside
-  the compiled epoch with ``jax.pure_callback``, seeded by 64 bits drawn from the
-  epoch's key. Exactly uniform; O(N) and about 20 ms for 10⁶ rows on one CPU core,
-  which overlaps the previous epoch: each epoch's callback also starts the next
-  epoch's permutation (its key is known) on a background thread.
-* ``"sort"``: :func:`jax.random.permutation` (sorting random keys): stays on the
-  device, the fast choice on GPU/TPU, but ~0.5 s per 10⁶ rows on a CPU.
-* ``"auto"`` (default): ``"host"`` on the CPU backend, ``"sort"`` elsewhere.
+A run is the one-run case (one seed, one learning rate) of the engine's sweep:
+the same permutations (a pure function of the key and the epoch number) and the
+same compiled epoch, one call per epoch.
 
 >>> import jax, optax
 >>> ds_x = jax.numpy.array([[0.0], [1.0], [2.0], [3.0]])
@@ -31,9 +20,7 @@ Shuffling is a uniformly random permutation per epoch, reproducible from the key
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -42,28 +29,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax import lax
 
-from jaxsgd.model import Params, example_loss, init_params
+from jaxsgd import engine
+from jaxsgd.defaults import OPTIMIZERS
+from jaxsgd.model import Params, init_params, mean_loss
 
 __all__ = [
     "History",
     "TrainState",
-    "epoch_fn",
-    "evaluate_loss",
-    "full_loss",
-    "init_state",
-    "make_optimizer",
     "check_divisible",
     "data_mesh",
-    "permutation",
+    "evaluate_loss",
+    "fit",
+    "init_state",
+    "make_optimizer",
     "run_epochs",
     "seed_key",
     "train",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SHUFFLES = ("auto", "host", "sort")
 
 
 class TrainState(NamedTuple):
@@ -76,11 +60,16 @@ class TrainState(NamedTuple):
 
 
 class History(NamedTuple):
-    """Per-epoch losses (mean ½(y − h)² in the model's scaled units) and throughput."""
+    """Per-epoch losses (mean ½(y − h)² in the model's scaled units) and throughput.
+
+    ``curve`` holds ``(examples seen, full training loss)`` pairs from the start:
+    at 0, at steps spaced geometrically within the first epoch, then after every epoch.
+    """
 
     train_loss: list
     val_loss: list
     examples_per_second: list
+    curve: list
 
 
 class RuntimeSGDState(NamedTuple):
@@ -123,14 +112,7 @@ def make_optimizer(name: str = "sgd") -> optax.GradientTransformation:
 
 
 def _set_lr(opt_state, learning_rate):
-    if learning_rate is None:
-        return opt_state
-    if not hasattr(opt_state, "hyperparams"):
-        raise ValueError("learning_rate was given but the optimizer has no injected learning rate; "
-                         "pass optimizer=optax.inject_hyperparams(...)(learning_rate=...) or leave it out")
-    hp = dict(opt_state.hyperparams)
-    hp["learning_rate"] = jnp.asarray(learning_rate, jnp.result_type(hp["learning_rate"]))
-    return opt_state._replace(hyperparams=hp)
+    return opt_state if learning_rate is None else engine.set_learning_rate(opt_state, learning_rate)
 
 
 def seed_key(seed: int) -> jax.Array:
@@ -161,78 +143,6 @@ def init_state(d: int, *, key, optimizer=None, learning_rate=None, dtype=jnp.flo
     return TrainState(params, opt_state, jnp.asarray(key, jnp.uint32), jnp.zeros((), jnp.int32))
 
 
-def _fisher_yates(seed: tuple[int, int], n: int) -> np.ndarray:
-    return np.random.default_rng(list(seed)).permutation(n).astype(np.int32)
-
-
-class _Prefetcher:
-    """Computes the next epoch's permutation on a background thread while XLA runs this one.
-
-    A cache of futures keyed by (seed, n): a hit returns the precomputed array, a
-    miss computes it now; either way the permutation is the same pure function
-    of the seed, so results do not depend on timing.
-    """
-
-    def __init__(self, max_entries: int = 64):
-        self.lock = threading.Lock()
-        self.pool = None
-        self.futures: dict = {}
-        self.max_entries = max_entries
-
-    def get(self, seed, n, next_seed=None):
-        key = (tuple(int(v) for v in seed), n)
-        with self.lock:
-            fut = self.futures.pop(key, None)
-            if next_seed is not None:
-                nxt = (tuple(int(v) for v in next_seed), n)
-                if nxt not in self.futures:
-                    if self.pool is None:
-                        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-shuffle")
-                    while len(self.futures) >= self.max_entries:
-                        self.futures.pop(next(iter(self.futures)))
-                    self.futures[nxt] = self.pool.submit(_fisher_yates, nxt[0], n)
-        return fut.result() if fut is not None else _fisher_yates(key[0], n)
-
-
-_PREFETCH = _Prefetcher()
-
-
-def _host_permutation(seed, n, next_seed=None):
-    if next_seed is None:
-        fn = lambda s: _PREFETCH.get(np.asarray(s, np.uint64), n)  # noqa: E731
-        args = (seed,)
-    else:
-        fn = lambda s, t: _PREFETCH.get(np.asarray(s, np.uint64), n, np.asarray(t, np.uint64))  # noqa: E731
-        args = (seed, next_seed)
-    return jax.pure_callback(fn, jax.ShapeDtypeStruct((n,), jnp.int32), *args, vmap_method="sequential")
-
-
-def permutation(key, n: int, method: str = "auto", *, next_key=None):
-    """A uniformly random permutation of ``range(n)`` (int32) from ``key``; see the module doc.
-
-    With ``method="host"``, ``next_key`` (the key the next call will use) lets the
-    permutation for that call be computed in the background meanwhile.
-    """
-    if method == "auto":
-        method = "host" if jax.default_backend() == "cpu" else "sort"
-    if method == "host":
-        nxt = None if next_key is None else jax.random.bits(next_key, (2,), jnp.uint32)
-        return _host_permutation(jax.random.bits(key, (2,), jnp.uint32), n, nxt)
-    if method == "sort":
-        return jax.random.permutation(key, n).astype(jnp.int32)
-    raise ValueError(f"unknown shuffle {method!r}: choose one of {', '.join(SHUFFLES)}")
-
-
-# per-example gradients, feature-major in and out: w-gradients come out as (d, B)
-_grads = jax.vmap(jax.grad(example_loss), in_axes=(None, 1, 0), out_axes=Params(0, 1))
-
-
-def _batch_grad(params, xb, yb):
-    """``(1/B) Σᵢ ∇Lᵢ`` of a feature-major batch ``xb: (d, B)``: the mean of per-example gradients."""
-    grads = _grads(params, xb, yb)
-    return Params(jnp.mean(grads.b), jnp.mean(grads.w, axis=1))
-
-
 def data_mesh(devices=None):
     """A 1-D mesh with a ``"batch"`` axis over ``devices`` (default: all visible devices)."""
     devices = jax.devices() if devices is None else devices
@@ -249,83 +159,36 @@ def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: 
                          f"devices: drop it (drop_last=True) or pick a batch size that divides {n}")
 
 
-def _shard(a, mesh, spec):
-    if mesh is None:
-        return a
-    return lax.with_sharding_constraint(a, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+def _as_runs(state: TrainState) -> engine.Runs:
+    one = functools.partial(jax.tree.map, lambda a: jnp.asarray(a)[None, None])
+    return engine.Runs(one(state.params), one(state.opt_state), jnp.asarray(state.key, jnp.uint32)[None],
+                       state.epoch)
 
 
-def _epoch(optimizer, batch_size, drop_last, shuffle, state: TrainState, xt, y, mesh=None):
-    d, n = xt.shape
-    key, sub = jax.random.split(jax.random.wrap_key_data(state.key))
-    next_sub = jax.random.split(key)[1]  # what the next epoch will shuffle with: prefetched on the host
-    perm = permutation(sub, n, shuffle, next_key=next_sub)
-    shuffled = jnp.concatenate([xt, y[None, :]])[:, perm]  # one gather of (d + 1, N)
-    xs, ys = shuffled[:d], shuffled[d]
-    nb, rem = divmod(n, batch_size)
-    m = nb * batch_size
-    xb = xs[:, :m].reshape(d, nb, batch_size).transpose(1, 0, 2)
-    yb = ys[:m].reshape(nb, batch_size)
-    # data parallel: every batch split over the devices, parameters replicated; XLA
-    # inserts the all-reduce for the mean gradient
-    xb = _shard(xb, mesh, (None, None, "batch"))
-    yb = _shard(yb, mesh, (None, "batch"))
-
-    def step(params, opt_state, batch):
-        g = _batch_grad(params, *batch)
-        updates, opt_state = optimizer.update(g, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    # no per-step loss: on the CPU every extra kernel in the loop body costs ~0.5 µs a
-    # step, more than the SGD arithmetic; the epoch reports the full-data loss instead
-    (params, opt_state), _ = lax.scan(lambda c, b: (step(*c, b), None), (state.params, state.opt_state), (xb, yb),
-                                      unroll=2)
-    if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
-        params, opt_state = step(params, opt_state, (_shard(xs[:, m:], mesh, (None, "batch")),
-                                                     _shard(ys[m:], mesh, ("batch",))))
-    loss = full_loss(params, xt, y)
-    new = TrainState(params, opt_state, jax.random.key_data(key), state.epoch + 1)
-    return new, loss
+def _as_state(runs: engine.Runs) -> TrainState:
+    first = functools.partial(jax.tree.map, lambda a: a[0, 0])
+    return TrainState(first(runs.params), first(runs.opt_state), runs.keys[0], runs.epoch)
 
 
-@functools.cache
-def epoch_fn(optimizer=None, batch_size: int = 32, drop_last: bool = True, shuffle: str = "auto",
-             mesh=None) -> Callable:
-    """The compiled epoch ``(state, xt, y) -> (state, full-data loss after the epoch)``.
+def run_epochs(state: TrainState, x, y, num_epochs: int, *, optimizer=None, batch_size: int = 32,
+               drop_last: bool = True, shuffle: str = "auto", mesh=None) -> TrainState:
+    """``num_epochs`` more epochs from ``state`` on rows ``x (N, d)``, ``y (N,)``: one compiled call each.
 
-    ``xt`` is feature-major ``(d, N)``. Shapes, batch size, optimizer and shuffle
-    method are static; learning rate (in ``state.opt_state``), key and epoch are
-    runtime values, so changing them does not recompile. With a ``mesh`` (see
-    :func:`data_mesh`) every mini-batch is sharded over its ``"batch"`` axis.
+    Epoch ``e`` shuffles with :func:`jaxsgd.engine.permutations` of ``(state.key, e)``,
+    so stopping and continuing gives the same parameters as one long run.
     """
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
-    return jax.jit(functools.partial(_epoch, optimizer, batch_size, drop_last, shuffle, mesh=mesh))
+    rows = engine.rows_of(x, y)
+    runs = _as_runs(state)
+    start = int(state.epoch)
+    with engine.Shuffler(np.asarray(runs.keys), rows.shape[0], shuffle) as shuffler:
+        for e in range(start, start + int(num_epochs)):
+            runs = engine.epoch(runs, shuffler.get(e), rows, optimizer=optimizer, batch_size=int(batch_size),
+                                drop_last=bool(drop_last), mesh=mesh)
+    return _as_state(runs)
 
 
-@functools.cache
-def _run_epochs_fn(optimizer, batch_size, drop_last, shuffle):
-    def run(state, xt, y, num_epochs):
-        body = lambda _, s: _epoch(optimizer, batch_size, drop_last, shuffle, s, xt, y)[0]
-        return lax.fori_loop(0, num_epochs, body, state)
-
-    return jax.jit(run)
-
-
-def run_epochs(state, xt, y, num_epochs, *, optimizer=None, batch_size=32, drop_last=True, shuffle="auto"):
-    """``num_epochs`` epochs as one compiled call (``num_epochs`` is a runtime value).
-
-    Gives the same parameters as calling :func:`epoch_fn` ``num_epochs`` times.
-    """
-    optimizer = make_optimizer("sgd") if optimizer is None else optimizer
-    return _run_epochs_fn(optimizer, batch_size, drop_last, shuffle)(state, xt, y, num_epochs)
-
-
-def full_loss(params: Params, xt, y):
-    """Mean ``½(y − h)²`` over a feature-major data set ``xt: (d, N)`` (traceable)."""
-    return jnp.mean(jax.vmap(example_loss, in_axes=(None, 1, 0))(params, xt, y))
-
-
-_mean_loss = jax.jit(full_loss)
+_mean_loss = jax.jit(mean_loss)
 
 
 def evaluate_loss(params, xt, y):
@@ -333,6 +196,17 @@ def evaluate_loss(params, xt, y):
     if xt.shape[1] == 0:
         return float("nan")
     return float(_mean_loss(params, xt, y))
+
+
+def _curve_of(state, trace, xt, y, batch_size, points: int = 12):
+    """``(examples seen, loss)`` at 0 and at about ``points`` geometrically spaced steps of one epoch's trace."""
+    nb = trace.b.shape[0]
+    steps = sorted({int(round(nb ** (i / points))) for i in range(points)} - {nb})
+    out = [(0, evaluate_loss(state.params, xt, y))]
+    for t in steps:  # parameters after t steps
+        params = Params(trace.b[t - 1, 0, 0], trace.w[t - 1, 0, 0])
+        out.append((t * batch_size, evaluate_loss(params, xt, y)))
+    return out
 
 
 def _check_batch(batch_size, n):
@@ -396,7 +270,6 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
         state = init_state(d, key=key, optimizer=optimizer, learning_rate=learning_rate, dtype=x.dtype)
     elif learning_rate is not None:
         state = state._replace(opt_state=_set_lr(state.opt_state, learning_rate))
-    xt = x.T
     xvt = None if x_val is None else jnp.asarray(x_val, x.dtype).T
     yv = None if y_val is None else jnp.asarray(y_val, x.dtype)
     n_dev = jax.device_count()
@@ -404,18 +277,28 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
     if parallel or (parallel is None and n_dev > 1):
         check_divisible(int(batch_size), n_dev, drop_last, n)
         mesh = data_mesh()
-    step = epoch_fn(optimizer, int(batch_size), bool(drop_last), shuffle, mesh)
-    hist = History([], [], [])
-    for _ in range(int(state.epoch), epochs):
-        t0 = time.perf_counter()
-        new, loss = step(state, xt, y)
-        loss = float(loss)
-        rate = n / (time.perf_counter() - t0)
-        val = evaluate_loss(new.params, xvt, yv) if xvt is not None else float("nan")
-        hist.train_loss.append(loss)
-        hist.val_loss.append(val)
-        hist.examples_per_second.append(rate)
-        if on_epoch is not None and on_epoch(new, loss, val, rate) is False:
-            break  # the stopping epoch is in the history but not in the returned state
-        state = new
+    rows = engine.rows_of(x, y)
+    hist = History([], [], [], [])
+    run = functools.partial(engine.epoch, optimizer=optimizer, batch_size=int(batch_size), drop_last=bool(drop_last),
+                            mesh=mesh)
+    with engine.Shuffler(np.asarray(state.key, np.uint32)[None], n, shuffle) as shuffler:
+        for e in range(int(state.epoch), epochs):
+            t0 = time.perf_counter()
+            perms = shuffler.get(e)
+            # parameters after every step come along (one compiled program for every epoch); the first
+            # epoch's give the curve's start
+            runs, trace = run(_as_runs(state), perms, rows, trace=True)
+            if e == 0:
+                hist.curve.extend(_curve_of(state, trace, x.T, y, int(batch_size)))
+            new = _as_state(runs)
+            loss = evaluate_loss(new.params, x.T, y)
+            rate = n / (time.perf_counter() - t0)
+            val = evaluate_loss(new.params, xvt, yv) if xvt is not None else float("nan")
+            hist.train_loss.append(loss)
+            hist.val_loss.append(val)
+            hist.examples_per_second.append(rate)
+            hist.curve.append(((e + 1) * (n if not drop_last else n - n % int(batch_size)), loss))
+            if on_epoch is not None and on_epoch(new, loss, val, rate) is False:
+                break  # the stopping epoch is in the history but not in the returned state
+            state = new
     return state.params, hist, state

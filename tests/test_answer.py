@@ -231,3 +231,27 @@ def test_fuzz_every_input_ends_in_a_verdict_or_a_one_line_refusal(order, src):
     except ExpressionError as e:
         assert "\n" not in str(e) and str(e)
     assert time.perf_counter() - t0 < 2.0
+
+
+@pytest.mark.parametrize(
+    "order,expr",
+    [
+        (1, "(1 - tanh^2(x/2))/4"),
+        (1, "σ^2(x)e^(-x)"),
+        (1, "σ(x)[1 − σ(x)]"),
+        (1, "sigmoid(x)(1 - sigmoid(x))"),
+        (1, "𝜎(𝑥)(1 − 𝜎(𝑥))"),
+        (1, "¼(1 − tanh²(x/2))"),
+        (1, "e^{-x}/(1+e^{-x})^2"),
+        (2, "-tanh^1(x/2)(1 - tanh^2(x/2))/4"),
+    ],
+)
+def test_correct_answers_in_notations_students_also_write(order, expr):
+    assert check(order, expr).correct
+
+
+def test_cli_refuses_scientific_notation_instead_of_misreading_it(capsys):
+    # 2.5e-1 used to be read as 2.5·e − 1 and judged INCORRECT
+    assert main(["check-derivative", "--order", "1", "2.5e-1*(1 - tanh(x/2)^2)"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "scientific notation" in err and "0.25" in err

@@ -35,3 +35,24 @@ def test_usage_errors_are_one_line(capsys, argv):
     assert main(argv) == 2
     out = capsys.readouterr()
     assert out.out == "" and out.err.count("\n") == 1 and out.err.startswith("error: jaxsgd")
+
+
+@pytest.mark.parametrize("command", [["check-derivative", "σ", "--order"], ["derivative"]])
+def test_an_order_with_thousands_of_digits_is_out_of_range_in_a_short_line(capsys, command):
+    assert main([*command, "9" * 5000]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be between 0 and" in err and len(err) < 300
+
+
+@pytest.mark.parametrize("value", ["-inf", "-nan", "-Infinity"])
+def test_step_names_a_negative_infinity_as_not_finite(capsys, value):
+    assert main(["step", "--theta", "4", "5", "--x", "1", "--y", value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a finite number" in err
+
+
+@pytest.mark.parametrize("argv", [["--ord", "1", "σ-σ^2"], ["--orde=1", "σ-σ^2"], ["--o", "1", "-σ^2+σ"],
+                                  ["-σ^2+σ", "--or", "1"]])
+def test_check_derivative_takes_abbreviated_order_like_argparse(capsys, argv):
+    assert main(["check-derivative", *argv]) == 0
+    assert capsys.readouterr().out.startswith("CORRECT")

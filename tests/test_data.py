@@ -146,3 +146,20 @@ def test_targets_far_outside_the_fitted_scale_are_named(tmp_path):
     with pytest.raises(data.DataError, match=r"target y at line 4 is 1e\+30, too far outside"):
         data.check_targets(ds, tr)
     data.check_targets(ds._replace(y=np.array([0.2, 0.5, 9.0, 0.7])), tr)  # far-ish, but scalable
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
+    p = _csv(tmp_path, "a,a,y\n1,2,3\n4,5,6\n")
+    with pytest.raises(data.DataError, match=r"column a appears 2 times in the header"):
+        data.load_csv(p, ["a"], "y")
+    ds = data.load_csv(_csv(tmp_path, "a,a,b,y\n1,2,3,4\n"), ["b"], "y")  # unused duplicates are fine
+    assert ds.x.tolist() == [[3.0]]
+
+
+def test_a_file_not_separated_by_commas_or_not_utf8_says_so(tmp_path):
+    with pytest.raises(data.DataError, match=r"separated by ';'.*comma"):
+        data.load_csv(_csv(tmp_path, "a;y\n1;2\n"), ["a"], "y")
+    p = tmp_path / "latin1.csv"
+    p.write_bytes("a,y\n1,2\n\xe9,3\n".encode("latin-1"))
+    with pytest.raises(data.DataError, match="save it as UTF-8"):
+        data.load_csv(p, ["a"], "y")

@@ -177,3 +177,10 @@ def test_library_refuses_overflow_and_bad_lr():
         ws.worked_step([0, 1], [1], 3, lr=0.0)
     s = ws.worked_step([0, 1e300], [1e-300], 3, dtype="float64")
     assert s.naive_float32_gradient is None and "saturated" not in ws.lesson(s)
+
+
+@pytest.mark.parametrize("z,shown", [(-800.0, "3.7e-348"), (800.0, "3.7e-348"), (30.0, "9.4e-14")])
+def test_lesson_states_the_tail_of_sigma_beyond_float64(z, shown):
+    # σ(−800) ≈ e^−800 ≈ 3.7e−348; the lesson once capped |z| at 700 and printed 9.9e−305
+    s = ws.worked_step([z, 0.0], [1.0], 0.5, dtype="float64")
+    assert f"≈ {shown}" in ws.lesson(s)

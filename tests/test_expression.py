@@ -97,3 +97,73 @@ def test_arbitrary_text_parses_or_is_refused(src):
         parse(src)
     except ExpressionError as e:
         assert "\n" not in str(e)
+
+
+def test_a_derivative_order_too_long_for_int_is_refused_not_a_crash():
+    # 5,000 superscript digits: int() alone raises a ValueError past Python's 4,300-digit limit
+    with pytest.raises(ExpressionError, match="above 100"):
+        parse("σ⁽" + "⁹" * 5000 + "⁾")
+    assert parse("σ⁽" + "⁰" * 5000 + "¹⁾") == ("sig", 1, X)
+
+
+@pytest.mark.parametrize("src", ["2.5e-1*σ", "1e3σ", "σ(1-σ)*1E-0", "25e+2", "σ*1e0", "3e−2"])
+def test_scientific_notation_is_refused_not_read_as_euler(src):
+    # 2.5e-1 read as 2.5·e − 1 would turn a right answer INCORRECT without saying why
+    with pytest.raises(ExpressionError, match="scientific notation"):
+        parse(src)
+
+
+def test_a_number_next_to_e_is_still_a_product():
+    e = ("exp", ("num", Fraction(1)))
+    assert parse("2e") == ("prod", ((1, ("num", Fraction(2))), (1, e)))
+    assert parse("2e^x") == ("prod", ((1, ("num", Fraction(2))), (1, ("exp", X))))
+    assert parse("2e-x") == ("sum", ((1, ("prod", ((1, ("num", Fraction(2))), (1, e)))), (-1, X)))
+    assert parse("2 e-1")[0] == "sum"
+
+
+def test_a_power_written_with_a_caret_before_the_argument():
+    # tanh^2(u) = tanh(u)², like tanh²(u); σ^2(x) = σ(x)², not σ²·x; σ^2(1−σ) stays σ²·(1−σ)
+    assert parse("tanh^2(x/2)") == parse("tanh²(x/2)") == parse("tanh(x/2)^2")
+    assert parse("σ^2(x)") == ("pow", SIG, 2)
+    assert parse("σ^2(-x)") == ("pow", ("sig", 0, ("neg", X)), 2)
+    assert parse("σ^2(1−σ)") == parse("σ²(1−σ)")
+    assert parse("exp^2(x)") == ("pow", ("exp", X), 2)
+
+
+def test_brackets_braces_and_sigmoid_are_read():
+    assert parse("σ(x)[1 − σ(x)]") == parse("σ(x)(1 − σ(x))")
+    assert parse("e^{-x}/{1+e^{-x}}^2") == parse("e^(-x)/(1+e^(-x))^2")
+    assert parse("sigmoid(x)(1 - sigmoid(x))") == parse("σ(x)(1 − σ(x))")
+
+
+def test_math_italic_fullwidth_and_vulgar_fractions_are_folded():
+    # what a copy from a rendered PDF or a CJK keyboard gives
+    assert parse("𝜎(𝑥)(1 − 𝜎(𝑥))") == parse("σ(x)(1 − σ(x))")
+    assert parse("σ（１－σ）") == parse("σ(1-σ)")
+    assert parse("½(1 + tanh(x/2))") == parse("(1/2)(1 + tanh(x/2))")
+    assert parse("σ/½") == parse("σ/(1/2)")
+
+
+@pytest.mark.parametrize(
+    "expr,needle",
+    [
+        ("σ\u200b(1−σ)", r"invisible character U\+200B \(ZERO WIDTH SPACE\) at position 2: delete it"),
+        ("\u200fσ", r"invisible character U\+200F"),
+        ("\ufeffσ", r"invisible character U\+FEFF"),
+        ("е^-x", r"unknown name 'е' \(U\+0435 CYRILLIC SMALL LETTER IE\)"),
+        ("еxp(x)", r"unknown name 'еxp', with 'е' \(U\+0435 CYRILLIC SMALL LETTER IE\)"),
+        ("σ' = σ(1−σ)", "only the formula"),
+        ("σ(1−σ)!", r"unexpected character '!' at position 7: use numbers"),
+        ("σ'(x)'", r"unexpected prime \(′\) after a complete expression"),
+        ("σ^'", r"expected a number, σ, x or '\(' but found a prime"),
+    ],
+)
+def test_refusals_name_the_character_and_the_fix(expr, needle):
+    with pytest.raises(ExpressionError, match=needle):
+        parse(expr)
+
+
+def test_a_huge_exponent_is_named_in_a_short_line():
+    with pytest.raises(ExpressionError, match=r"exponent 999999999999… \(1000 digits\) is larger than 128") as e:
+        parse("σ^" + "9" * 1000 + "(x)")
+    assert len(str(e.value)) < 100

@@ -1,0 +1,126 @@
+"""From a batch-size study to settings a user can act on, each checked by a short training run.
+
+Three goals, at the study's default loss level:
+
+- **fewest examples**: the batch size with the smallest ``E(B) = B·S(B)``, at
+  its best learning rate (the one whose median steps over seeds to the level
+  is smallest);
+- **least wall time on this machine**: the smallest ``S(B) × (seconds per step
+  of one run at B)``, the step time measured here;
+- **lowest loss for a fixed budget of examples** (``budget_epochs`` passes over
+  the data): every learning rate of the grid trained for that budget at a few
+  batch sizes (two seeds each), the lowest median final loss wins.
+
+Each choice is then trained for the budget and its final full-data loss is
+printed beside that of the default settings (``batch_size=32``, ``lr=0.5``).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from jaxsgd import engine
+from jaxsgd.model import mean_loss
+from jaxsgd.sgd import make_optimizer
+from jaxsgd.study import StudyResult
+
+__all__ = ["Advice", "Choice", "advise"]
+
+DEFAULT_BATCH, DEFAULT_LR = 32, 0.5
+
+
+class Choice(NamedTuple):
+    goal: str
+    batch_size: int
+    learning_rate: float
+    check_loss: float  # median full-data loss after the budget, two seeds
+    note: str
+
+
+class Advice(NamedTuple):
+    choices: tuple[Choice, ...]
+    default_loss: float  # the default settings after the same budget
+    budget_epochs: int
+    certainty: str
+
+
+_loss_of_runs = jax.jit(jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None)))
+
+
+def _final_losses(x, y, b, lrs, epochs, seed):
+    keys = np.asarray([[seed, 1], [seed, 2]], np.uint32)
+    runs = engine.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=b, epochs=epochs)
+    losses = np.asarray(_loss_of_runs(runs.params, x.T, y), np.float64)  # (2, L)
+    losses[~np.isfinite(losses)] = np.inf
+    return np.median(losses, axis=0)
+
+
+def _step_seconds(x, y, b, lr, repeats=200):
+    opt = make_optimizer("sgd")
+    runs = engine.init_runs(x.shape[1], np.zeros((1, 2), np.uint32), [lr], optimizer=opt)
+    p, s = jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
+    step = jax.jit(functools.partial(engine.step, opt))
+    xb, yb = x.T[:, :b], y[:b]
+    jax.block_until_ready(step(p, s, xb, yb))
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        p, s = step(p, s, xb, yb)
+    jax.block_until_ready(p)
+    return (time.perf_counter() - t0) / repeats
+
+
+def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) -> Advice:
+    """Choices for the three goals at ``result``'s default level, each with its check run's final loss."""
+    x = jax.numpy.asarray(x, jax.numpy.float32)
+    y = jax.numpy.asarray(y, jax.numpy.float32)
+    level = result.default
+    have = [r for r in level.rows if r.steps is not None]
+    if not have:
+        return Advice((), float("nan"), budget_epochs, "no batch size reached the level: no advice")
+    lrs = np.asarray(result.learning_rates, np.float32)
+    fewest = min(have, key=lambda r: r.examples)
+    timed = {r.batch_size: _step_seconds(x, y, r.batch_size, r.best_lr) for r in have}
+    fastest = min(have, key=lambda r: r.steps * timed[r.batch_size])
+    n = x.shape[0]
+    candidates = sorted({fewest.batch_size, fastest.batch_size, DEFAULT_BATCH, 128, 512} & set(range(1, n + 1)))
+    best_budget = None
+    for b in candidates:
+        finals = _final_losses(x, y, b, lrs, budget_epochs, seed)
+        i = int(np.argmin(finals))
+        if best_budget is None or finals[i] < best_budget[2]:
+            best_budget = (b, float(lrs[i]), float(finals[i]))
+    check = {}
+
+    def checked(b, lr):
+        if (b, lr) not in check:
+            check[(b, lr)] = float(_final_losses(x, y, b, np.asarray([lr], np.float32), budget_epochs, seed)[0])
+        return check[(b, lr)]
+
+    choices = (
+        Choice("fewest examples", fewest.batch_size, fewest.best_lr, checked(fewest.batch_size, fewest.best_lr),
+               f"{fewest.examples:.3g} examples to the level"),
+        Choice("least wall time here", fastest.batch_size, fastest.best_lr,
+               checked(fastest.batch_size, fastest.best_lr),
+               f"{fastest.steps * timed[fastest.batch_size] * 1e3:.3g} ms to the level for one run"),
+        Choice(f"lowest loss after {budget_epochs} epochs", best_budget[0], best_budget[1],
+               checked(best_budget[0], best_budget[1]), "best of the learning-rate grid at that budget"),
+    )
+    return Advice(choices, checked(DEFAULT_BATCH if DEFAULT_BATCH <= n else n, DEFAULT_LR), budget_epochs,
+                  _certainty(level))
+
+
+def _certainty(level) -> str:
+    """How sure the fit is, from the width of the B_crit interval."""
+    if level.b_crit is None:
+        return "no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)"
+    if level.b_crit_ci is None:
+        return f"B_crit ≈ {level.b_crit:.3g}, but most bootstrap resamples of the seeds could not be fitted"
+    lo, hi = level.b_crit_ci
+    ratio = hi / lo if lo > 0 else float("inf")
+    word = "well determined" if ratio < 2 else "determined to within a factor of " + f"{ratio:.2g}"
+    return f"B_crit = {level.b_crit:.3g} (95% interval {lo:.3g}–{hi:.3g} over seeds): {word}"

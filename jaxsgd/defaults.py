@@ -1,0 +1,11 @@
+"""Defaults and choice lists, in one place that the library and the command line both read (no jax here)."""
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SHUFFLES = ("auto", "host", "device")  # see jaxsgd.engine.permutations
+
+# the batch-size study (jaxsgd.study.StudyConfig)
+STUDY_FRACTIONS = (0.1, 0.01, 0.001, 1e-4)  # levels L* + f·(L0 − L*)
+STUDY_LEARNING_RATES = tuple(2.0**e for e in range(-2, 7))
+STUDY_SEEDS = 8
+STUDY_MAX_ROWS = 100_000
+STUDY_MAX_STEPS = 20_000

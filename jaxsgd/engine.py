@@ -1,0 +1,240 @@
+"""The one shuffled mini-batch SGD epoch, for one run or many: a leading ``(seeds, learning rates)`` runs axis.
+
+A sweep of ``S`` seeds × ``L`` learning rates holds parameters of shape
+``b: (S, L)``, ``w: (S, L, d)``. Each seed has its own permutation of the rows
+per epoch; the ``L`` runs of a seed share it (common random numbers: learning
+rates are compared on the same batches, and one gather serves them all).
+:func:`jaxsgd.train` is the case ``S = L = 1``.
+
+The update is written once (:func:`step`): the gradient of
+:func:`jaxsgd.model.mean_loss` over the batch by :func:`jax.grad`, then the
+optimizer (plain SGD ``θ ← θ − α g`` by default). :func:`epoch` gathers each
+seed's shuffled rows once and ``lax.scan``s over the batches; batching over runs
+is ``jax.vmap`` (learning rates share the batch, seeds do not).
+
+Permutations (:func:`permutations`) are exactly uniform and a pure function of
+the run's key and the epoch number: Fisher–Yates from numpy's PCG64 seeded by
+``(key, epoch)`` (``"host"``, O(N), the CPU default), or
+:func:`jax.random.permutation` of ``fold_in(key, epoch)`` on the device
+(``"device"``, a sort, the default on GPU/TPU). A :class:`Shuffler` computes the
+next epoch's permutations on a thread of its own while the current epoch runs,
+and is closed by whoever opened it.
+
+>>> import jax.numpy as jnp, numpy as np
+>>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+>>> y = (x[:, 0] > 0).astype(np.float32)
+>>> runs = sweep(x, y, learning_rates=[0.5, 2.0], keys=np.array([[0, 1], [0, 2]], np.uint32), batch_size=8, epochs=2)
+>>> runs.params.w.shape
+(2, 2, 2)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from jaxsgd.defaults import SHUFFLES
+from jaxsgd.model import Params, init_params, mean_loss
+
+__all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "init_runs", "permutations", "rows_of", "runs_step",
+           "set_learning_rate", "step", "sweep"]
+
+
+
+class Runs(NamedTuple):
+    """``S × L`` runs: parameters and optimizer state with leading ``(S, L)`` axes, one key per seed."""
+
+    params: Params
+    opt_state: Any
+    keys: jax.Array  # (S, 2) uint32 key data
+    epoch: jax.Array  # int32, epochs completed
+
+
+def step(optimizer: optax.GradientTransformation, params: Params, opt_state, xt, y):
+    """One update of one run on a feature-major batch ``xt: (d, B)``: ``g = ∇ mean_loss``, then the optimizer."""
+    g = jax.grad(mean_loss)(params, xt, y)
+    updates, opt_state = optimizer.update(g, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def runs_step(optimizer):
+    """:func:`step` for ``(S, L)`` runs: ``(params, opt_state, xt (S, d, B), y (S, B)) -> (params, opt_state)``."""
+    one = functools.partial(step, optimizer)
+    per_lr = jax.vmap(one, in_axes=(0, 0, None, None))  # learning rates share the batch
+    return jax.vmap(per_lr, in_axes=(0, 0, 0, 0))  # seeds do not
+
+
+def init_runs(d: int, keys, learning_rates, *, optimizer, dtype=jnp.float32) -> Runs:
+    """Zero parameters for every (seed, learning rate); ``keys``: ``(S, 2)`` uint32 key data."""
+    keys = jnp.asarray(keys, jnp.uint32)
+    lrs = jnp.asarray(learning_rates, dtype)
+    s, n_lr = keys.shape[0], lrs.shape[0]
+    params = jax.tree.map(lambda a: jnp.broadcast_to(a, (s, n_lr, *a.shape)), init_params(d, dtype))
+    per_lr = jax.vmap(lambda p, a: set_learning_rate(optimizer.init(p), a), in_axes=(0, 0))
+    opt_state = jax.vmap(per_lr, in_axes=(0, None))(params, lrs)
+    return Runs(params, opt_state, keys, jnp.zeros((), jnp.int32))
+
+
+def set_learning_rate(opt_state, learning_rate):
+    """``opt_state`` with its injected learning rate replaced (a runtime value: no recompile)."""
+    if not hasattr(opt_state, "hyperparams"):
+        raise ValueError("learning_rate was given but the optimizer has no injected learning rate; "
+                         "pass optimizer=optax.inject_hyperparams(...)(learning_rate=...) or leave it out")
+    hp = dict(opt_state.hyperparams)
+    hp["learning_rate"] = jnp.asarray(learning_rate, jnp.result_type(hp["learning_rate"]))
+    return opt_state._replace(hyperparams=hp)
+
+
+def _shard(a, mesh, spec):
+    if mesh is None:
+        return a
+    return lax.with_sharding_constraint(a, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace"))
+def epoch(runs: Runs, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
+          trace: bool = False):
+    """One epoch of every run: ``perms (S, N)`` int32, ``rows (N, d + 1)`` holding ``[x | y]``.
+
+    Shapes, optimizer, batch size, the mesh and ``trace`` are static; learning
+    rates (in the optimizer state), keys and data are runtime values. With a
+    ``mesh`` (a ``"batch"`` axis) every mini-batch is split over its devices.
+    Returns the new :class:`Runs`; with ``trace=True`` also the parameters
+    after every full batch (a leading steps axis).
+    """
+    n, d = rows.shape[0], rows.shape[1] - 1
+    s = perms.shape[0]
+    nb, rem = divmod(n, batch_size)
+    shuffled = rows[perms]  # (S, N, d + 1): one gather per seed
+    body = shuffled[:, :nb * batch_size].reshape(s, nb, batch_size, d + 1).transpose(1, 0, 3, 2)
+    xs = _shard(body[:, :, :d], mesh, (None, None, None, "batch"))  # (nb, S, d, B)
+    ys = _shard(body[:, :, d], mesh, (None, None, "batch"))  # (nb, S, B)
+    update = runs_step(optimizer)
+
+    def scan_step(carry, batch):
+        new = update(*carry, *batch)
+        return new, (new[0] if trace else None)
+
+    (params, opt_state), steps = lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=2)
+    if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
+        tail = shuffled[:, nb * batch_size:].transpose(0, 2, 1)
+        params, opt_state = update(params, opt_state, _shard(tail[:, :d], mesh, (None, None, "batch")),
+                                   _shard(tail[:, d], mesh, (None, "batch")))
+    new = Runs(params, opt_state, runs.keys, runs.epoch + 1)
+    return (new, steps) if trace else new
+
+
+def permutations(keys, epoch_number: int, n: int, method: str = "auto") -> np.ndarray:
+    """``(S, n)`` int32: a uniformly random permutation of ``range(n)`` per key, for this epoch.
+
+    A pure function of ``(key, epoch_number)``; see the module docstring.
+
+    >>> p = permutations(np.array([[0, 7]], np.uint32), 0, 5)
+    >>> sorted(p[0].tolist())
+    [0, 1, 2, 3, 4]
+    """
+    keys = np.asarray(keys, np.uint32)
+    if method == "auto":
+        method = "host" if jax.default_backend() == "cpu" else "device"
+    if method == "host":
+        return np.stack([np.random.default_rng([int(k0), int(k1), int(epoch_number)]).permutation(n)
+                         for k0, k1 in keys]).astype(np.int32)
+    if method == "device":
+        return np.asarray(_device_permutations(jnp.asarray(keys), jnp.int32(epoch_number), n))
+    raise ValueError(f"unknown shuffle {method!r}: choose one of {', '.join(SHUFFLES)}")
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _device_permutations(keys, epoch_number, n):
+    def one(k):
+        return jax.random.permutation(jax.random.fold_in(jax.random.wrap_key_data(k), epoch_number), n)
+
+    return jax.vmap(one)(keys).astype(jnp.int32)
+
+
+class Shuffler:
+    """The permutations of successive epochs, the next one computed on this object's thread meanwhile.
+
+    Use as a context manager (or call :meth:`close`): the thread ends with it.
+    Results do not depend on timing: each epoch's permutations are
+    :func:`permutations` of the same keys and epoch number.
+    """
+
+    def __init__(self, keys, n: int, method: str = "auto", *, prefetch: bool = True):
+        self.keys = np.asarray(keys, np.uint32)
+        self.n = n
+        self.method = method
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-shuffle") if prefetch \
+            else None
+        self._next: tuple[int, concurrent.futures.Future] | None = None
+
+    def get(self, epoch_number: int) -> np.ndarray:
+        """Permutations for ``epoch_number``; starts computing those of the epoch after it."""
+        if self._next is not None and self._next[0] == epoch_number:
+            perms = self._next[1].result()
+        else:
+            perms = permutations(self.keys, epoch_number, self.n, self.method)
+        if self._pool is not None:
+            self._next = (epoch_number + 1,
+                          self._pool.submit(permutations, self.keys, epoch_number + 1, self.n, self.method))
+        return perms
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._next = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def rows_of(x, y) -> jax.Array:
+    """``[x | y]`` as one ``(N, d + 1)`` array: each example's features and target side by side for the gather."""
+    x = jnp.asarray(x)
+    return jnp.concatenate([x, jnp.asarray(y, x.dtype)[:, None]], axis=1)
+
+
+def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer=None, drop_last: bool = True,
+          shuffle: str = "auto", shard_runs: bool | None = None) -> Runs:
+    """``len(keys) × len(learning_rates)`` runs of ``epochs`` epochs from zero parameters.
+
+    Run ``(i, j)`` equals ``jaxsgd.train(x, y, learning_rate=learning_rates[j],
+    key=keys[i], …)`` up to float32 rounding (the same batches and arithmetic,
+    compiled for another shape). ``shard_runs`` splits the seeds over all
+    visible devices (default: when there are several and they divide the
+    number of seeds); the data are replicated.
+    """
+    from jaxsgd.sgd import make_optimizer
+
+    optimizer = make_optimizer("sgd") if optimizer is None else optimizer
+    x = jnp.asarray(x)
+    rows = rows_of(x, y)
+    keys = np.asarray(keys, np.uint32)
+    runs = init_runs(x.shape[1], keys, learning_rates, optimizer=optimizer, dtype=x.dtype)
+    n_dev = jax.device_count()
+    if shard_runs is None:
+        shard_runs = n_dev > 1 and len(keys) % n_dev == 0
+    place = lambda a: a  # noqa: E731
+    if shard_runs:
+        if len(keys) % n_dev:
+            raise ValueError(f"{len(keys)} seeds do not split over {n_dev} devices: use a multiple of {n_dev}")
+        seeds = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.devices()), ("runs",)),
+                                           jax.sharding.PartitionSpec("runs"))
+        place = functools.partial(jax.device_put, device=seeds)
+        runs = Runs(jax.tree.map(place, runs.params), jax.tree.map(place, runs.opt_state), runs.keys, runs.epoch)
+    with Shuffler(keys, x.shape[0], shuffle) as shuffler:
+        for e in range(epochs):
+            runs = epoch(runs, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,
+                         batch_size=int(batch_size), drop_last=bool(drop_last))
+    return runs
