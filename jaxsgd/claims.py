@@ -24,14 +24,13 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd import noise
 from jaxsgd.model import Params, init_params
 
-__all__ = ["ClaimRow", "Claims", "format_claims", "run_claims"]
+__all__ = ["ClaimRow", "Claims", "bias_test", "format_claims", "run_claims", "with_timings"]
 
 ALPHA = 0.01  # the test's level
 
@@ -52,6 +51,7 @@ class Claims(NamedTuple):
     rows: tuple[ClaimRow, ...]
     draws: int
     theta: tuple[float, ...]
+    timing: tuple[dict, ...] = ()  # noise.step_timings around powers of two, on this backend
 
 
 def _chi2_sf(t: float, p: int) -> float:
@@ -62,10 +62,20 @@ def _chi2_sf(t: float, p: int) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-@jax.jit
-def _draw_means(g_all, keys, idx_len):
-    n = g_all.shape[0]
-    return jax.vmap(lambda k: jnp.mean(g_all[jax.random.permutation(k, n)[:idx_len.shape[0]]], axis=0))(keys)
+def bias_test(draws, target) -> tuple[float, float]:
+    """``(T, p-value)`` of ``T = D·(d̄ − target)ᵀ Ĉ⁻¹ (d̄ − target)`` for ``D`` draws ``(D, p)``: χ²_p if unbiased."""
+    draws = np.asarray(draws, np.float64)
+    dev = draws.mean(axis=0) - np.asarray(target, np.float64)
+    cov = np.atleast_2d(np.cov(draws, rowvar=False))
+    chi2 = float(len(draws) * dev @ np.linalg.solve(cov, dev))
+    return chi2, _chi2_sf(chi2, len(dev))
+
+
+def _draw_means(g_all: np.ndarray, b: int, draws: int, rng) -> np.ndarray:
+    """Means of ``draws`` mini-batches of ``b`` rows, each drawn without replacement: ``(draws, p)``."""
+    n = len(g_all)
+    idx = np.stack([rng.choice(n, b, replace=False) for _ in range(draws)])
+    return g_all[idx].mean(axis=1)
 
 
 def run_claims(x, y, *, batch_sizes=(1, 4, 16, 64, 256, 1024), draws: int = 4096, seed: int = 0,
@@ -80,23 +90,29 @@ def run_claims(x, y, *, batch_sizes=(1, 4, 16, 64, 256, 1024), draws: int = 4096
         half = losses[0] - 0.5 * (losses[0] - losses[-1])
         params = Params.from_theta(jnp.asarray(thetas[int(np.argmax(losses <= half))]))
     params = init_params(d) if params is None else params
-    g_all = noise.per_example_gradients(params, x, y)
-    full = np.asarray(jnp.mean(g_all, axis=0), np.float64)
-    tr = float(np.mean(np.sum((np.asarray(g_all, np.float64) - full) ** 2, axis=1)))
+    g_all = np.asarray(noise.per_example_gradients(params, x, y), np.float64)
+    full = g_all.mean(axis=0)
+    tr = float(np.mean(np.sum((g_all - full) ** 2, axis=1)))
     rows = []
-    key = jax.random.key(seed)
+    rng = np.random.default_rng([seed, 0xC1A1])
     for b in [b for b in batch_sizes if b < n]:
-        key, sub = jax.random.split(key)
-        gb = np.asarray(_draw_means(g_all, jax.random.split(sub, draws), jnp.zeros(b)), np.float64)
-        dev = gb.mean(axis=0) - full
-        cov = np.cov(gb, rowvar=False)
-        chi2 = float(draws * dev @ np.linalg.solve(cov, dev))
-        p = _chi2_sf(chi2, len(full))
+        gb = _draw_means(g_all, b, draws, rng)
+        chi2, p = bias_test(gb, full)
         sq = np.sum((gb - full) ** 2, axis=1)
         pred = tr / b * (n - b) / (n - 1)
-        rows.append(ClaimRow(b, float(np.linalg.norm(dev)), 3 * math.sqrt(np.trace(cov) / draws), chi2, p,
-                             p >= ALPHA, float(sq.mean()), pred, float(sq.std() / math.sqrt(draws) / pred)))
+        rows.append(ClaimRow(b, float(np.linalg.norm(gb.mean(axis=0) - full)),
+                             3 * math.sqrt(np.trace(np.cov(gb, rowvar=False)) / draws), chi2, p, p >= ALPHA,
+                             float(sq.mean()), pred, float(sq.std() / math.sqrt(draws) / pred)))
     return Claims(tuple(rows), draws, tuple(float(v) for v in params.to_theta()))
+
+
+def with_timings(claims: Claims, *, sizes=(31, 32, 33, 63, 64, 65, 255, 256, 257)) -> Claims:
+    """``claims`` plus the step and epoch times of one run around powers of two (65,536 built-in rows)."""
+    from jaxsgd.data import fit_transform, synthetic_house_prices
+
+    ds = synthetic_house_prices(1 << 16, seed=1)
+    tr = fit_transform(ds)
+    return claims._replace(timing=tuple(noise.step_timings(tr.features(ds.x), tr.target(ds.y), sizes)))
 
 
 def format_claims(c: Claims) -> str:
@@ -110,4 +126,14 @@ def format_claims(c: Claims) -> str:
                      f"{verdict:<10} {r.variance:>12.4g} {r.predicted_variance:>20.4g} {ratio:>12}")
     lines.append(f"'unbiased': no bias found at the {ALPHA:g} level by a χ² test on the mean of the draws; "
                  "'detectable' is the bias size it would have found.")
+    if c.timing:
+        lines.append("One run around powers of two (65,536 rows; the epoch includes its shuffle):")
+        for t in c.timing:
+            lines.append(f"{t['batch_size']:>6}  step {t['step_seconds'] * 1e6:7.1f} µs   epoch "
+                         f"{t['epoch_seconds'] * 1e3:7.2f} ms   {t['examples_per_second'] / 1e6:6.1f}M examples/s")
+        by = {t["batch_size"]: t["epoch_seconds"] for t in c.timing}
+        wins = [(p, by[p] < min(by[p - 1], by[p + 1])) for p in by if p - 1 in by and p + 1 in by]
+        lines.append(f"Power of two faster than both neighbours: {sum(w for _, w in wins)} of {len(wins)} "
+                     f"({', '.join(str(p) for p, w in wins if w) or 'none'}); one run's timings move by ~10–25% "
+                     "between runs on a shared CPU.")
     return "\n".join(lines)

@@ -538,7 +538,7 @@ def _run_batch_size(a) -> int:
         if a.claims:
             from jaxsgd import claims as cl
 
-            claims = cl.run_claims(x, y, seed=a.seed)
+            claims = cl.with_timings(cl.run_claims(x, y, seed=a.seed))
         return result, rec, claims
 
     if a.plot:
@@ -609,7 +609,8 @@ def _study_json(r, rec, claims) -> dict:
         "recommendation": {"choices": [c._asdict() for c in rec.choices], "default_settings_loss": rec.default_loss,
                            "budget_epochs": rec.budget_epochs, "certainty": rec.certainty},
         "seconds_per_step": {str(k): v for k, v in r.seconds_per_step.items()},
-        **({"claims": claims._asdict()} if claims is not None else {}),
+        **({"claims": {"rows": [r._asdict() for r in claims.rows], "draws": claims.draws, "theta": claims.theta,
+                       "timing": list(claims.timing)}} if claims is not None else {}),
         "wall_seconds": r.wall_seconds,
     }
 

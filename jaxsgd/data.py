@@ -9,7 +9,7 @@ age ``g ~ U(0, 80)`` years, price::
 
     price = P · σ(c + αa·a + αg·g) + ε,    ε ~ N(0, s²)
 
-with ``P = 1,000,000``, ``(c, αa, αg) = (−4, 0.03, −0.02)`` and ``s = 20,000``.
+with ``P = 1,000,000``, ``(c, αa, αg) = (−4, 0.03, −0.02)`` and ``s = 200,000``.
 With the target scaled by ``t = price / P`` and standardised features
 ``x̃ = (x − μ)/σₓ``, the true parameters in the model's units are
 ``b* = c + Σ αⱼ μⱼ`` and ``w*ⱼ = αⱼ σₓⱼ`` (:func:`true_theta`): least squares on
@@ -45,7 +45,7 @@ __all__ = [
 
 PRICE_CAP = 1_000_000.0
 TRUE_RAW = (-4.0, 0.03, -0.02)  # c, αa (per m²), αg (per year)
-NOISE = 20_000.0
+NOISE = 200_000.0  # label noise: enough scatter that the batch size matters (B_crit well above 1)
 _CHUNK = 1 << 20
 # training on the built-in data holds the two raw arrays (24 bytes a row) and working copies (the split,
 # the scaled float32 arrays, the device's copies, the shuffle); 128 bytes a row covers them with a margin

@@ -23,6 +23,7 @@ slowest of those seeds.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
 import time
@@ -180,23 +181,50 @@ def _settled(hits: np.ndarray, t: int, caps) -> bool:
     return True
 
 
-def _runs_for_batch(x, y, b, lrs, keys, levels, caps, cfg, optimizer):
-    """Hits ``(J, S, L)`` (−1: not reached), θ at each hit, seconds per step, steps run."""
+def _chunk_size(n, b):
+    return min(n // b, 64)  # steps per compiled call between checks
+
+
+def _start(x, y, lrs, keys, levels, optimizer):
+    """The arrays a batch size starts from: data, runs, no hits yet."""
     n, d = x.shape
-    rows = engine.rows_of(x, y)
-    xt, yj = jnp.asarray(x).T, jnp.asarray(y)
     runs = engine.init_runs(d, keys, lrs, optimizer=optimizer)
     s, n_lr = keys.shape[0], len(lrs)
     hits = jnp.full((len(levels), s, n_lr), -1, jnp.int32)
     at_hit = jnp.zeros((len(levels), s, n_lr, d + 1), jnp.float32)
+    return engine.rows_of(x, y), jnp.asarray(x).T, jnp.asarray(y), runs, hits, at_hit
+
+
+def _compile(x, y, b, lrs, keys, levels, optimizer):
+    """Both programs of one batch size, compiled ahead (the study compiles the next sizes on a thread while
+    the current one runs): ``(batches, chunk)``."""
+    rows, xt, yj, runs, hits, at_hit = _start(x, y, lrs, keys, levels, optimizer)
+    n, s, d = x.shape[0], keys.shape[0], x.shape[1]
+    t = _chunk_size(n, b)
+
+    def spec(shape, dtype=jnp.float32):
+        return jax.ShapeDtypeStruct(shape, dtype)
+
+    batches = _batches.lower(spec((s, n), jnp.int32), rows, batch_size=b).compile()
+    i32 = spec((), jnp.int32)
+    chunk = _chunk.lower(runs.params, runs.opt_state, hits, at_hit, spec((t, s, d, b)), spec((t, s, b)), i32, i32,
+                         levels, xt, yj, optimizer=optimizer).compile()
+    return batches, chunk
+
+
+def _runs_for_batch(x, y, b, lrs, keys, levels, caps, cfg, optimizer, programs):
+    """Hits ``(J, S, L)`` (−1: not reached), θ at each hit, seconds per step, steps run."""
+    n = x.shape[0]
+    rows, xt, yj, runs, hits, at_hit = _start(x, y, lrs, keys, levels, optimizer)
+    batches, run_chunk = programs
     nb = n // b
-    chunk = min(nb, 64)  # steps per compiled call between checks
+    chunk = _chunk_size(n, b)
     t, e, spent, timed = 0, 0, 0.0, 0
     params, opt_state = runs.params, runs.opt_state
     limit = min(cfg.max_steps, max(caps))
     with engine.Shuffler(keys, n) as shuffler:
         while t < limit:
-            xs, ys = _batches(shuffler.get(e), rows, batch_size=b)
+            xs, ys = batches(jnp.asarray(shuffler.get(e)), rows)
             for c0 in range(0, nb, chunk):
                 sl = slice(c0, min(c0 + chunk, nb))
                 xc, yc = xs[sl], ys[sl]
@@ -206,12 +234,11 @@ def _runs_for_batch(x, y, b, lrs, keys, levels, caps, cfg, optimizer):
                     yc = jnp.concatenate([yc, jnp.zeros((pad, *yc.shape[1:]), yc.dtype)])
                 valid = min(sl.stop - sl.start, limit - t)
                 t0 = time.perf_counter()
-                params, opt_state, hits, at_hit = _chunk(params, opt_state, hits, at_hit, xc, yc, jnp.int32(t),
-                                                         jnp.int32(valid), levels, xt, yj, optimizer=optimizer)
+                params, opt_state, hits, at_hit = run_chunk(params, opt_state, hits, at_hit, xc, yc, jnp.int32(t),
+                                                            jnp.int32(valid), levels, xt, yj)
                 h = np.asarray(hits)
-                if e or c0:  # the first call compiles
-                    spent += time.perf_counter() - t0
-                    timed += valid
+                spent += time.perf_counter() - t0
+                timed += valid
                 t += valid
                 if _settled(h, t, caps) or t >= limit:
                     return h, np.asarray(at_hit), (spent / timed if timed else math.nan), t
@@ -230,6 +257,16 @@ def _next_cap(h, b, max_steps) -> int:
     """
     best = float(np.min(_median_steps(h)))
     return 0 if not np.isfinite(best) else min(max_steps, int(math.ceil(CAP_FACTOR * best)))
+
+
+def _one_batch_size(k, b, x, y, lrs, keys, levels, caps, cfg, optimizer, programs, per_b, timing, detail, progress,
+                    total):
+    h, at_hit, sec, ran = _runs_for_batch(x, y, b, lrs, keys, levels, caps, cfg, optimizer, programs)
+    timing[b] = sec
+    per_b[b] = (b, h, at_hit)
+    detail[b] = BatchRuns(b, keys, h, ran)
+    if progress is not None:
+        progress(k + 1, total, f"B = {b}: {ran} steps of {len(keys) * len(lrs)} runs")
 
 
 def _median_steps(h):
@@ -330,26 +367,28 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None) -> StudyRe
         x, y = x[rows], y[rows]
     n, d = x.shape
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-    l0 = float(mean_loss(init_params(d), xj.T, yj))
-    l_star, gd_losses, gd_thetas = full_batch_reference(x, y)
     fractions = tuple(sorted(cfg.fractions, reverse=True))
-    level_losses = [l_star + f * (l0 - l_star) for f in fractions]
-    levels = jnp.asarray(level_losses, jnp.float32)
     lrs = np.asarray(cfg.learning_rates, np.float32)
     optimizer = make_optimizer("sgd")
     root = seed_key(cfg.seed)
     boot_idx = np.random.default_rng([cfg.seed, 0xB007]).integers(0, cfg.seeds, (cfg.bootstrap, cfg.seeds))
     per_b, timing, detail = {}, {}, {}
     caps = [cfg.max_steps] * len(fractions)
-    for k, b in enumerate(sorted(bsizes, reverse=True)):  # largest first: its steps bound the next one's
-        keys = np.asarray(jax.random.key_data(jax.random.split(jax.random.fold_in(root, b), cfg.seeds)))
-        h, at_hit, sec, ran = _runs_for_batch(x, y, b, lrs, keys, levels, caps, cfg, optimizer)
-        timing[b] = sec
-        per_b[b] = (b, h, at_hit)
-        detail[b] = BatchRuns(b, keys, h, ran)
-        caps = [_next_cap(h[j], b, cfg.max_steps) for j in range(len(fractions))]
-        if progress is not None:
-            progress(k + 1, len(bsizes), f"B = {b}: {ran} steps of {cfg.seeds * len(lrs)} runs")
+    order = sorted(bsizes, reverse=True)  # largest first: its steps bound the next one's
+    keys_of = {b: np.asarray(jax.random.key_data(jax.random.split(jax.random.fold_in(root, b), cfg.seeds)))
+               for b in order}
+    level_spec = jax.ShapeDtypeStruct((len(fractions),), jnp.float32)
+    # compiling is a third of the work: the next batch sizes compile on this thread while others run
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-compile") as pool:
+        programs = [pool.submit(_compile, x, y, b, lrs, keys_of[b], level_spec, optimizer) for b in order]
+        l0 = float(mean_loss(init_params(d), xj.T, yj))
+        l_star, gd_losses, gd_thetas = full_batch_reference(x, y)
+        level_losses = [l_star + f * (l0 - l_star) for f in fractions]
+        levels = jnp.asarray(level_losses, jnp.float32)
+        for k, b in enumerate(order):
+            _one_batch_size(k, b, x, y, lrs, keys_of[b], levels, caps, cfg, optimizer, programs[k].result(), per_b,
+                            timing, detail, progress, len(order))
+            caps = [_next_cap(per_b[b][1][j], b, cfg.max_steps) for j in range(len(fractions))]
     per_b = [per_b[b] for b in bsizes]
     results = []
     for j, (f, loss) in enumerate(zip(fractions, level_losses, strict=True)):

@@ -1,18 +1,22 @@
-"""Benchmarks: one SGD epoch (shuffle included) against a C loop, numpy and the optax pattern.
+"""Benchmarks: one SGD epoch (shuffle included) and a 64-run sweep against the fastest honest C loop.
 
-    python scripts/bench.py              # table with ratios
+    python scripts/bench.py              # tables with ratios
     python scripts/bench.py --json       # one JSON object on stdout
     python scripts/bench.py --quick      # smaller N, for a smoke run
+    python scripts/bench.py --only sweep # the sweep row alone
 
 Every implementation does the same work per epoch: a uniformly random
 permutation of the N rows, then for each mini-batch of B rows
 ``z = b + w·x``, ``h = σ(z)``, ``g = (1/B) Σ (h − y)·σ′(z)·(1, x)``, ``θ ← θ − α g``
-in float32. The C loop is compiled at run time with the system C compiler
-(-O3 -march=native, Fisher–Yates with a xorshift generator and
-multiply-shift bounded integers); numpy and the optax pattern
-(jitted step, Python loop over batches) run on a prefix of the epoch when a
-full one would take too long, and their rate is examples over seconds of that
-prefix.
+in float32. The C loop is compiled here with the system C compiler
+(``-O3 -march=native``, IEEE arithmetic): Fisher–Yates with xorshift64 and
+multiply-shift bounded integers, the feature count d a compile-time constant,
+accumulators in registers (local scalars), one ``expf`` per example for both σ
+and σ′ (``e = exp(−|z|)``, ``σ′ = e/(1 + e)²``). The sweep row runs 64 runs as the
+batch-size study does (8 seeds, each with its own shuffles, × 8 learning rates
+sharing them), one epoch each, shuffles included, and is compared with one C
+run at the same N and B. numpy and the optax pattern (jitted step, Python loop
+over batches) run on a prefix of the epoch when a full one would take too long.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxsgd import engine
 from jaxsgd import sgd as T
 from jaxsgd.model import Params, batch_grad
 
@@ -40,36 +45,45 @@ C_SOURCE = r"""
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-static uint64_t s;
-static inline uint64_t next(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; }
-void epoch(const float *x, const float *y, int n, int d, int bsz, float lr, float *theta,
-           int32_t *perm, uint64_t seed) {
-    s = seed ? seed : 88172645463325252ULL;
+static inline uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s; x ^= x << 13; x ^= x >> 7; x ^= x << 17; return *s = x;
+}
+void epoch(const float *restrict x, const float *restrict y, int n, int bsz, float lr, float *restrict theta,
+           int32_t *restrict perm, uint64_t seed) {
+    uint64_t s = seed ? seed : 88172645463325252ULL;
     for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {            /* Fisher-Yates */
-        int j = (int)(((next() >> 32) * (uint64_t)(i + 1)) >> 32);  /* Lemire multiply-shift */
+    for (int i = n - 1; i > 0; i--) {                                   /* Fisher-Yates */
+        int j = (int)(((xorshift(&s) >> 32) * (uint64_t)(i + 1)) >> 32);  /* Lemire multiply-shift */
         int32_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
     }
-    float g[64];
+    float b = theta[0], w[D];
+    for (int k = 0; k < D; k++) w[k] = theta[k + 1];
+    const float scale = lr / (float)bsz;
     for (int start = 0; start + bsz <= n; start += bsz) {
-        for (int k = 0; k <= d; k++) g[k] = 0.f;
+        float gb = 0.f, gw[D];                                          /* accumulators in registers */
+        for (int k = 0; k < D; k++) gw[k] = 0.f;
         for (int r = start; r < start + bsz; r++) {
-            const float *xi = x + (size_t)perm[r] * d;
-            float z = theta[0];
-            for (int k = 0; k < d; k++) z += theta[k + 1] * xi[k];
-            float e = expf(z);
-            float h = 1.f / (1.f + expf(-z));
-            float dz = (h - y[perm[r]]) / (2.f + e + 1.f / e);
-            g[0] += dz;
-            for (int k = 0; k < d; k++) g[k + 1] += dz * xi[k];
+            const int i = perm[r];
+            const float *xi = x + (size_t)i * D;
+            float z = b;
+            for (int k = 0; k < D; k++) z += w[k] * xi[k];
+            const float e = expf(-fabsf(z));                            /* one exp for sigma and sigma' */
+            const float inv = 1.f / (1.f + e);
+            const float h = z >= 0.f ? inv : e * inv;
+            const float dz = (h - y[i]) * e * inv * inv;
+            gb += dz;
+            for (int k = 0; k < D; k++) gw[k] += dz * xi[k];
         }
-        for (int k = 0; k <= d; k++) theta[k] -= lr * g[k] / (float)bsz;
+        b -= scale * gb;
+        for (int k = 0; k < D; k++) w[k] -= scale * gw[k];
     }
+    theta[0] = b;
+    for (int k = 0; k < D; k++) theta[k + 1] = w[k];
 }
 """
 
 
-def build_c():
+def build_c(d: int = 2):
     cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         return None, "no C compiler found (set CC)"
@@ -77,14 +91,14 @@ def build_c():
     src, lib = os.path.join(tmp, "epoch.c"), os.path.join(tmp, "epoch.so")
     with open(src, "w") as f:
         f.write(C_SOURCE)
-    r = subprocess.run([cc, "-O3", "-march=native", "-shared", "-fPIC", src, "-o", lib, "-lm"],
+    r = subprocess.run([cc, "-O3", "-march=native", f"-DD={d}", "-shared", "-fPIC", src, "-o", lib, "-lm"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         return None, f"C compile failed: {r.stderr.strip()[:200]}"
     so = ctypes.CDLL(lib)
     fp = ctypes.POINTER(ctypes.c_float)
-    so.epoch.argtypes = [fp, fp, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_float, fp,
-                         ctypes.POINTER(ctypes.c_int32), ctypes.c_uint64]
+    so.epoch.argtypes = [fp, fp, ctypes.c_int, ctypes.c_int, ctypes.c_float, fp, ctypes.POINTER(ctypes.c_int32),
+                         ctypes.c_uint64]
     return so, None
 
 
@@ -102,7 +116,7 @@ def bench_c(so, x, y, bsz, repeats):
     theta = np.zeros(d + 1, np.float32)
     perm = np.empty(n, np.int32)
     fp = ctypes.POINTER(ctypes.c_float)
-    args = (x.ctypes.data_as(fp), y.ctypes.data_as(fp), n, d, bsz, 0.1, theta.ctypes.data_as(fp),
+    args = (x.ctypes.data_as(fp), y.ctypes.data_as(fp), n, bsz, 0.1, theta.ctypes.data_as(fp),
             perm.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)))
     so.epoch(*args, 1)
     return n / _best(lambda: so.epoch(*args, 7), repeats)
@@ -120,8 +134,8 @@ def bench_numpy(x, y, bsz, budget_batches):
         xb, yb = x[idx], y[idx]
         z = theta[0] + xb @ theta[1:]
         h = 1 / (1 + np.exp(-z))
-        e = np.exp(z)
-        dz = (h - yb) / (2 + e + 1 / e)
+        e = np.exp(-np.abs(z))
+        dz = (h - yb) * e / (1 + e) ** 2
         theta -= np.float32(0.1) * np.concatenate([[dz.mean()], dz @ xb / bsz]).astype(np.float32)
     return (m // bsz * bsz) / (time.perf_counter() - t0)
 
@@ -151,21 +165,61 @@ def bench_optax_loop(x, y, bsz, budget_batches):
 
 
 def bench_jaxsgd(x, y, bsz, repeats, shuffle="auto"):
+    """One run through the engine (what ``jaxsgd.train`` runs): examples/s of the best epoch, compile seconds."""
     n, d = x.shape
-    xt, yd = jnp.asarray(x.T), jnp.asarray(y)
-    fn = T.epoch_fn(None, bsz, True, shuffle)
-    st = T.init_state(d, key=jax.random.key(0), learning_rate=0.1)
-    t0 = time.perf_counter()
-    st, loss = fn(st, xt, yd)
-    jax.block_until_ready(loss)
-    compile_s = time.perf_counter() - t0
+    rows = engine.rows_of(x, y)
+    opt = T.make_optimizer("sgd")
+    keys = np.zeros((1, 2), np.uint32)
+    runs = engine.init_runs(d, keys, [0.1], optimizer=opt)
+    with engine.Shuffler(keys, n, shuffle) as shuffler:
+        t0 = time.perf_counter()
+        runs = engine.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
+        jax.block_until_ready(runs.params)
+        compile_s = time.perf_counter() - t0
+        e = 1
 
-    def one():
-        nonlocal st
-        st, loss = fn(st, xt, yd)
-        jax.block_until_ready(loss)
+        def one():
+            nonlocal runs, e
+            runs = engine.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=bsz)
+            jax.block_until_ready(runs.params)
+            e += 1
 
-    return n / _best(one, repeats), compile_s
+        return n / _best(one, repeats), compile_s
+
+
+def bench_sweep(x, y, bsz, repeats, seeds=8, n_lr=8):
+    """``seeds × n_lr`` runs, one epoch each, as the batch-size study runs them, shuffles included.
+
+    ``cold``: the permutations computed, then the epoch; ``steady``: epoch after epoch with the next
+    permutations computed on the shuffler's thread meanwhile (the study's loop). Run-examples/s.
+    """
+    n, d = x.shape
+    rows = engine.rows_of(x, y)
+    opt = T.make_optimizer("sgd")
+    keys = np.stack([np.arange(seeds, dtype=np.uint32), np.full(seeds, 11, np.uint32)], axis=1)
+    lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32)
+    runs = engine.init_runs(d, keys, lrs, optimizer=opt)
+    jax.block_until_ready(engine.epoch(runs, engine.permutations(keys, 0, n), rows, optimizer=opt, batch_size=bsz))
+    e = 0
+
+    def cold():
+        nonlocal e
+        e += 1
+        jax.block_until_ready(engine.epoch(runs, engine.permutations(keys, e, n), rows, optimizer=opt,
+                                           batch_size=bsz).params)
+
+    cold_s = _best(cold, repeats)
+    epochs = max(3, repeats)
+    with engine.Shuffler(keys, n) as shuffler:
+        r = engine.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
+        jax.block_until_ready(r.params)
+        t0 = time.perf_counter()
+        for k in range(1, epochs + 1):
+            r = engine.epoch(r, shuffler.get(k), rows, optimizer=opt, batch_size=bsz)
+        jax.block_until_ready(r.params)
+        steady_s = (time.perf_counter() - t0) / epochs
+    total = seeds * n_lr * (n // bsz * bsz)
+    return total / cold_s, total / steady_s
 
 
 def sgd_benchmarks(n, batch_sizes, repeats, budget, log):
@@ -188,6 +242,36 @@ def sgd_benchmarks(n, batch_sizes, repeats, budget, log):
                          **({"compile_seconds": compile_s} if impl == "jaxsgd" else {})})
         log(f"B={bsz}: " + ", ".join(f"{k} {v / 1e6:.2f}M/s" for k, v in row.items()))
     return rows
+
+
+def sweep_benchmarks(n, bsz, repeats, log):
+    """The 64-run sweep row and one C run at the same N and B, measured in this run."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    y = rng.uniform(size=n).astype(np.float32)
+    so, why = build_c()
+    c = bench_c(so, x, y, bsz, max(repeats, 7)) if so is not None else None
+    cold, steady = bench_sweep(x, y, bsz, repeats)
+    log(f"sweep 64 runs, N={n}, B={bsz}: {steady / 1e6:.0f}M run-examples/s steady, {cold / 1e6:.0f}M cold; "
+        + (f"one C run {c / 1e6:.0f}M examples/s" if c else f"C skipped: {why}"))
+    out = [{"impl": "jaxsgd-sweep", "runs": 64, "seeds": 8, "learning_rates": 8, "batch_size": bsz, "n": n,
+            "run_examples_per_second": steady, "cold_run_examples_per_second": cold,
+            **({"ratio_to_c_loop": steady / c, "cold_ratio_to_c_loop": cold / c} if c else {})}]
+    if c:
+        out.append({"impl": "c-loop", "runs": 1, "batch_size": bsz, "n": n, "examples_per_second": c})
+    return out
+
+
+def print_sweep_table(rows):
+    sw = next(r for r in rows if r["impl"] == "jaxsgd-sweep")
+    c = next((r for r in rows if r["impl"] == "c-loop"), None)
+    print(f"\nSweep: {sw['runs']} runs (8 seeds × 8 learning rates), one epoch each, N = {sw['n']:,}, "
+          f"B = {sw['batch_size']}, shuffles included")
+    for label, key in (("steady (next shuffles on the shuffler's thread)", ""), ("cold (shuffles first)", "cold_")):
+        ratio = f"  = {sw[key + 'ratio_to_c_loop']:.2f}× one C run" if c else ""
+        print(f"  jaxsgd sweep, {label:<48} {sw[key + 'run_examples_per_second']:>14,.0f} run-examples/s{ratio}")
+    if c:
+        print(f"  {'one C run':<62} {c['examples_per_second']:>14,.0f} examples/s")
 
 
 def print_sgd_table(rows):
@@ -252,7 +336,6 @@ def compile_benchmarks(orders, naive_orders, log, timeout=120):
 def accelerator_benchmarks(large: bool, log):
     """The figures that compare backends: one run at B = 32 and B = 4096, many vmapped runs,
     σ⁽²⁰⁾ on many points, and the default batch-size study's wall time."""
-    from jaxsgd import runs
     from jaxsgd.derivatives import sigmoid_derivative
 
     rows = []
@@ -266,11 +349,17 @@ def accelerator_benchmarks(large: bool, log):
                      "examples_per_second": eps})
         log(f"one run B={b}: {eps / 1e6:.1f}M examples/s")
     n_runs, n_many = (4096, 65_536) if large else (64, 16_384)
-    keys = jax.random.split(jax.random.key(0), n_runs)
-    lrs = np.full(n_runs, 0.5, np.float32)
+    seeds = 64 if large else 8
+    keys = np.stack([np.arange(seeds, dtype=np.uint32), np.zeros(seeds, np.uint32)], axis=1)
+    lrs = np.geomspace(0.05, 5.0, n_runs // seeds).astype(np.float32)
     xm, ym = x[:n_many], y[:n_many]
-    jax.block_until_ready(runs.train_many(xm, ym, lrs, keys, batch_size=32, epochs=1))
-    t = _best(lambda: jax.block_until_ready(runs.train_many(xm, ym, lrs, keys, batch_size=32, epochs=1)), 2)
+
+    def sweep():
+        r = engine.sweep(xm, ym, learning_rates=lrs, keys=keys, batch_size=32, epochs=1)
+        jax.block_until_ready(r.params)
+
+    sweep()
+    t = _best(sweep, 2)
     rows.append({"impl": "jaxsgd", "what": "vmapped runs, one epoch each", "batch_size": 32, "n": n_many,
                  "runs": n_runs, "run_examples_per_second": n_runs * n_many / t})
     log(f"{n_runs} runs × {n_many} rows at B=32: {n_runs * n_many / t:.3g} run-examples/s")
@@ -283,7 +372,7 @@ def accelerator_benchmarks(large: bool, log):
     del xs
     r = subprocess.run([sys.executable, "-m", "jaxsgd", "batch-size", "--json"], capture_output=True, text=True)
     try:
-        study = json.loads(r.stdout)["total_seconds"]
+        study = json.loads(r.stdout)["wall_seconds"]
     except (ValueError, KeyError):
         study = None
     rows.append({"impl": "jaxsgd batch-size", "what": "default study wall time", "seconds": study})
@@ -297,7 +386,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "derivatives", "accelerator"], help="run one group")
+    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator"], help="run one group")
     ap.add_argument("--large", action="store_true",
                     help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
     a = ap.parse_args(argv)
@@ -306,8 +395,10 @@ def main(argv=None) -> int:
     batch_sizes = [int(b) for b in a.batch_sizes.split(",")]
     log = (lambda s: print(s, file=sys.stderr, flush=True))
     rows = []
+    if a.only in (None, "sweep"):
+        rows += sweep_benchmarks(16_384 if a.quick else 65_536, 32, repeats, log)
     if a.only in (None, "sgd"):
-        rows = sgd_benchmarks(n, batch_sizes, repeats, budget=2000 if a.quick else 20_000, log=log)
+        rows += sgd_benchmarks(n, batch_sizes, repeats, budget=2000 if a.quick else 20_000, log=log)
     deriv, compiles = [], []
     if a.only in (None, "derivatives"):
         deriv = derivative_benchmarks(n, 20, repeats, log)
@@ -334,8 +425,11 @@ def main(argv=None) -> int:
     if a.json:
         print(json.dumps(result))
         return 0
-    if rows:
-        print_sgd_table(rows)
+    if any(r["impl"] == "jaxsgd-sweep" for r in rows):
+        print_sweep_table(rows)
+    single = [r for r in rows if "runs" not in r]
+    if single:
+        print_sgd_table(single)
     if accel:
         print(f"\nBackend comparison figures ({meta['backend']}, {meta['device']}):")
         for r in accel:
