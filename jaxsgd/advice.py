@@ -26,7 +26,7 @@ import numpy as np
 
 from jaxsgd import engine
 from jaxsgd.model import mean_loss
-from jaxsgd.sgd import make_optimizer
+from jaxsgd.sgd import make_optimizer, seed_key
 from jaxsgd.study import StudyResult
 
 __all__ = ["Advice", "Choice", "advise"]
@@ -52,8 +52,15 @@ class Advice(NamedTuple):
 _loss_of_runs = jax.jit(jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None)))
 
 
+def _check_keys(seed: int) -> np.ndarray:
+    """The two check runs' keys: ``[seed, 1]``, ``[seed, 2]`` below 2³², else drawn from all 64 bits."""
+    if isinstance(seed, int | np.integer) and 0 <= seed < 2**32:
+        return np.asarray([[seed, 1], [seed, 2]], np.uint32)
+    return np.asarray(jax.random.key_data(jax.random.split(seed_key(seed), 2)))  # seed_key refuses a bad seed
+
+
 def _final_losses(x, y, b, lrs, epochs, seed):
-    keys = np.asarray([[seed, 1], [seed, 2]], np.uint32)
+    keys = _check_keys(seed)
     runs = engine.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=b, epochs=epochs)
     losses = np.asarray(_loss_of_runs(runs.params, x.T, y), np.float64)  # (2, L)
     losses[~np.isfinite(losses)] = np.inf
@@ -76,6 +83,9 @@ def _step_seconds(x, y, b, lr, repeats=200):
 
 def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) -> Advice:
     """Choices for the three goals at ``result``'s default level, each with its check run's final loss."""
+    if isinstance(budget_epochs, bool) or not isinstance(budget_epochs, int | np.integer) or budget_epochs < 1:
+        raise ValueError(f"budget_epochs must be a whole number > 0, got {budget_epochs!r}")
+    _check_keys(seed)
     x = jax.numpy.asarray(x, jax.numpy.float32)
     y = jax.numpy.asarray(y, jax.numpy.float32)
     level = result.default

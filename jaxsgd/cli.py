@@ -150,8 +150,13 @@ def _add_train(sub):
 
 
 def _run_train(a) -> int:
+    import numpy as np
+
     from jaxsgd import run
 
+    f32 = np.finfo(np.float32)
+    if a.lr > 0 and not float(f32.smallest_subnormal) <= a.lr <= float(f32.max):  # ≤ 0 is refused by name in run
+        raise UsageError(f"jaxsgd train: --lr must be a number float32 holds (1.4e-45 to 3.4e38), got {a.lr:g}")
     cfg = run.TrainConfig(
         csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing, n_rows=a.rows,
         batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
@@ -447,13 +452,13 @@ def _int_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(vals)))
 
 
-def _float_list(text: str) -> tuple[float, ...]:
+def _float_list(text: str, what: str = "learning rates") -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
     if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"learning rates must be finite and > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{what} must be finite and > 0, got {text!r}")
     return vals
 
 
@@ -483,8 +488,8 @@ def _add_batch_size(sub):
     p.add_argument("--max-steps", type=_positive_int, default=D.STUDY_MAX_STEPS,
                    help="most steps any run takes (default 20000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
-    p.add_argument("--budget-epochs", type=_positive_int, default=3,
-                   help="epochs of the check runs behind the recommendation (default 3)")
+    p.add_argument("--budget-epochs", type=_int_between(1, 100), default=3,
+                   help="epochs of the check runs behind the recommendation, 1 to 100 (default 3)")
     p.add_argument("--claims", action="store_true",
                    help="also test the mini-batch gradient for bias and its variance against tr(Σ)/B")
     p.add_argument("--plot", type=_path, metavar="PATH",
@@ -494,8 +499,23 @@ def _add_batch_size(sub):
     p.set_defaults(run=_run_batch_size)
 
 
+def _int_between(lo: int, hi: int):
+    """An argparse type for a whole number from ``lo`` to ``hi``."""
+
+    def whole(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {v}")
+        return v
+
+    return whole
+
+
 def _fraction_list(text: str) -> tuple[float, ...]:
-    vals = _float_list(text)
+    vals = _float_list(text, "levels")
     if not all(v < 1 for v in vals):
         raise argparse.ArgumentTypeError(f"levels are fractions between 0 and 1, got {text!r}")
     return tuple(sorted(set(vals), reverse=True))
@@ -531,9 +551,11 @@ def _run_batch_size(a) -> int:
             result = study.run_study(x, y, cfg, progress=_progress(a.quiet or a.json))
         except study.StudyError as e:
             flag = {"batch_sizes": "--batch-sizes", "fractions": "--levels", "seeds": "--seeds",
-                    "max_steps": "--max-steps", "max_rows": "--max-rows"}[e.argument]
+                    "max_steps": "--max-steps", "max_rows": "--max-rows", "learning_rates": "--lrs"}.get(
+                e.argument, e.argument)
             raise data.DataError(f"{flag}: {e.problem}") from None
-        rec = advice.advise(result, x, y, budget_epochs=a.budget_epochs, seed=a.seed)
+        studied_x, studied_y, _ = study.subsample(x, y, cfg)  # the check runs train on the rows studied
+        rec = advice.advise(result, studied_x, studied_y, budget_epochs=a.budget_epochs, seed=a.seed)
         claims = None
         if a.claims:
             from jaxsgd import claims as cl
@@ -575,7 +597,8 @@ def _study_text(r, rec, claims) -> str:
     biggest = [row for row in lv.rows if row.steps is not None]
     why = (f"the first level the largest batch size needs ≥ {MIN_DEFAULT_STEPS} steps for" if biggest and
            biggest[-1].steps >= MIN_DEFAULT_STEPS else
-           f"the deepest level reached; no level made the largest batch size take {MIN_DEFAULT_STEPS} steps")
+           f"the deepest level reached; no level made the largest batch size take {MIN_DEFAULT_STEPS} steps"
+           if biggest else "the deepest level; no batch size reached any level")
     lines += ["", f"At the default level f = {lv.fraction:g} ({why}):",
               f"{'B':>6} {'best lr':>8} {'steps S':>8} {'95%':>15} {'examples E':>11} {'95%':>19}"]
     for row in lv.rows:
@@ -645,7 +668,8 @@ def _plot_study(r, path):
                         a_.axvline(lv.b_simple, ls=":", color="black", lw=0.8, label=f"B_simple ≈ {lv.b_simple:.3g}")
     for a_, ylabel in ((ax[0], "steps to the level, S(B)"), (ax[1], "examples to the level, E(B) = B·S(B)")):
         a_.set(xscale="log", yscale="log", xlabel="batch size B (examples per step)", ylabel=ylabel)
-        a_.legend(fontsize=7)
+        if a_.get_legend_handles_labels()[0]:  # nothing reached: no legend (and no matplotlib warning)
+            a_.legend(fontsize=7)
     have = [lv for lv in r.levels if lv.b_crit is not None and lv.b_simple is not None]
     if have:
         ax[2].errorbar([lv.b_simple for lv in have], [lv.b_crit for lv in have],

@@ -42,6 +42,7 @@ from jax import lax
 
 from jaxsgd.defaults import SHUFFLES
 from jaxsgd.model import Params, init_params, mean_loss
+from jaxsgd.optimizers import make_optimizer
 
 __all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "init_runs", "permutations", "rows_of", "runs_step",
            "set_learning_rate", "step", "sweep"]
@@ -205,6 +206,39 @@ def rows_of(x, y) -> jax.Array:
     return jnp.concatenate([x, jnp.asarray(y, x.dtype)[:, None]], axis=1)
 
 
+def _whole(v) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _check_sweep(x, y, learning_rates, keys, batch_size, epochs) -> np.ndarray:
+    """:func:`sweep`'s arguments checked by name; returns the keys as ``(S, 2)`` uint32."""
+    y = jnp.asarray(y)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"x must be (N, d) and y (N,), got {x.shape} and {y.shape}")
+    for name, a in (("x", x), ("y", y)):
+        if not bool(jnp.all(jnp.isfinite(a))):
+            raise ValueError(f"{name} must be finite: it holds NaN or ±inf")
+    lrs = np.asarray(learning_rates, np.float64)
+    held = jnp.finfo(x.dtype) if jnp.issubdtype(x.dtype, jnp.floating) else jnp.finfo(jnp.float32)
+    if lrs.ndim != 1 or lrs.size == 0 or not np.all((lrs >= float(held.smallest_subnormal))
+                                                    & (lrs <= float(held.max))):
+        raise ValueError(f"learning_rates must be a non-empty list of numbers > 0 that {held.dtype} holds, got "
+                         f"{learning_rates!r}")
+    if isinstance(keys, jax.Array) and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        keys = jax.random.key_data(keys)
+    k = np.asarray(keys)
+    if k.ndim != 2 or k.shape[0] < 1 or k.shape[1] != 2 or not np.issubdtype(k.dtype, np.integer) \
+            or k.min() < 0 or k.max() > np.iinfo(np.uint32).max:
+        raise ValueError(f"keys must be (seeds, 2) uint32 key data (e.g. jax.random.key_data(jax.random.split("
+                         f"key, seeds))) with at least one seed, got shape {k.shape} and dtype {k.dtype}")
+    n = x.shape[0]
+    if not _whole(batch_size) or not 0 < batch_size <= n:
+        raise ValueError(f"batch_size must be a whole number between 1 and the {n} rows, got {batch_size!r}")
+    if not _whole(epochs) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number > 0, got {epochs!r}")
+    return k.astype(np.uint32)
+
+
 def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer=None, drop_last: bool = True,
           shuffle: str = "auto", shard_runs: bool | None = None) -> Runs:
     """``len(keys) × len(learning_rates)`` runs of ``epochs`` epochs from zero parameters.
@@ -215,12 +249,10 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     visible devices (default: when there are several and they divide the
     number of seeds); the data are replicated.
     """
-    from jaxsgd.sgd import make_optimizer
-
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
     x = jnp.asarray(x)
+    keys = _check_sweep(x, y, learning_rates, keys, batch_size, epochs)
     rows = rows_of(x, y)
-    keys = np.asarray(keys, np.uint32)
     runs = init_runs(x.shape[1], keys, learning_rates, optimizer=optimizer, dtype=x.dtype)
     n_dev = jax.device_count()
     if shard_runs is None:

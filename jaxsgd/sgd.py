@@ -28,11 +28,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxsgd import engine
 from jaxsgd.defaults import OPTIMIZERS
 from jaxsgd.model import Params, init_params, mean_loss
+from jaxsgd.optimizers import RuntimeSGDState, make_optimizer, runtime_sgd  # noqa: F401  (re-exported)
 
 __all__ = [
     "History",
@@ -70,45 +70,6 @@ class History(NamedTuple):
     val_loss: list
     examples_per_second: list
     curve: list
-
-
-class RuntimeSGDState(NamedTuple):
-    """The learning rate as state, so that changing it does not recompile."""
-
-    hyperparams: dict
-
-
-def runtime_sgd(learning_rate=0.1) -> optax.GradientTransformation:
-    """``θ ← θ − α g`` with α in the optimizer state: the same arithmetic as ``optax.sgd(α)``
-    (``updates = (−α)·g``), bit for bit, and lighter than ``optax.inject_hyperparams``."""
-
-    def init(params):
-        dtype = jax.tree.leaves(params)[0].dtype
-        return RuntimeSGDState({"learning_rate": jnp.asarray(learning_rate, dtype)})
-
-    def update(grads, state, params=None):
-        step = -state.hyperparams["learning_rate"]
-        return jax.tree.map(lambda g: step.astype(g.dtype) * g, grads), state
-
-    return optax.GradientTransformation(init, update)
-
-
-@functools.cache
-def make_optimizer(name: str = "sgd") -> optax.GradientTransformation:
-    """A built-in optimizer whose learning rate lives in its state (runtime value).
-
-    ``"sgd"`` is the exercise's rule ``θ ← θ − α g`` (:func:`runtime_sgd`, equal to
-    ``optax.sgd`` bit for bit), ``"momentum"``
-    is ``optax.sgd(α, momentum=0.9)``, ``"adam"`` is ``optax.adam(α)``. Cached, so
-    every call with the same name returns the same object and reuses compiled code.
-    """
-    if name == "sgd":
-        return runtime_sgd(0.1)
-    if name == "momentum":
-        return optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
-    if name == "adam":
-        return optax.inject_hyperparams(optax.adam)(learning_rate=0.1)
-    raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
 def _set_lr(opt_state, learning_rate):
@@ -256,6 +217,11 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
     y = jnp.asarray(y, x.dtype)
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"x must be (N, d) and y (N,), got {x.shape} and {y.shape}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(f"x must hold floating-point numbers (scaled features), got {x.dtype}")
+    for name, a in (("x", x), ("y", y)):
+        if not bool(jnp.all(jnp.isfinite(a))):
+            raise ValueError(f"{name} must be finite: it holds NaN or ±inf")
     n, d = x.shape
     _check_batch(batch_size, n)
     if not isinstance(epochs, int | np.integer) or epochs <= 0:
@@ -265,6 +231,10 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
         learning_rate = 0.1  # the built-in optimizers' default
     if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning rate must be a finite number > 0, got {learning_rate!r}")
+    held = jnp.finfo(x.dtype)
+    if learning_rate is not None and not float(held.smallest_subnormal) <= float(learning_rate) <= float(held.max):
+        raise ValueError(f"learning rate must be one that {x.dtype} holds ({held.smallest_subnormal:.2g} to "
+                         f"{held.max:.2g}), got {learning_rate!r}")
     if state is None:
         key = jax.random.key(0) if key is None else key
         state = init_state(d, key=key, optimizer=optimizer, learning_rate=learning_rate, dtype=x.dtype)

@@ -39,7 +39,7 @@ from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.sgd import make_optimizer, seed_key
 
 __all__ = ["FRACTIONS", "LEARNING_RATES", "LevelResult", "Row", "StudyConfig", "StudyError", "StudyResult",
-           "fit_critical_batch", "full_batch_reference", "run_study", "summarize_level", "validate",
+           "fit_critical_batch", "full_batch_reference", "run_study", "subsample", "summarize_level", "validate",
            "BatchRuns"]
 
 FRACTIONS = defaults.STUDY_FRACTIONS
@@ -170,14 +170,29 @@ def _batches(perms, rows, *, batch_size):
 
 
 def _settled(hits: np.ndarray, t: int, caps) -> bool:
-    """Whether no later step can change an answer: at each level, a learning rate has all its seeds there
-    and ``t`` has passed the slowest of them, or ``t`` has reached the level's cap."""
+    """Whether no later step can change an answer (the best median or a bootstrap replicate of it): at each
+    level, a learning rate has all its seeds there (so every resample's best is at most ``M``, the smallest
+    of those learning rates' slowest seeds) and no median that takes in a run still going (its hit > ``t``)
+    can come below ``M``; or ``t`` has reached the level's cap.
+
+    With an odd number of seeds such a median is the unfinished run itself, > ``t`` ≥ ``M``. With an even
+    number it may average the run with a finished one: the learning rate's earliest hit ``h₀`` gives the
+    bound ``(h₀ + t + 1)/2``, which must reach ``M``.
+    """
     for h, cap in zip(hits, caps, strict=True):  # (S, L) per level
         if t >= cap:
             continue
         done = np.all(h > 0, axis=0)
-        if not done.any() or t < int(np.min(np.max(h[:, done], axis=0))):
+        if not done.any():
             return False
+        bound = int(np.min(np.max(h[:, done], axis=0)))
+        if t < bound:
+            return False
+        if h.shape[0] % 2 == 0:
+            for col in h[:, ~done].T:
+                got = col[col > 0]
+                if ((int(got.min()) if got.size else t + 1) + t + 1) / 2 < bound:
+                    return False
     return True
 
 
@@ -249,14 +264,17 @@ def _runs_for_batch(x, y, b, lrs, keys, levels, caps, cfg, optimizer, programs):
 CAP_FACTOR = 4  # a halved batch may take at most this many times the steps of the larger one
 
 
-def _next_cap(h, b, max_steps) -> int:
-    """Steps allowed at the next smaller batch size for a level: ``CAP_FACTOR ×`` the median steps here.
+def _next_cap(h, b, max_steps, next_b) -> int:
+    """Steps allowed at the next smaller batch size ``next_b`` for a level: ``CAP_FACTOR × (b/next_b)/2 ×``
+    the median steps here (``CAP_FACTOR ×`` for a halving).
 
-    With perfect tuning ``S(B/2) ≤ 2·S(B)`` (``S = S_min(1 + B_crit/B)``); twice that leaves room for the
-    learning-rate grid. A level this batch size did not reach gets no steps at the smaller one.
+    With perfect tuning ``S(B') ≤ (B/B')·S(B)`` (``S = S_min(1 + B_crit/B)``), ``S(B/2) ≤ 2·S(B)``; twice that
+    leaves room for the learning-rate grid. A level this batch size did not reach gets no steps at the
+    smaller one.
     """
     best = float(np.min(_median_steps(h)))
-    return 0 if not np.isfinite(best) else min(max_steps, int(math.ceil(CAP_FACTOR * best)))
+    factor = CAP_FACTOR * max(1.0, b / next_b) / 2
+    return 0 if not np.isfinite(best) else min(max_steps, int(math.ceil(factor * best)))
 
 
 def _one_batch_size(k, b, x, y, lrs, keys, levels, caps, cfg, optimizer, programs, per_b, timing, detail, progress,
@@ -274,14 +292,24 @@ def _median_steps(h):
     return np.median(np.where(h > 0, h, np.inf), axis=0)
 
 
+def subsample(x, y, cfg: StudyConfig):
+    """``(x, y, rows before)``: the rows the study uses, a random ``cfg.max_rows`` of them above that many."""
+    if len(y) <= cfg.max_rows:
+        return x, y, None
+    rows = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.max_rows, replace=False))
+    return x[rows], y[rows], len(y)
+
+
 def _row(b, h, lrs, boot_idx) -> tuple[Row, np.ndarray]:
     med = _median_steps(h)
     i = int(np.argmin(med))
     if not np.isfinite(med[i]):
         return Row(b, None, None, None, None, None), np.full(len(boot_idx), np.inf)
     reps = np.array([np.min(_median_steps(h[idx])) for idx in boot_idx])
-    lo, hi = _percentiles(reps)
     steps = float(med[i])
+    if h.shape[0] < 2:  # one seed: no interval over seeds
+        return Row(b, float(lrs[i]), steps, None, steps * b, None), reps
+    lo, hi = _percentiles(reps)
     return Row(b, float(lrs[i]), steps, (lo, hi), steps * b, (lo * b, hi * b)), reps
 
 
@@ -300,7 +328,7 @@ def fit_critical_batch(bs, steps):
         return math.nan, math.nan
     a = np.stack([np.ones_like(bs), 1.0 / bs], axis=1) / steps[:, None]
     (s_min, slope), *_ = np.linalg.lstsq(a, np.ones_like(steps), rcond=None)
-    if not (s_min > 0 and slope > 0):
+    if not (s_min > 0 and slope > 1e-6 * s_min * bs.min()):  # B_crit ≈ 0 is rounding: S does not fall
         return math.nan, math.nan
     return float(s_min), float(slope / s_min)
 
@@ -330,12 +358,22 @@ class StudyError(ValueError):
         self.argument, self.problem = argument, problem
 
 
+def _whole(v) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
 def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
-    """The batch sizes to study; :class:`StudyError` for anything out of range."""
+    """The batch sizes to study, ascending and distinct; :class:`StudyError` for anything out of range."""
+    for name in ("max_rows", "seeds", "max_steps", "bootstrap"):
+        if not _whole(getattr(cfg, name)):
+            raise StudyError(name, f"must be a whole number, got {getattr(cfg, name)!r}")
     if cfg.max_rows < 2:
         raise StudyError("max_rows", f"at least 2 rows are needed, got {cfg.max_rows}")
     rows = min(n, cfg.max_rows)
     bsizes = tuple(cfg.batch_sizes or _default_batch_sizes(rows))
+    if not all(_whole(b) for b in bsizes):
+        raise StudyError("batch_sizes", f"batch sizes must be whole numbers, got {bsizes}")
+    bsizes = tuple(sorted({int(b) for b in bsizes}))
     bad = [b for b in bsizes if not 0 < b <= rows]
     if bad:
         raise StudyError("batch_sizes", f"batch sizes must be between 1 and the {rows} rows studied, got "
@@ -346,6 +384,13 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
         raise StudyError("seeds", f"at least one seed is needed, got {cfg.seeds}")
     if cfg.max_steps < 1:
         raise StudyError("max_steps", f"at least one step is needed, got {cfg.max_steps}")
+    lrs = np.asarray(cfg.learning_rates, np.float64)
+    f32 = np.finfo(np.float32)
+    if lrs.ndim != 1 or lrs.size == 0 or not np.all((lrs >= float(f32.smallest_subnormal)) & (lrs <= float(f32.max))):
+        raise StudyError("learning_rates", "learning rates must be one or more numbers > 0 that float32 holds "
+                                           f"(1.4e-45 to 3.4e38), got {cfg.learning_rates}")
+    if cfg.bootstrap < 1:
+        raise StudyError("bootstrap", f"at least one bootstrap resample is needed, got {cfg.bootstrap}")
     return bsizes
 
 
@@ -357,14 +402,16 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None) -> StudyRe
     """
     cfg = StudyConfig() if cfg is None else cfg
     t_start = time.perf_counter()
-    x = np.asarray(x, np.float32)
-    y = np.asarray(y, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes ±inf, refused below
+        x = np.asarray(x, np.float32)
+        y = np.asarray(y, np.float32)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"x must be (N, d) and y (N,), got {x.shape} and {y.shape}")
+    for name, a in (("x", x), ("y", y)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{name} must be finite: it holds NaN or ±inf (or values beyond float32)")
     bsizes = validate(cfg, len(y))
-    subsampled = None
-    if len(y) > cfg.max_rows:
-        subsampled = len(y)
-        rows = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.max_rows, replace=False))
-        x, y = x[rows], y[rows]
+    x, y, subsampled = subsample(x, y, cfg)
     n, d = x.shape
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     fractions = tuple(sorted(cfg.fractions, reverse=True))
@@ -381,14 +428,20 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None) -> StudyRe
     # compiling is a third of the work: the next batch sizes compile on this thread while others run
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-compile") as pool:
         programs = [pool.submit(_compile, x, y, b, lrs, keys_of[b], level_spec, optimizer) for b in order]
-        l0 = float(mean_loss(init_params(d), xj.T, yj))
-        l_star, gd_losses, gd_thetas = full_batch_reference(x, y)
-        level_losses = [l_star + f * (l0 - l_star) for f in fractions]
-        levels = jnp.asarray(level_losses, jnp.float32)
-        for k, b in enumerate(order):
-            _one_batch_size(k, b, x, y, lrs, keys_of[b], levels, caps, cfg, optimizer, programs[k].result(), per_b,
-                            timing, detail, progress, len(order))
-            caps = [_next_cap(per_b[b][1][j], b, cfg.max_steps) for j in range(len(fractions))]
+        try:
+            l0 = float(mean_loss(init_params(d), xj.T, yj))
+            l_star, gd_losses, gd_thetas = full_batch_reference(x, y)
+            level_losses = [l_star + f * (l0 - l_star) for f in fractions]
+            levels = jnp.asarray(level_losses, jnp.float32)
+            for k, b in enumerate(order):
+                _one_batch_size(k, b, x, y, lrs, keys_of[b], levels, caps, cfg, optimizer, programs[k].result(),
+                                per_b, timing, detail, progress, len(order))
+                if k + 1 < len(order):
+                    caps = [_next_cap(per_b[b][1][j], b, cfg.max_steps, order[k + 1])
+                            for j in range(len(fractions))]
+        except BaseException:  # an error or Ctrl-C: the compiles not started yet are dropped, not waited for
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     per_b = [per_b[b] for b in bsizes]
     results = []
     for j, (f, loss) in enumerate(zip(fractions, level_losses, strict=True)):
@@ -416,6 +469,8 @@ def summarize_level(hits_by_batch: dict, lrs, boot_idx):
     s_min, b_crit = fit_critical_batch(bsizes, [r.steps if r.steps else np.inf for r in rows_])
     if math.isnan(b_crit):
         return tuple(rows_), None, None, None
+    if boot_idx.shape[1] < 2:  # one seed: no interval over seeds
+        return tuple(rows_), s_min, b_crit, None
     boot = [fit_critical_batch(bsizes, [rep[i] for rep in reps])[1] for i in range(len(boot_idx))]
     return tuple(rows_), s_min, b_crit, _ci(boot)
 

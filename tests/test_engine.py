@@ -86,3 +86,47 @@ def test_shuffler_prefetches_the_same_permutations_and_ends_its_thread():
         np.testing.assert_array_equal(p, engine.permutations(KEYS, e, N))
     after = {t.name for t in threading.enumerate() if t.name.startswith("jaxsgd-shuffle")}
     assert not (after - before)
+
+
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ({"learning_rates": []}, "learning_rates"),
+        ({"learning_rates": [1.0, float("nan")]}, "learning_rates"),
+        ({"learning_rates": [-1.0]}, "learning_rates"),
+        ({"learning_rates": [1e300]}, "learning_rates"),
+        ({"learning_rates": [[1.0]]}, "learning_rates"),
+        ({"keys": np.array([0, 1], np.uint32)}, "keys"),
+        ({"keys": np.zeros((2, 3), np.uint32)}, "keys"),
+        ({"keys": np.zeros((0, 2), np.uint32)}, "keys"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"batch_size": N + 1}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": -1}, "epochs"),
+    ],
+)
+def test_sweep_names_a_bad_argument(change, needle):
+    x, y = _data()
+    args = {"learning_rates": LRS, "keys": KEYS, "batch_size": B, "epochs": 1, **change}
+    with pytest.raises(ValueError, match=needle):
+        engine.sweep(x, y, **args)
+
+
+def test_sweep_refuses_non_finite_or_mismatched_data():
+    x, y = _data()
+    bad = x.copy()
+    bad[7, 1] = np.inf
+    for args, needle in (((bad, y), "x"), ((x, np.where(np.arange(N) == 3, np.nan, y)), "y"), ((x, y[:-1]), "y"),
+                         ((x[:, 0], y), "x")):
+        with pytest.raises(ValueError, match=needle):
+            engine.sweep(*args, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=1)
+
+
+def test_sweep_takes_typed_keys():
+    x, y = _data()
+    typed = engine.sweep(x, y, learning_rates=LRS[:1], keys=jax.random.wrap_key_data(jnp.asarray(KEYS[:1])),
+                         batch_size=B, epochs=1)
+    raw = engine.sweep(x, y, learning_rates=LRS[:1], keys=KEYS[:1], batch_size=B, epochs=1)
+    np.testing.assert_array_equal(np.asarray(typed.params.w), np.asarray(raw.params.w))

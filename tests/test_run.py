@@ -281,3 +281,12 @@ def test_resume_onto_targets_far_outside_the_fitted_scale(tmp_path, capsys):
     far = _curve_csv(tmp_path / "b.csv", y_scale=1e300)
     _one_line_error(capsys, ["train", "--csv", str(far), *CURVE, "--epochs", "3", "--resume", str(ck)],
                     "too far outside the range", "line ")
+
+
+@pytest.mark.parametrize("lr", ["1e300", "1e-320"])
+def test_train_names_an_lr_float32_cannot_hold(capsys, lr):
+    from jaxsgd.cli import main
+
+    assert main(["train", "--rows", "200", "--epochs", "1", "--lr", lr]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--lr must be a number float32 holds" in err and "Warning" not in err

@@ -174,3 +174,18 @@ def test_seed_key_uses_all_64_bits():
     for bad in (-1, 2**64, 1.0, True):
         with pytest.raises(ValueError, match="seed must be"):
             T.seed_key(bad)
+
+
+def test_non_finite_data_is_refused_by_name():
+    x, y = _data(jnp.float32)
+    with pytest.raises(ValueError, match="x must be finite"):
+        T.train(x.at[4, 1].set(jnp.nan), y, batch_size=B, epochs=1)
+    with pytest.raises(ValueError, match="y must be finite"):
+        T.train(x, y.at[0].set(jnp.inf), batch_size=B, epochs=1)
+
+
+@pytest.mark.parametrize("lr", [1e300, 1e-320])
+def test_a_learning_rate_float32_cannot_hold_is_refused(lr):
+    x, y = _data(jnp.float32)
+    with pytest.raises(ValueError, match="learning rate must be one that float32 holds"):
+        T.train(x, y, batch_size=B, epochs=1, learning_rate=lr)

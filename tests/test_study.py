@@ -163,3 +163,120 @@ def test_cli_plot(tmp_path, capsys):
     out = tmp_path / "bs.png"
     assert main([*_ARGS, "--quiet", "--plot", str(out)]) == 0
     assert out.stat().st_size > 1000 and "B_crit" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ review fixes
+def test_settled_waits_while_an_even_median_can_still_fall():
+    """Two seeds: lr 0 has both at step 10; lr 1 has one seed at step 2 and one still running. Its median
+    (2 + h)/2 is below 10 for any h < 18, so stopping at step 10 could change the answer (and the bootstrap)."""
+    h = np.array([[[10, 2], [10, -1]]])  # (J, S, L)
+    assert not study._settled(h, 10, [1000])
+    assert study._settled(h, 17, [1000])  # (2 + 18)/2 = 10: no later hit can beat lr 0
+    odd = np.array([[[10, 2], [10, 3], [10, -1]]])  # three seeds: lr 1's median (3) is already final
+    assert study._settled(odd, 10, [1000])
+
+
+def test_next_cap_scales_with_the_gap_to_the_next_batch_size():
+    """S(B') ≤ (B/B')·S(B) under S = S_min(1 + B_crit/B): from B = 8 to B = 1 the cap must allow 8× the steps."""
+    h = np.full((2, 1), 13)  # median 13 steps at B = 8
+    assert study._next_cap(h, 8, 10**6, 4) == 4 * 13  # a halving: CAP_FACTOR × S
+    assert study._next_cap(h, 8, 10**6, 1) >= 8 * 13
+
+
+def test_batch_sizes_are_sorted_and_unique_for_the_default_level_rule():
+    assert study.validate(CFG._replace(batch_sizes=(64, 4, 4, 16)), 600) == (4, 16, 64)
+
+
+@pytest.mark.parametrize("change,arg", [({"learning_rates": ()}, "learning_rates"),
+                                        ({"learning_rates": (1.0, float("nan"))}, "learning_rates"),
+                                        ({"learning_rates": (0.0,)}, "learning_rates"),
+                                        ({"learning_rates": (1e-320,)}, "learning_rates"),
+                                        ({"learning_rates": (1e300,)}, "learning_rates"),
+                                        ({"bootstrap": 0}, "bootstrap"),
+                                        ({"seeds": 2.5}, "seeds"),
+                                        ({"max_steps": 1.5}, "max_steps")])
+def test_study_refuses_more_settings_by_name(small, change, arg):
+    with pytest.raises(study.StudyError) as e:
+        study.run_study(*small, CFG._replace(**change))
+    assert e.value.argument == arg
+
+
+def test_study_refuses_non_finite_or_mismatched_data(small):
+    x, y = small
+    bad = np.array(x, copy=True)
+    bad[5, 0] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        study.run_study(bad, y, CFG)
+    with pytest.raises(ValueError, match="y"):
+        study.run_study(x, y[:-1], CFG)
+
+
+def test_a_flat_steps_curve_has_no_b_crit():
+    assert np.isnan(study.fit_critical_batch([1, 2], [2.0, 2.0])[1])
+    assert np.isnan(study.fit_critical_batch([1, 2, 4], [5.0, 5.0, 5.0])[1])
+
+
+def test_an_interrupt_cancels_the_compiles_not_yet_started(small, monkeypatch):
+    """Ctrl-C during the study: the programs queued for later batch sizes are not compiled first."""
+    import threading
+    import time
+
+    compile_ = study._compile
+    interrupted = threading.Event()
+    after = []
+
+    def slow(*args):
+        if interrupted.is_set():
+            after.append(args[2])
+        out = compile_(*args)
+        time.sleep(0.4)
+        return out
+
+    def progress(done, total, message):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "_compile", slow)
+    cfg = CFG._replace(batch_sizes=(1, 2, 4, 8, 16, 32, 64, 128), fractions=(0.1,), max_steps=50)
+    with pytest.raises(KeyboardInterrupt):
+        study.run_study(*small, cfg, progress=progress)
+    assert after == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("jaxsgd-compile")]
+
+
+def test_advice_check_runs_take_any_64_bit_seed(small):
+    from jaxsgd import advice
+
+    x, y = (jnp.asarray(a[:64]) for a in small)
+    lrs = np.array([1.0], np.float32)
+    big = advice._final_losses(x, y, 8, lrs, 1, 2**32)
+    assert np.all(np.isfinite(big)) and big[0] != advice._final_losses(x, y, 8, lrs, 1, 0)[0]
+    assert advice._final_losses(x, y, 8, lrs, 1, 2**64 - 1).shape == (1,)
+
+
+def test_cli_levels_error_names_levels(capsys):
+    assert main(["batch-size", "--levels", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "levels" in err and "learning rates" not in err and err.count("\n") == 1
+
+
+def test_cli_says_when_no_level_was_reached(capsys):
+    assert main([*_ARGS, "--lrs", "1e6", "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "deepest level reached" not in out.out and "no batch size reached" in out.out
+    assert out.err == ""
+
+
+def test_cli_plot_with_nothing_reached_writes_no_warning(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
+    out = tmp_path / "none.png"
+    assert main([*_ARGS, "--lrs", "1e6", "--quiet", "--plot", str(out)]) == 0
+    assert out.stat().st_size > 1000 and capsys.readouterr().err == ""
+
+
+def test_advise_names_a_bad_budget_or_seed(small, result):
+    from jaxsgd import advice
+
+    for kwargs, needle in (({"budget_epochs": 0}, "budget_epochs"), ({"seed": -1}, "seed must be")):
+        with pytest.raises(ValueError, match=needle):
+            advice.advise(result, *small, **kwargs)
