@@ -22,6 +22,7 @@ import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd import engine
@@ -29,7 +30,7 @@ from jaxsgd.model import mean_loss
 from jaxsgd.sgd import make_optimizer, seed_key
 from jaxsgd.study import StudyResult
 
-__all__ = ["Advice", "Choice", "advise"]
+__all__ = ["Advice", "Choice", "advise", "warm_up"]
 
 DEFAULT_BATCH, DEFAULT_LR = 32, 0.5
 
@@ -67,11 +68,35 @@ def _final_losses(x, y, b, lrs, epochs, seed):
     return np.median(losses, axis=0)
 
 
-def _step_seconds(x, y, b, lr, repeats=200):
+_one_step = jax.jit(engine.step, static_argnums=0)
+
+
+def _one_run(d, lr):
     opt = make_optimizer("sgd")
-    runs = engine.init_runs(x.shape[1], np.zeros((1, 2), np.uint32), [lr], optimizer=opt)
-    p, s = jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
-    step = jax.jit(functools.partial(engine.step, opt))
+    runs = engine.init_runs(d, np.zeros((1, 2), np.uint32), [lr], optimizer=opt)
+    return opt, jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
+
+
+def warm_up(n: int, d: int, learning_rates, batch_sizes, *, seed: int = 0):
+    """Compile, ahead, every program :func:`advise` may run for these shapes (the study calls this on its
+    compile thread while it trains, so that advice afterwards costs little more than its runs)."""
+    opt, (p, s) = _one_run(d, 0.1)
+    keys = _check_keys(seed)
+    lrs = np.asarray(learning_rates, np.float32)
+    runs = engine.init_runs(d, keys, lrs, optimizer=opt)
+    rows = jax.ShapeDtypeStruct((n, d + 1), jnp.float32)
+    perms = jax.ShapeDtypeStruct((len(keys), n), jnp.int32)
+    _loss_of_runs.lower(runs.params, jax.ShapeDtypeStruct((d, n), jnp.float32),
+                        jax.ShapeDtypeStruct((n,), jnp.float32)).compile()
+    for b in batch_sizes:
+        _one_step.lower(opt, p, s, jax.ShapeDtypeStruct((d, b), jnp.float32),
+                        jax.ShapeDtypeStruct((b,), jnp.float32)).compile()
+        engine.epoch.lower(runs, perms, rows, optimizer=opt, batch_size=int(b)).compile()
+
+
+def _step_seconds(x, y, b, lr, repeats=200):
+    opt, (p, s) = _one_run(x.shape[1], lr)
+    step = functools.partial(_one_step, opt)
     xb, yb = x.T[:, :b], y[:b]
     jax.block_until_ready(step(p, s, xb, yb))
     t0 = time.perf_counter()
@@ -99,17 +124,19 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) 
     n = x.shape[0]
     candidates = sorted({fewest.batch_size, fastest.batch_size, DEFAULT_BATCH, 128, 512} & set(range(1, n + 1)))
     best_budget = None
+    check = {}  # (B, lr) -> median final loss of the two check runs
     for b in candidates:
         finals = _final_losses(x, y, b, lrs, budget_epochs, seed)
+        check.update({(b, float(lr)): float(v) for lr, v in zip(lrs, finals, strict=True)})
         i = int(np.argmin(finals))
         if best_budget is None or finals[i] < best_budget[2]:
             best_budget = (b, float(lrs[i]), float(finals[i]))
-    check = {}
 
-    def checked(b, lr):
-        if (b, lr) not in check:
-            check[(b, lr)] = float(_final_losses(x, y, b, np.asarray([lr], np.float32), budget_epochs, seed)[0])
-        return check[(b, lr)]
+    def checked(b, lr):  # the grid sweep's runs serve as checks: same keys, same batches
+        if (b, float(lr)) not in check:
+            check[(b, float(lr))] = float(_final_losses(x, y, b, np.asarray([lr], np.float32), budget_epochs,
+                                                        seed)[0])
+        return check[(b, float(lr))]
 
     choices = (
         Choice("fewest examples", fewest.batch_size, fewest.best_lr, checked(fewest.batch_size, fewest.best_lr),

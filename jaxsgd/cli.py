@@ -6,6 +6,7 @@ Every subcommand has ``--help``. Bad input is one line on stderr and exit code 2
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -548,7 +549,8 @@ def _run_batch_size(a) -> int:
                                 max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {}))
         x, y = tr.features(ds.x), tr.target(ds.y)
         try:
-            result = study.run_study(x, y, cfg, progress=_progress(a.quiet or a.json))
+            warm = functools.partial(_warm_advice, lrs=cfg.learning_rates, seed=a.seed)
+            result = study.run_study(x, y, cfg, progress=_progress(a.quiet or a.json), also_compile=warm)
         except study.StudyError as e:
             flag = {"batch_sizes": "--batch-sizes", "fractions": "--levels", "seeds": "--seeds",
                     "max_steps": "--max-steps", "max_rows": "--max-rows", "learning_rates": "--lrs"}.get(
@@ -573,6 +575,12 @@ def _run_batch_size(a) -> int:
         return 0
     print(_study_text(result, rec, claims))
     return 0
+
+
+def _warm_advice(n, d, batch_sizes, *, lrs, seed):
+    from jaxsgd import advice
+
+    advice.warm_up(n, d, lrs, batch_sizes, seed=seed)
 
 
 def _fmt_ci(ci, fmt="{:.3g}"):

@@ -109,27 +109,42 @@ class StudyResult(NamedTuple):
         return next(lv for lv in self.levels if lv.default)
 
 
-@functools.partial(jax.jit, static_argnums=3)
-def _gd_runs(lrs, xt, y, steps):
-    """Full-batch gradient descent from θ = 0 for each learning rate: loss and θ after every step."""
-    def run(lr):
+@functools.partial(jax.jit, static_argnums=4)
+def _gd_runs(p0, lrs, xt, y, steps):
+    """``steps`` of full-batch gradient descent from ``p0`` for each learning rate: loss and θ after each."""
+    def run(p, lr):
         def body(p, _):
             p = jax.tree.map(lambda a, g: a - lr * g, p, jax.grad(mean_loss)(p, xt, y))
             return p, (mean_loss(p, xt, y), p.to_theta())
 
-        return lax.scan(body, init_params(xt.shape[0], xt.dtype), None, length=steps)[1]
+        return lax.scan(body, p, None, length=steps)
 
-    return jax.vmap(run)(lrs)
+    return jax.vmap(run)(p0, lrs)
 
 
-def full_batch_reference(x, y, *, steps: int = 4000, lrs=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0)):
-    """``(L*, losses, θ after each step)`` of the best of long full-batch runs."""
-    xt = jnp.asarray(x).T
-    losses, thetas = _gd_runs(jnp.asarray(lrs, xt.dtype), xt, jnp.asarray(y), steps)
-    final = np.asarray(losses[:, -1], np.float64)
+def full_batch_reference(x, y, *, steps: int = 4000, lrs=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0), chunk: int = 500):
+    """``(L*, losses, θ after each step)`` of the best of long full-batch runs.
+
+    Runs in chunks of ``chunk`` steps and stops early once a chunk improves the best loss by less than
+    10⁻⁹ of the loss (float32 cannot resolve more), at most ``steps`` steps.
+    """
+    xt, yj = jnp.asarray(x).T, jnp.asarray(y)
+    lr = jnp.asarray(lrs, xt.dtype)
+    p = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(lrs), *a.shape)), init_params(xt.shape[0], xt.dtype))
+    losses, thetas, best = [], [], np.inf
+    for _ in range(max(1, steps // chunk)):
+        p, (loss, theta) = _gd_runs(p, lr, xt, yj, chunk)
+        losses.append(np.asarray(loss, np.float64))
+        thetas.append(np.asarray(theta))
+        now = np.nanmin(np.where(np.isfinite(losses[-1]), losses[-1], np.inf))
+        if best - now < 1e-9 * abs(now):
+            break
+        best = min(best, now)
+    losses, thetas = np.concatenate(losses, axis=1), np.concatenate(thetas, axis=1)
+    final = losses[:, -1].copy()
     final[~np.isfinite(final)] = np.inf
     i = int(np.argmin(final))
-    return float(np.min(np.asarray(losses[i]))), np.asarray(losses[i]), np.asarray(thetas[i])
+    return float(np.min(losses[i])), losses[i], thetas[i]
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer",))
@@ -394,11 +409,14 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
     return bsizes
 
 
-def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None) -> StudyResult:
+def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compile=None) -> StudyResult:
     """The whole study on scaled data ``x: (N, d)``, ``y: (N,)``.
 
     ``progress(done, total, message)`` is called after each batch size (the
-    command line draws a bar with an ETA from it).
+    command line draws a bar with an ETA from it). ``also_compile(n, d,
+    batch_sizes)``, if given, runs on the study's compile thread once the
+    study's own programs are compiled (the command line compiles the
+    recommendation's programs there).
     """
     cfg = StudyConfig() if cfg is None else cfg
     t_start = time.perf_counter()
@@ -428,6 +446,8 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None) -> StudyRe
     # compiling is a third of the work: the next batch sizes compile on this thread while others run
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-compile") as pool:
         programs = [pool.submit(_compile, x, y, b, lrs, keys_of[b], level_spec, optimizer) for b in order]
+        if also_compile is not None:
+            pool.submit(also_compile, n, d, order)
         try:
             l0 = float(mean_loss(init_params(d), xj.T, yj))
             l_star, gd_losses, gd_thetas = full_batch_reference(x, y)
