@@ -53,8 +53,15 @@ class CheckResult(NamedTuple):
     given_value: str | None = None
     expected_value: str | None = None
 
-    def message(self) -> str:
+    def message(self, *, hide_answer: bool = False) -> str:
+        """The verdict in one line; ``hide_answer`` leaves out the right polynomial and its value (graded work)."""
         d = f"σ⁽{superscript(self.order)}⁾"
+        if hide_answer:
+            if self.correct:
+                return f"CORRECT: your expression equals {d}"
+            x = self.points[0]
+            return (f"INCORRECT: your expression differs from {d} at x = {x}, where it gives {self.given_value} "
+                    f"(decided at x = {x})")
         if self.correct:
             how = ("identical as functions of σ, compared exactly" if self.method == "exact" else
                    f"equal to {DIGITS} significant digits at x = {', '.join(self.points)}, in interval arithmetic")

@@ -79,12 +79,16 @@ def _add_step(sub):
         "One SGD step θ¹ = θ⁰ − α∇L on one example, with the formula, the substituted "
         "expression and the numbers. Example: jaxsgd step --theta 4 5 6 --x 1 2 --y 3"))
     p.add_argument("--theta", nargs="+", type=_finite_float, required=True, metavar="T",
-                   help="θ⁰ = b w1 ... wd")
-    p.add_argument("--x", nargs="+", type=_finite_float, required=True, metavar="X", help="features x1 ... xd")
-    p.add_argument("--y", type=_finite_float, required=True, help="target y")
-    p.add_argument("--lr", type=_finite_float, default=None, help="learning rate α (kept a symbol if omitted)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    p.add_argument("--format", choices=["text", "latex", "json"], default="text")
+                   help="θ⁰ = b w1 ... wd: the starting parameters, one more than the features (required)")
+    p.add_argument("--x", nargs="+", type=_finite_float, required=True, metavar="X",
+                   help="the example's features x1 ... xd (required)")
+    p.add_argument("--y", type=_finite_float, required=True, help="the example's target y (required)")
+    p.add_argument("--lr", type=_finite_float, default=None,
+                   help="learning rate α > 0 (default: none, α is kept a symbol in θ¹)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                   help="arithmetic precision of the numbers (default float64)")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text",
+                   help="text (default), latex, or one JSON object")
     p.set_defaults(run=_run_step)
 
 
@@ -125,28 +129,32 @@ def _add_train(sub):
                        description="Mini-batch SGD on the built-in synthetic house prices, or on a CSV file. "
                                    "Progress on stderr, the report (or --json) on stdout.")
     p.add_argument("--csv", type=_path, help="CSV file with a header (default: the built-in synthetic data)")
-    p.add_argument("--features", type=_columns, help="feature columns, comma separated")
-    p.add_argument("--target", help="target column")
+    p.add_argument("--features", type=_columns, help="feature columns, comma separated (required with --csv)")
+    p.add_argument("--target", help="target column (required with --csv)")
     p.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
     p.add_argument("--rows", type=_positive_int, default=100_000, help="rows of built-in data (default 100000)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="examples per SGD step (default 32)")
     p.add_argument("--lr", type=_finite_float, default=0.5, help="learning rate α (default 0.5)")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs (also with --resume)")
+    p.add_argument("--epochs", type=int, default=10,
+                   help="total epochs, counting those of a --resume checkpoint (default 10)")
     p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd",
                    help="sgd: θ ← θ − α g (default); momentum: 0.9; adam")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
-    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of the rows held out for validation, in [0, 1) (default 0.2)")
     p.add_argument("--keep-last-batch", action="store_true",
                    help="keep the last partial batch with its own 1/|batch| weight (default: drop it)")
     p.add_argument("--shuffle", choices=list(SHUFFLES), default="auto",
                    help="host: Fisher–Yates on the CPU; device: a sort on the accelerator; auto (default) picks")
     p.add_argument("--save", type=_path, metavar="PATH",
                    help="write a checkpoint after every epoch (atomically); an existing file there is replaced "
-                        "only if it is a jaxsgd checkpoint, and never the --csv input")
-    p.add_argument("--resume", type=_path, metavar="PATH", help="continue from a checkpoint up to --epochs")
+                        "only if it is a jaxsgd checkpoint, and never the --csv input (default: no checkpoint)")
+    p.add_argument("--resume", type=_path, metavar="PATH",
+                   help="continue from a checkpoint up to --epochs (default: start from θ = 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", type=_path, metavar="PATH",
-                   help="draw the loss curves to PATH (needs matplotlib). " + _PLOT_RULE)
+                   help="draw the loss against examples seen to PATH (needs matplotlib; default: no plot). "
+                        + _PLOT_RULE)
     p.set_defaults(run=_run_train)
 
 
@@ -265,8 +273,10 @@ def _add_predict(sub):
                        description="Reads the checkpoint's feature columns from the CSV and prints one "
                                    "prediction per row in price units: CSV on stdout with the header "
                                    "line,prediction, where line is the row's line in the input CSV.")
-    p.add_argument("--checkpoint", type=_path, required=True)
-    p.add_argument("--csv", type=_path, required=True)
+    p.add_argument("--checkpoint", type=_path, required=True,
+                   help="a checkpoint written by jaxsgd train --save (required)")
+    p.add_argument("--csv", type=_path, required=True,
+                   help="CSV with a header holding the checkpoint's feature columns (required)")
     p.add_argument("--drop-missing", action="store_true",
                    help="skip rows with missing values (their count and lines go to stderr)")
     p.set_defaults(run=_run_predict)
@@ -365,9 +375,12 @@ def _add_check_derivative(sub):
                                    "is one line on stderr (exit 2). --order 0 checks identities for σ itself, "
                                    "e.g. \"(1 + tanh(x/2))/2\".")
     p.add_argument("--order", type=_order_type(MAX_CHECK_ORDER, "check-derivative"), required=True,
-                   help=f"the order k of σ⁽ᵏ⁾, 0 to {MAX_CHECK_ORDER}")
+                   help=f"the order k of σ⁽ᵏ⁾, 0 to {MAX_CHECK_ORDER} (required; 0 checks identities for σ itself)")
     p.add_argument("expression", metavar="EXPR",
                    help="the answer, e.g. \"σ(1−σ)\", \"σ(x)σ(−x)\", \"e^-x/(1+e^-x)^2\"; it may start with '-'")
+    p.add_argument("--hide-answer", action="store_true",
+                   help="for graded work: say CORRECT or INCORRECT and where, without the right polynomial or its "
+                        "value (default: show them)")
     p.set_defaults(run=_run_check_derivative)
 
 
@@ -379,7 +392,7 @@ def _run_check_derivative(a) -> int:
         result = check(a.order, a.expression)
     except ExpressionError as e:
         raise UsageError(f"jaxsgd check-derivative: {e}") from None
-    print(result.message())
+    print(result.message(hide_answer=a.hide_answer))
     return 0 if result.correct else 1
 
 
@@ -406,7 +419,7 @@ def _check_option(arg: str) -> str | None:
     if name == "-h":
         return "--help"
     if len(name) > 2 and name.startswith("--"):
-        return next((full for full in ("--order", "--help") if full.startswith(name)), None)
+        return next((full for full in ("--order", "--help", "--hide-answer") if full.startswith(name)), None)
     return None
 
 
@@ -416,7 +429,7 @@ def _add_check(sub):
                                    "with the tails. Exit 0 only if every figure is within its tolerance.")
     p.add_argument("--max-order", type=_order_type(100, "check"), default=12,
                    help="check orders 1 to K (default 12; at most 100, the highest order any method is held to)")
-    p.add_argument("--methods", default=None, help="comma-separated subset of the methods")
+    p.add_argument("--methods", default=None, help="comma-separated subset of the methods (default: all of them)")
     p.set_defaults(run=_run_check)
 
 
@@ -473,8 +486,8 @@ def _add_batch_size(sub):
                                    "intervals over seeds, compares B_crit with the noise scale B_simple, and "
                                    "recommends a batch size and learning rate, each checked by a short run.")
     p.add_argument("--csv", type=_path, help="CSV file with a header (default: the built-in synthetic data)")
-    p.add_argument("--features", type=_columns, help="feature columns, comma separated (with --csv)")
-    p.add_argument("--target", help="target column (with --csv)")
+    p.add_argument("--features", type=_columns, help="feature columns, comma separated (required with --csv)")
+    p.add_argument("--target", help="target column (required with --csv)")
     p.add_argument("--drop-missing", action="store_true", help="skip rows with missing values")
     p.add_argument("--rows", type=_positive_int, default=20_000, help="rows of built-in data (default 20000)")
     p.add_argument("--max-rows", type=_positive_int, default=D.STUDY_MAX_ROWS,
@@ -494,7 +507,8 @@ def _add_batch_size(sub):
     p.add_argument("--claims", action="store_true",
                    help="also test the mini-batch gradient for bias and its variance against tr(Σ)/B")
     p.add_argument("--plot", type=_path, metavar="PATH",
-                   help="draw S(B), E(B) and B_crit against B_simple to PATH (needs matplotlib). " + _PLOT_RULE)
+                   help="draw S(B), E(B) and B_crit against B_simple to PATH (needs matplotlib; default: no "
+                        "plot). " + _PLOT_RULE)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=_run_batch_size)

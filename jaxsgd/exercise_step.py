@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsgd.model import Params, example_loss, sigmoid
+from jaxsgd.model import Params, example_loss, sigmoid, sigmoid_prime
 
-__all__ = ["WorkedStep", "worked_step", "format_text", "format_latex", "as_json"]
+__all__ = ["WorkedStep", "as_json", "format_latex", "format_text", "symbolic_theta1", "worked_step"]
 
 DTYPES = ("float32", "float64")
 
@@ -44,6 +44,8 @@ class WorkedStep(NamedTuple):
     gradient: tuple[float, ...]
     naive_float32_gradient: tuple[float, ...] | None  # None where float32 cannot hold the inputs
     theta1: tuple[float, ...] | None
+    residual: float = math.nan  # y − σ(z)
+    sigma_prime: float = math.nan  # σ′(z), tail-accurate
 
 
 def _check_finite(name, values):
@@ -70,7 +72,7 @@ def _check_result(name, values, dtype, fix):
         raise ValueError(f"{name} overflows {dtype} ({', '.join(map(repr, values))}): {fix}")
 
 
-def worked_step(theta, x, y, lr=None, *, dtype: str = "float32") -> WorkedStep:
+def worked_step(theta, x, y, lr=None, *, dtype: str = "float64") -> WorkedStep:
     """Computes one SGD step on a single example ``(x, y)`` from ``θ⁰ = theta``.
 
     ``naive_float32_gradient`` is what :func:`jax.grad` of the same loss gives in
@@ -124,9 +126,10 @@ def worked_step(theta, x, y, lr=None, *, dtype: str = "float32") -> WorkedStep:
         theta1 = None if lr is None else tuple(map(float, params.to_theta() - jnp.asarray(lr, dt) * grad))
         if theta1 is not None:
             _check_result("θ¹ = θ⁰ − lr·∇L", theta1, dtype, f"use a smaller lr{wider}")
+        h = sigmoid(z)
         return WorkedStep(
-            theta, x, y, lr, dtype, float(z), float(sigmoid(z)),
-            gradient, _naive_float32_gradient(theta, x, y), theta1,
+            theta, x, y, lr, dtype, float(z), float(h),
+            gradient, _naive_float32_gradient(theta, x, y), theta1, float(ya - h), float(sigmoid_prime(z)),
         )
 
 
@@ -227,6 +230,16 @@ def _tail(a: float):
     return f"{mantissa:.2g}e{exponent}"
 
 
+def symbolic_theta1(s: WorkedStep, alpha: str = "α") -> str:
+    """``θ¹ = θ⁰ − α∇L`` with the numbers in and α kept a symbol: ``(4 + 1.5165…e-09·α, …)``."""
+    terms = []
+    for t, g in zip(s.theta, s.gradient, strict=True):
+        c = -g
+        sign = "−" if c < 0 else "+"
+        terms.append(f"{_num(t)} {sign} {_num(abs(c), s.dtype)}·{alpha}")
+    return "(" + ", ".join(terms) + ")"
+
+
 def format_text(s: WorkedStep) -> str:
     """The worked step as plain text, formula first, then numbers."""
     d = len(s.x)
@@ -237,13 +250,21 @@ def format_text(s: WorkedStep) -> str:
         f"Step      {expression(s)}",
         f"z         = {_z_sum(s)} = {_num(s.z, s.dtype)}",
         f"σ(z)      = {_num(s.h, s.dtype)}   ({s.dtype})",
+        f"y − σ(z)  = {_num(s.residual, s.dtype)}",
+        f"σ′(z)     = {_num(s.sigma_prime, s.dtype)}   (e/(1 + e)², e = e^(−|z|): no cancellation where "
+        "σ(1 − σ) rounds to 0)",
     ]
     for n, g in zip(names, s.gradient, strict=True):
         lines.append(f"∂L/∂{n:<5}= {_num(g, s.dtype)}")
+    lines.append(f"θ¹        = {symbolic_theta1(s)}")
     if s.theta1 is not None:
         lines.append(f"θ¹ (α = {_num(s.lr)}) = {_vec(s.theta1, s.dtype)}")
     lines.append(f"Lesson    {lesson(s)}")
     return "\n".join(lines)
+
+
+def _latex_symbolic(s: WorkedStep) -> str:
+    return symbolic_theta1(s, r"\alpha").replace("−", "-").replace("·", r"\,")
 
 
 def format_latex(s: WorkedStep) -> str:
@@ -254,7 +275,9 @@ def format_latex(s: WorkedStep) -> str:
         r"\nabla L = -\bigl(y - \sigma(z)\bigr)\,\sigma(z)\,\bigl(1 - \sigma(z)\bigr)"
         rf"\begin{{pmatrix}}{xs}\end{{pmatrix}}, \quad z = b + w^\top x",
         latex(s),
-        rf"z = {_num(s.z, s.dtype)}",
+        rf"z = {_num(s.z, s.dtype)}, \quad y - \sigma(z) = {_num(s.residual, s.dtype)}, \quad "
+        rf"\sigma'(z) = {_num(s.sigma_prime, s.dtype)}",
+        r"\theta^{1} = " + _latex_symbolic(s),
     ]
     if s.theta1 is not None:
         vals = r" \\ ".join(_num(t, s.dtype) for t in s.theta1)
@@ -275,6 +298,9 @@ def as_json(s: WorkedStep) -> dict:
         "gradient": list(s.gradient),
         "naive_float32_gradient": None if s.naive_float32_gradient is None else list(s.naive_float32_gradient),
         "theta1": None if s.theta1 is None else list(s.theta1),
+        "residual": s.residual,
+        "sigma_prime": s.sigma_prime,
+        "theta1_symbolic": symbolic_theta1(s),
         "expression": expression(s),
         "latex": latex(s),
         "lesson": lesson(s),

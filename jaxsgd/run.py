@@ -196,6 +196,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
 
     report = {
         "params": [float(v) for v in params.to_theta()],
+        **raw_units(params, transform, ds.x[train_rows]),
         "feature_names": list(ds.feature_names),
         "train_loss": evaluate_loss(params, jnp.asarray(xtr).T, jnp.asarray(ytr)),
         "val_loss": evaluate_loss(params, jnp.asarray(xva).T, jnp.asarray(yva)) if len(val_rows) else None,
@@ -221,6 +222,19 @@ def _amount(v: float) -> str:
     return f"{v:,.2f}" if abs(v) < 1e15 else f"{v:.6g}"
 
 
+def raw_units(params, transform, x_raw) -> dict:
+    """θ for unscaled features, ``h = σ(b + Σ wⱼ xⱼ)`` with ``price = lo + (hi − lo)·h``, and the price change
+    per unit of each feature at the average training row: ``(hi − lo)·σ′(z̄)·wⱼ``."""
+    theta = np.asarray(params.to_theta(), np.float64)
+    w_raw = theta[1:] / transform.std
+    b_raw = theta[0] - float(np.sum(theta[1:] * transform.mean / transform.std))
+    z = b_raw + float(np.asarray(x_raw, np.float64).mean(axis=0) @ w_raw)
+    e = math.exp(-abs(z))
+    per_unit = (transform.y_hi - transform.y_lo) * e / (1 + e) ** 2 * w_raw
+    return {"raw_params": [b_raw, *map(float, w_raw)], "price_per_unit": [float(v) for v in per_unit],
+            "price_scale": [float(transform.y_lo), float(transform.y_hi)]}
+
+
 def format_report(r: dict) -> str:
     names = ["b"] + [f"w[{n}]" for n in r["feature_names"]]
     lines = [f"trained {r['epochs']} epochs on {r['source']} ({r['n_train']} train / {r['n_val']} validation rows)",
@@ -228,6 +242,13 @@ def format_report(r: dict) -> str:
     true = r.get("true_params")
     for i, (n, v) in enumerate(zip(names, r["params"], strict=True)):
         lines.append(f"  {n:<24} {v: .6f}" + (f"   true {true[i]: .6f}" if true else ""))
+    lo, hi = r["price_scale"]
+    lines.append(f"θ (raw units: h = σ(b + Σ wⱼ·xⱼ) on unscaled features, price = {lo:,.6g} + {hi - lo:,.6g}·h):")
+    for n, v in zip(names, r["raw_params"], strict=True):
+        lines.append(f"  {n:<24} {v: .6g}")
+    lines.append("price change per unit of a feature, at the average training row:")
+    for n, v in zip(r["feature_names"], r["price_per_unit"], strict=True):
+        lines.append(f"  {n:<24} {v:+,.6g}")
     lines.append(f"train: RMSE {_amount(r['train_rmse'])}  R² {r['train_r2']:.4f}  loss {r['train_loss']:.6g}")
     if r["val_rmse"] is not None:
         lines.append(f"valid: RMSE {_amount(r['val_rmse'])}  R² {r['val_r2']:.4f}  loss {r['val_loss']:.6g}")

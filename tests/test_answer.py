@@ -255,3 +255,13 @@ def test_cli_refuses_scientific_notation_instead_of_misreading_it(capsys):
     assert main(["check-derivative", "--order", "1", "2.5e-1*(1 - tanh(x/2)^2)"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "scientific notation" in err and "0.25" in err
+
+
+def test_hide_answer_keeps_the_polynomial_and_its_value_out(capsys):
+    assert main(["check-derivative", "--order", "2", "--hide-answer", "σ³ − σ²"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("INCORRECT") and "x = 0.5" in out and "-0.146280253527" in out
+    assert "2σ³" not in out and "-0.0575567948523" not in out
+    assert main(["check-derivative", "--hide-answer", "--order", "2", "-3σ² + 2σ³ + σ"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CORRECT") and "2σ³" not in out

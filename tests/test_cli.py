@@ -56,3 +56,22 @@ def test_step_names_a_negative_infinity_as_not_finite(capsys, value):
 def test_check_derivative_takes_abbreviated_order_like_argparse(capsys, argv):
     assert main(["check-derivative", *argv]) == 0
     assert capsys.readouterr().out.startswith("CORRECT")
+
+
+def test_every_option_says_what_it_does_and_its_default():
+    import argparse
+
+    from jaxsgd.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sp in sub.choices.items():
+        for a in sp._actions:
+            if isinstance(a, argparse._HelpAction):
+                continue
+            text = a.help or ""
+            flag_needs_default = a.option_strings and not isinstance(a, argparse._StoreTrueAction)
+            if not text or (flag_needs_default and "default" not in text and "required" not in text):
+                missing.append(f"{name} {a.option_strings or a.dest}")
+    assert not missing, missing

@@ -184,3 +184,24 @@ def test_lesson_states_the_tail_of_sigma_beyond_float64(z, shown):
     # σ(−800) ≈ e^−800 ≈ 3.7e−348; the lesson once capped |z| at 700 and printed 9.9e−305
     s = ws.worked_step([z, 0.0], [1.0], 0.5, dtype="float64")
     assert f"≈ {shown}" in ws.lesson(s)
+
+
+def test_residual_sigma_prime_and_symbolic_step_against_mpmath(capsys):
+    import mpmath
+
+    from jaxsgd.cli import main
+
+    s = ws.worked_step([4, 5, 6], [1, 2], 3)  # float64 by default, as the command line
+    with mpmath.workdps(40):
+        sig = 1 / (1 + mpmath.exp(-21))
+        residual, prime = float(3 - sig), float(sig * (1 - sig))
+    assert s.dtype == "float64"
+    assert s.residual == pytest.approx(residual, rel=1e-15)
+    assert s.sigma_prime == pytest.approx(prime, rel=1e-14)
+    assert ws.symbolic_theta1(s).startswith("(4 + 1.5165120838575247e-09·α, 5 + 1.5165120838575247e-09·α, 6 + 3.")
+    assert main(["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "y − σ(z)  = 2.000000000758256" in out and "σ′(z)     = 7.58256041641286" in out
+    assert "θ¹        = (4 + 1.5165120838575247e-09·α" in out
+    assert main(["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--format", "latex"]) == 0
+    assert r"\sigma'(z) = 7.58256041641286" in capsys.readouterr().out

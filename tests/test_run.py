@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from jaxsgd import checkpoint, run
+from jaxsgd import checkpoint, data, run
 from jaxsgd.cli import main
 
 TINY = ["train", "--rows", "600", "--batch-size", "16"]
@@ -290,3 +290,26 @@ def test_train_names_an_lr_float32_cannot_hold(capsys, lr):
     assert main(["train", "--rows", "200", "--epochs", "1", "--lr", lr]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--lr must be a number float32 holds" in err and "Warning" not in err
+
+
+def test_raw_unit_parameters_reproduce_the_predictions():
+    import math
+
+    from jaxsgd import run
+
+    r = run.run_training(run.TrainConfig(n_rows=600, epochs=1), log=lambda s: None)
+    ds = data.synthetic_house_prices(600, seed=0)
+    b, *w = r["raw_params"]
+    lo, hi = r["price_scale"]
+    x = ds.x[:5]
+    mine = lo + (hi - lo) / (1 + np.exp(-(b + x @ np.array(w))))
+    tr = data.Transform(np.array(r["transform"]["mean"]), np.array(r["transform"]["std"]), r["transform"]["y_lo"],
+                        r["transform"]["y_hi"])
+    from jaxsgd.model import Params
+
+    theirs = run.predict_prices(Params.from_theta(np.asarray(r["params"], np.float32)), tr, x)
+    np.testing.assert_allclose(mine, theirs, rtol=2e-5)
+    # the price effect of one unit is the slope of that curve at the average row
+    z = b + ds.x[run.data_mod.split(600, 0.2, seed=0)[0]].mean(axis=0) @ np.array(w)
+    slope = (hi - lo) * math.exp(-z) / (1 + math.exp(-z)) ** 2 * w[0]
+    assert r["price_per_unit"][0] == pytest.approx(slope, rel=1e-9)
