@@ -147,7 +147,7 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) 
         Choice(f"lowest loss after {budget_epochs} epochs", best_budget[0], best_budget[1],
                checked(best_budget[0], best_budget[1]), "best of the learning-rate grid at that budget"),
     )
-    return Advice(choices, checked(DEFAULT_BATCH if DEFAULT_BATCH <= n else n, DEFAULT_LR), budget_epochs,
+    return Advice(choices, checked(DEFAULT_BATCH if n >= DEFAULT_BATCH else n, DEFAULT_LR), budget_epochs,
                   _certainty(level))
 
 

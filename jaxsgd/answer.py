@@ -35,7 +35,7 @@ from jaxsgd.expression import ExpressionError, parse
 from jaxsgd.interval import DIGITS, POINTS, Deadline, compare
 from jaxsgd.polynomials import evaluate_exact, sigmoid_polynomial, superscript, text
 
-__all__ = ["CheckResult", "MAX_CHECK_ORDER", "POINTS", "check"]
+__all__ = ["MAX_CHECK_ORDER", "POINTS", "CheckResult", "check"]
 
 MAX_CHECK_ORDER = 100
 DEADLINE_SECONDS = 1.5

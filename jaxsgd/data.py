@@ -216,7 +216,7 @@ def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.nda
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"--val-fraction must be in [0, 1), got {val_fraction}")
     perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
-    n_val = int(round(n * val_fraction))
+    n_val = round(n * val_fraction)
     if n - n_val < 1:
         raise DataError("no training rows left after the validation split: lower --val-fraction")
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])

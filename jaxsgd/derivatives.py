@@ -94,7 +94,9 @@ def _closed_form(x, k: int):
     j = np.arange(k, dtype=np.float64)
     ls = jax.nn.log_sigmoid(a)[..., None]
     lt = jax.nn.log_sigmoid(-a)[..., None]
-    row = lambda v: jnp.asarray(v, dt).reshape((1,) * x.ndim + (k,))  # noqa: E731
+    def row(v):
+        return jnp.asarray(v, dt).reshape((1,) * x.ndim + (k,))
+
     logm = row(logs) + row(j + 1) * ls + row(k - j) * lt
     total = jnp.sum(row(signs) * jnp.exp(logm), axis=-1)
     dominant = jnp.asarray(signs, dt)[jnp.argmax(logm, axis=-1)]

@@ -257,14 +257,17 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     n_dev = jax.device_count()
     if shard_runs is None:
         shard_runs = n_dev > 1 and len(keys) % n_dev == 0
-    place = lambda a: a  # noqa: E731
+    seeds = None  # replicated unless the seeds axis is split over the devices
     if shard_runs:
         if len(keys) % n_dev:
             raise ValueError(f"{len(keys)} seeds do not split over {n_dev} devices: use a multiple of {n_dev}")
         seeds = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.devices()), ("runs",)),
                                            jax.sharding.PartitionSpec("runs"))
-        place = functools.partial(jax.device_put, device=seeds)
-        runs = Runs(jax.tree.map(place, runs.params), jax.tree.map(place, runs.opt_state), runs.keys, runs.epoch)
+
+    def place(a):
+        return a if seeds is None else jax.device_put(a, seeds)
+
+    runs = Runs(jax.tree.map(place, runs.params), jax.tree.map(place, runs.opt_state), runs.keys, runs.epoch)
     with Shuffler(keys, x.shape[0], shuffle) as shuffler:
         for e in range(epochs):
             runs = epoch(runs, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,

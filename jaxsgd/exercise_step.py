@@ -187,7 +187,9 @@ def latex(s: WorkedStep) -> str:
     """The same expression as :func:`expression`, in LaTeX."""
     z = _num(s.z, s.dtype)
     alpha = r"\alpha" if s.lr is None else _num(s.lr)
-    vec = lambda v: r"\begin{pmatrix}" + r" \\ ".join(_num(t) for t in v) + r"\end{pmatrix}"  # noqa: E731
+    def vec(v):
+        return r"\begin{pmatrix}" + r" \\ ".join(_num(t) for t in v) + r"\end{pmatrix}"
+
     sig = rf"\sigma({z})"
     y = _num(s.y)
     return rf"\theta^{{1}} = {vec(s.theta)} + {alpha}\,({y} - {sig})\,{sig}\,(1 - {sig})\,{vec((1.0, *s.x))}"

@@ -31,7 +31,7 @@ from __future__ import annotations
 import unicodedata
 from fractions import Fraction
 
-__all__ = ["ExpressionError", "MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "MAX_NODE_ORDER", "parse", "uses"]
+__all__ = ["MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "MAX_NODE_ORDER", "ExpressionError", "parse", "uses"]
 
 MAX_LENGTH = 20_000  # holds the printed forms of σ⁽¹⁰⁰⁾ (~16,000 characters)
 MAX_DEPTH = 60

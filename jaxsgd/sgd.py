@@ -162,7 +162,7 @@ def evaluate_loss(params, xt, y):
 def _curve_of(state, trace, xt, y, batch_size, points: int = 12):
     """``(examples seen, loss)`` at 0 and at about ``points`` geometrically spaced steps of one epoch's trace."""
     nb = trace.b.shape[0]
-    steps = sorted({int(round(nb ** (i / points))) for i in range(points)} - {nb})
+    steps = sorted({round(nb ** (i / points)) for i in range(points)} - {nb})
     out = [(0, evaluate_loss(state.params, xt, y))]
     for t in steps:  # parameters after t steps
         params = Params(trace.b[t - 1, 0, 0], trace.w[t - 1, 0, 0])

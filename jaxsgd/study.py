@@ -38,9 +38,22 @@ from jaxsgd import defaults, engine, noise
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.sgd import make_optimizer, seed_key
 
-__all__ = ["FRACTIONS", "LEARNING_RATES", "LevelResult", "Row", "StudyConfig", "StudyError", "StudyResult",
-           "fit_critical_batch", "full_batch_reference", "run_study", "subsample", "summarize_level", "validate",
-           "BatchRuns"]
+__all__ = [
+    "FRACTIONS",
+    "LEARNING_RATES",
+    "BatchRuns",
+    "LevelResult",
+    "Row",
+    "StudyConfig",
+    "StudyError",
+    "StudyResult",
+    "fit_critical_batch",
+    "full_batch_reference",
+    "run_study",
+    "subsample",
+    "summarize_level",
+    "validate",
+]
 
 FRACTIONS = defaults.STUDY_FRACTIONS
 LEARNING_RATES = defaults.STUDY_LEARNING_RATES
@@ -217,7 +230,7 @@ def _chunk_size(n, b):
 
 def _start(x, y, lrs, keys, levels, optimizer):
     """The arrays a batch size starts from: data, runs, no hits yet."""
-    n, d = x.shape
+    d = x.shape[1]
     runs = engine.init_runs(d, keys, lrs, optimizer=optimizer)
     s, n_lr = keys.shape[0], len(lrs)
     hits = jnp.full((len(levels), s, n_lr), -1, jnp.int32)
@@ -289,7 +302,7 @@ def _next_cap(h, b, max_steps, next_b) -> int:
     """
     best = float(np.min(_median_steps(h)))
     factor = CAP_FACTOR * max(1.0, b / next_b) / 2
-    return 0 if not np.isfinite(best) else min(max_steps, int(math.ceil(factor * best)))
+    return 0 if not np.isfinite(best) else min(max_steps, math.ceil(factor * best))
 
 
 def _one_batch_size(k, b, x, y, lrs, keys, levels, caps, cfg, optimizer, programs, per_b, timing, detail, progress,
@@ -331,7 +344,7 @@ def _row(b, h, lrs, boot_idx) -> tuple[Row, np.ndarray]:
 def _percentiles(values, q=(0.025, 0.975)):
     """Order statistics (no interpolation, so an infinite replicate stays infinite without arithmetic)."""
     v = np.sort(np.asarray(values, float))
-    return tuple(float(v[min(len(v) - 1, max(0, int(math.ceil(p * len(v))) - 1))]) for p in q)
+    return tuple(float(v[min(len(v) - 1, max(0, math.ceil(p * len(v)) - 1))]) for p in q)
 
 
 def fit_critical_batch(bs, steps):

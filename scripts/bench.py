@@ -380,6 +380,10 @@ def accelerator_benchmarks(large: bool, log):
     return rows
 
 
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -393,7 +397,6 @@ def main(argv=None) -> int:
     n = 100_000 if a.quick else a.n
     repeats = 2 if a.quick else 5
     batch_sizes = [int(b) for b in a.batch_sizes.split(",")]
-    log = (lambda s: print(s, file=sys.stderr, flush=True))
     rows = []
     if a.only in (None, "sweep"):
         rows += sweep_benchmarks(16_384 if a.quick else 65_536, 32, repeats, log)

@@ -90,7 +90,7 @@ def test_round_trip(good):
 def test_load_refuses_what_is_not_a_complete_checkpoint(good, tmp_path, kind):
     bad = tmp_path / "bad.npz"
     BAD[kind](good, bad)
-    with pytest.raises(checkpoint.CheckpointError, match="^not a jaxsgd checkpoint: .*bad.npz") as e:
+    with pytest.raises(checkpoint.CheckpointError, match=r"^not a jaxsgd checkpoint: .*bad\.npz") as e:
         checkpoint.load(bad)
     assert "\n" not in str(e.value)
     assert not checkpoint.is_checkpoint(bad)

@@ -39,7 +39,7 @@ def test_transform_round_trip_and_range():
 def test_split_is_by_seed_and_disjoint():
     tr, va = data.split(100, 0.2, seed=1)
     assert len(va) == 20 and len(tr) == 80 and not set(tr) & set(va)
-    tr2, va2 = data.split(100, 0.2, seed=1)
+    _, va2 = data.split(100, 0.2, seed=1)
     np.testing.assert_array_equal(va, va2)
     with pytest.raises(data.DataError, match="val-fraction"):
         data.split(10, 1.0, seed=0)

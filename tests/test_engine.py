@@ -30,7 +30,7 @@ def sweep3x4():
     return engine.sweep(x, y, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=2)
 
 
-@pytest.mark.parametrize("s,j", [(0, 0), (1, 2), (2, 3)])
+@pytest.mark.parametrize(("s", "j"), [(0, 0), (1, 2), (2, 3)])
 def test_a_run_taken_out_of_a_sweep_is_train(sweep3x4, s, j):
     x, y = _data()
     key = jax.random.wrap_key_data(jnp.asarray(KEYS[s]))
@@ -89,7 +89,7 @@ def test_shuffler_prefetches_the_same_permutations_and_ends_its_thread():
 
 
 @pytest.mark.parametrize(
-    "change,needle",
+    ("change", "needle"),
     [
         ({"learning_rates": []}, "learning_rates"),
         ({"learning_rates": [1.0, float("nan")]}, "learning_rates"),

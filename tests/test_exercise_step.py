@@ -26,7 +26,7 @@ def test_reference_value_is_what_mpmath_says():
     assert float(g[0]) == EXACT_GRAD_B
 
 
-@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-15), ("float32", 1e-6)])
+@pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-15), ("float32", 1e-6)])
 def test_exercise_numbers(dtype, rtol):
     s = ws.worked_step([4, 5, 6], [1, 2], 3, lr=0.1, dtype=dtype)
     assert s.z == 21.0
@@ -94,7 +94,7 @@ def test_text_and_latex_formats(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv,needle",
+    ("argv", "needle"),
     [
         (["--theta", "4", "5", "--x", "1", "2", "--y", "3"], "theta has 2 numbers but x has 2 features"),
         (["--theta", "4", "5", "6", "7", "--x", "1", "2", "--y", "3"], "theta has 4 numbers"),
@@ -131,7 +131,7 @@ def test_console_entry_point_exit_code_and_version():
 
 
 @pytest.mark.parametrize(
-    "argv,needle",
+    ("argv", "needle"),
     [
         (["--theta", "0", "1e308", "1e308", "--x", "1", "2", "--y", "3", "--lr", "0.1"],
          "z = b + w·x overflows float64"),
@@ -179,7 +179,7 @@ def test_library_refuses_overflow_and_bad_lr():
     assert s.naive_float32_gradient is None and "saturated" not in ws.lesson(s)
 
 
-@pytest.mark.parametrize("z,shown", [(-800.0, "3.7e-348"), (800.0, "3.7e-348"), (30.0, "9.4e-14")])
+@pytest.mark.parametrize(("z", "shown"), [(-800.0, "3.7e-348"), (800.0, "3.7e-348"), (30.0, "9.4e-14")])
 def test_lesson_states_the_tail_of_sigma_beyond_float64(z, shown):
     # σ(−800) ≈ e^−800 ≈ 3.7e−348; the lesson once capped |z| at 700 and printed 9.9e−305
     s = ws.worked_step([z, 0.0], [1.0], 0.5, dtype="float64")

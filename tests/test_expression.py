@@ -13,7 +13,7 @@ SIG = ("sig", 0, X)
 
 
 @pytest.mark.parametrize(
-    "src,tree",
+    ("src", "tree"),
     [
         ("σ", SIG),
         ("sigma(x)", SIG),
@@ -54,7 +54,7 @@ def test_powers_bind_tighter_than_minus_and_right_to_left():
 
 
 @pytest.mark.parametrize(
-    "expr,needle",
+    ("expr", "needle"),
     [
         ("", "empty"),
         ("σ +", "expected a number"),
@@ -96,7 +96,8 @@ def test_arbitrary_text_parses_or_is_refused(src):
     try:
         parse(src)
     except ExpressionError as e:
-        assert "\n" not in str(e)
+        message = str(e)
+        assert "\n" not in message
 
 
 def test_a_derivative_order_too_long_for_int_is_refused_not_a_crash():
@@ -145,7 +146,7 @@ def test_math_italic_fullwidth_and_vulgar_fractions_are_folded():
 
 
 @pytest.mark.parametrize(
-    "expr,needle",
+    ("expr", "needle"),
     [
         ("σ\u200b(1−σ)", r"invisible character U\+200B \(ZERO WIDTH SPACE\) at position 2: delete it"),
         ("\u200fσ", r"invisible character U\+200F"),

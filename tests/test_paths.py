@@ -15,7 +15,7 @@ def test_new_file_in_an_existing_folder_is_fine(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "target,needle",
+    ("target", "needle"),
     [
         (lambda d: d, "is a directory"),
         (lambda d: d / "missing" / "x.npz", "does not exist"),

@@ -72,5 +72,5 @@ def test_tanh_low_orders():
 
 def test_bad_orders():
     for bad in (-1, 1.5, True, 10**6):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="order"):
             P.sigmoid_polynomial(bad)

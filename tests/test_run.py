@@ -54,7 +54,7 @@ def test_resume_other_optimizers(tmp_path, capsys, opt):
 def test_predict_in_price_units(tmp_path, capsys):
     ck = tmp_path / "m.npz"
     _json(capsys, [*TINY, "--epochs", "2", "--json", "--save", str(ck)])
-    state, transform, meta = checkpoint.load(ck)
+    state, transform, _ = checkpoint.load(ck)
     csv = tmp_path / "new.csv"
     csv.write_text("age_years,floor_area_m2,id\n10,100,1\n50,200,2\n")
     assert main(["predict", "--checkpoint", str(ck), "--csv", str(csv)]) == 0
@@ -90,7 +90,7 @@ def test_checkpoint_is_atomic_and_kept_on_nonfinite_loss(tmp_path, monkeypatch, 
 
 
 @pytest.mark.parametrize(
-    "extra,needle",
+    ("extra", "needle"),
     [
         (["--csv", "/nonexistent.csv", "--features", "a", "--target", "b"], "no such file"),
         (["--batch-size", "0"], "--batch-size must be > 0"),

@@ -143,7 +143,7 @@ def test_training_recovers_a_known_truth():
 
 
 @pytest.mark.parametrize(
-    "kwargs,needle",
+    ("kwargs", "needle"),
     [
         ({"batch_size": 0}, "batch size must be"),
         ({"batch_size": N + 1}, "larger than the 203 training rows"),
