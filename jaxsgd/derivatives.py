@@ -218,7 +218,9 @@ def _elementwise(g, x):
 
 
 def _nested_grad(x, k: int):
-    # each nesting level costs ~25 Python frames in JAX's tracing machinery
+    # k nested jax.grad calls trace recursively, ~25 Python frames per level in JAX's tracing machinery:
+    # beyond k ≈ 35 that passes Python's default limit of 1000. The limit is process-wide (not thread-safe),
+    # so it is raised only for this trace and restored in `finally` (tests/test_derivatives.py checks it).
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 2000 + 120 * k))
     try:

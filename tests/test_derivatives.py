@@ -121,3 +121,12 @@ def test_nested_grad_scales_linearly_in_a_fresh_process():
     v = float(sigmoid_derivative(jnp.float32(0.3), 20, method="nested_grad"))
     assert time.perf_counter() - t0 < 30
     assert v == pytest.approx(float(ref_small([float(np.float32(0.3))], 20)[0]), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_nested_grad_restores_the_recursion_limit():
+    import sys
+
+    before = sys.getrecursionlimit()
+    sigmoid_derivative(jnp.float32(0.3), 40, method="nested_grad")
+    assert sys.getrecursionlimit() == before
