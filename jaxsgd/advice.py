@@ -26,7 +26,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd import engine
-from jaxsgd.model import mean_loss
 from jaxsgd.sgd import make_optimizer, seed_key
 from jaxsgd.study import StudyResult
 
@@ -50,7 +49,7 @@ class Advice(NamedTuple):
     certainty: str
 
 
-_loss_of_runs = jax.jit(jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None)))
+_loss_of_runs = jax.jit(engine.runs_loss)
 
 
 def _check_keys(seed: int) -> np.ndarray:

@@ -44,8 +44,8 @@ from jaxsgd.defaults import SHUFFLES
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import make_optimizer
 
-__all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "init_runs", "permutations", "rows_of", "runs_step",
-           "set_learning_rate", "step", "sweep"]
+__all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "init_runs", "permutations", "rows_of", "runs_loss",
+           "runs_step", "set_learning_rate", "shuffled_batches", "step", "sweep"]
 
 
 
@@ -93,6 +93,20 @@ def set_learning_rate(opt_state, learning_rate):
     return opt_state._replace(hyperparams=hp)
 
 
+runs_loss = jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None))
+runs_loss.__doc__ = "``(S, L)`` full-data losses of every run: ``runs_loss(params, xt (d, N), y (N,))``."
+
+
+def shuffled_batches(perms, rows, batch_size: int):
+    """Each seed's rows in its shuffled order, cut into full batches: ``xs (nb, S, d, B)``, ``ys (nb, S, B)``,
+    and the shuffled rows ``(S, N, d + 1)`` (for a last partial batch). One gather per seed (traceable)."""
+    n, d = rows.shape[0], rows.shape[1] - 1
+    nb = n // batch_size
+    shuffled = rows[perms]
+    body = shuffled[:, :nb * batch_size].reshape(perms.shape[0], nb, batch_size, d + 1).transpose(1, 0, 3, 2)
+    return body[:, :, :d], body[:, :, d], shuffled
+
+
 def _shard(a, mesh, spec):
     if mesh is None:
         return a
@@ -111,12 +125,10 @@ def epoch(runs: Runs, perms, rows, *, optimizer, batch_size: int, drop_last: boo
     after every full batch (a leading steps axis).
     """
     n, d = rows.shape[0], rows.shape[1] - 1
-    s = perms.shape[0]
     nb, rem = divmod(n, batch_size)
-    shuffled = rows[perms]  # (S, N, d + 1): one gather per seed
-    body = shuffled[:, :nb * batch_size].reshape(s, nb, batch_size, d + 1).transpose(1, 0, 3, 2)
-    xs = _shard(body[:, :, :d], mesh, (None, None, None, "batch"))  # (nb, S, d, B)
-    ys = _shard(body[:, :, d], mesh, (None, None, "batch"))  # (nb, S, B)
+    xs, ys, shuffled = shuffled_batches(perms, rows, batch_size)
+    xs = _shard(xs, mesh, (None, None, None, "batch"))  # (nb, S, d, B)
+    ys = _shard(ys, mesh, (None, None, "batch"))  # (nb, S, B)
     update = runs_step(optimizer)
 
     def scan_step(carry, batch):

@@ -168,7 +168,6 @@ def _chunk(params, opt_state, hits, at_hit, xs, ys, t0, valid, levels, xt, y, *,
     Steps at or beyond ``valid`` are not taken.
     """
     update = engine.runs_step(optimizer)
-    losses_of = jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None))
 
     def body(carry, batch):
         params, opt_state, hits, at_hit = carry
@@ -177,7 +176,7 @@ def _chunk(params, opt_state, hits, at_hit, xs, ys, t0, valid, levels, xt, y, *,
         take = i < valid
         params = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_params, params)
         opt_state = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_opt, opt_state)
-        loss = losses_of(params, xt, y)  # (S, L)
+        loss = engine.runs_loss(params, xt, y)  # (S, L)
         first = take & (hits < 0) & (loss[None] <= levels[:, None, None])
         hits = jnp.where(first, t0 + i + 1, hits)
         theta = jnp.concatenate([params.b[..., None], params.w], axis=-1)
@@ -191,10 +190,7 @@ def _chunk(params, opt_state, hits, at_hit, xs, ys, t0, valid, levels, xt, y, *,
 
 @functools.partial(jax.jit, static_argnames=("batch_size",))
 def _batches(perms, rows, *, batch_size):
-    n, d = rows.shape[0], rows.shape[1] - 1
-    nb = n // batch_size
-    body = rows[perms][:, :nb * batch_size].reshape(perms.shape[0], nb, batch_size, d + 1).transpose(1, 0, 3, 2)
-    return body[:, :, :d], body[:, :, d]
+    return engine.shuffled_batches(perms, rows, batch_size)[:2]
 
 
 def _settled(hits: np.ndarray, t: int, caps) -> bool:
