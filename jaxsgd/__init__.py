@@ -28,7 +28,6 @@ _WHERE = {
     "TrainState": "jaxsgd.sgd",
     "fit": "jaxsgd.sgd",
     "run_epochs": "jaxsgd.sgd",
-    "train": "jaxsgd.sgd",
     "sweep": "jaxsgd.engine",
 }
 

@@ -25,13 +25,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsgd import engine
+from jaxsgd import defaults, engine
 from jaxsgd.sgd import make_optimizer, seed_key
 from jaxsgd.study import StudyResult
 
-__all__ = ["Advice", "Choice", "advise", "warm_up"]
+__all__ = ["Advice", "Choice", "advise", "final_losses", "warm_up"]
 
-DEFAULT_BATCH, DEFAULT_LR = 32, 0.5
+DEFAULT_BATCH, DEFAULT_LR = defaults.BATCH_SIZE, defaults.LEARNING_RATE
 
 
 class Choice(NamedTuple):
@@ -59,7 +59,9 @@ def _check_keys(seed: int) -> np.ndarray:
     return np.asarray(jax.random.key_data(jax.random.split(seed_key(seed), 2)))  # seed_key refuses a bad seed
 
 
-def _final_losses(x, y, b, lrs, epochs, seed):
+def final_losses(x, y, b, lrs, epochs, seed):
+    """The median over the two check runs of the full-data loss after ``epochs`` epochs at batch size ``b``,
+    one per learning rate in ``lrs`` (+inf for a run that diverged)."""
     keys = _check_keys(seed)
     runs = engine.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=b, epochs=epochs)
     losses = np.asarray(_loss_of_runs(runs.params, x.T, y), np.float64)  # (2, L)
@@ -125,7 +127,7 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) 
     best_budget = None
     check = {}  # (B, lr) -> median final loss of the two check runs
     for b in candidates:
-        finals = _final_losses(x, y, b, lrs, budget_epochs, seed)
+        finals = final_losses(x, y, b, lrs, budget_epochs, seed)
         check.update({(b, float(lr)): float(v) for lr, v in zip(lrs, finals, strict=True)})
         i = int(np.argmin(finals))
         if best_budget is None or finals[i] < best_budget[2]:
@@ -133,7 +135,7 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) 
 
     def checked(b, lr):  # the grid sweep's runs serve as checks: same keys, same batches
         if (b, float(lr)) not in check:
-            check[(b, float(lr))] = float(_final_losses(x, y, b, np.asarray([lr], np.float32), budget_epochs,
+            check[(b, float(lr))] = float(final_losses(x, y, b, np.asarray([lr], np.float32), budget_epochs,
                                                         seed)[0])
         return check[(b, float(lr))]
 

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd.data import Transform
+from jaxsgd.errors import InputError
 from jaxsgd.model import Params
 from jaxsgd.paths import write_atomically
 from jaxsgd.sgd import TrainState
@@ -25,7 +26,7 @@ __all__ = ["CheckpointError", "is_checkpoint", "load", "save"]
 MAGIC = "jaxsgd-checkpoint-v1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A file that is not a jaxsgd checkpoint, or one that does not fit the run."""
 
 
@@ -137,9 +138,10 @@ def load(path, opt_template=None):
         treedef = jax.tree.structure(opt_template)
         want = [np.shape(leaf) for leaf in jax.tree.leaves(opt_template)]
         if want != [leaf.shape for leaf in leaves]:
-            raise CheckpointError(f"{path}: checkpoint was trained with --optimizer {meta['optimizer']}, whose "
-                                  f"state does not fit this run's optimizer: resume with --optimizer "
-                                  f"{meta['optimizer']}")
+            used = meta["optimizer"]
+            raise CheckpointError(lambda n: f"{path}: checkpoint was trained with {n('optimizer')} {used}, whose "
+                                            f"state does not fit this run's optimizer: resume with "
+                                            f"{n('optimizer')} {used}")
         opt_state = jax.tree.unflatten(treedef, [jnp.asarray(leaf) for leaf in leaves])
     else:
         opt_state = [jnp.asarray(leaf) for leaf in leaves]

@@ -30,7 +30,7 @@ import numpy as np
 from jaxsgd import noise
 from jaxsgd.model import Params, init_params
 
-__all__ = ["ClaimRow", "Claims", "bias_test", "format_claims", "run_claims", "with_timings"]
+__all__ = ["ClaimRow", "Claims", "bias_test", "chi2_sf", "format_claims", "run_claims", "with_timings"]
 
 ALPHA = 0.01  # the test's level
 
@@ -54,7 +54,7 @@ class Claims(NamedTuple):
     timing: tuple[dict, ...] = ()  # noise.step_timings around powers of two, on this backend
 
 
-def _chi2_sf(t: float, p: int) -> float:
+def chi2_sf(t: float, p: int) -> float:
     """Survival function of χ²_p by the Wilson–Hilferty cube-root normal approximation."""
     if t <= 0:
         return 1.0
@@ -68,7 +68,7 @@ def bias_test(draws, target) -> tuple[float, float]:
     dev = draws.mean(axis=0) - np.asarray(target, np.float64)
     cov = np.atleast_2d(np.cov(draws, rowvar=False))
     chi2 = float(len(draws) * dev @ np.linalg.solve(cov, dev))
-    return chi2, _chi2_sf(chi2, len(dev))
+    return chi2, chi2_sf(chi2, len(dev))
 
 
 def _draw_means(g_all: np.ndarray, b: int, draws: int, rng) -> np.ndarray:

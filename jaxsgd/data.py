@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxsgd.errors import DataError
+
 __all__ = [
     "DataError",
     "Dataset",
@@ -50,10 +52,6 @@ _CHUNK = 1 << 20
 # training on the built-in data holds the two raw arrays (24 bytes a row) and working copies (the split,
 # the scaled float32 arrays, the device's copies, the shuffle); 128 bytes a row covers them with a margin
 BYTES_PER_ROW = 128
-
-
-class DataError(ValueError):
-    """Bad data: a one-line message naming the file, line and column where it can."""
 
 
 class Dataset(NamedTuple):
@@ -214,11 +212,11 @@ def check_targets(ds: Dataset, transform: Transform) -> None:
 def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Train and validation row indices, a random split by ``seed``."""
     if not 0.0 <= val_fraction < 1.0:
-        raise DataError(f"--val-fraction must be in [0, 1), got {val_fraction}")
+        raise DataError(lambda n: f"{n('val_fraction')} must be in [0, 1), got {val_fraction}")
     perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
     n_val = round(n * val_fraction)
     if n - n_val < 1:
-        raise DataError("no training rows left after the validation split: lower --val-fraction")
+        raise DataError(lambda n: f"no training rows left after the validation split: lower {n('val_fraction')}")
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
@@ -226,19 +224,21 @@ def _encoding_hint(e: Exception) -> str:
     return "; save it as UTF-8" if isinstance(e, UnicodeDecodeError) else ""
 
 
-def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_rows_shown: int = 5) -> Dataset:
+def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_rows_shown: int = 5,
+             needed_by: str | None = None) -> Dataset:
     """Reads ``features`` and ``target`` columns (by header name) from a CSV file.
 
     ``target=None`` reads the features only (new rows to predict); ``y`` is then empty.
 
     Empty cells (or ``NA``) are missing: an error listing their count and first
-    rows unless ``drop_missing``. Non-numeric or non-finite cells are an error
+    rows unless ``drop_missing``. ``needed_by`` names who asks for the features
+    (e.g. ``"the checkpoint"``) in the message for a missing column. Non-numeric or non-finite cells are an error
     naming file, line and column.
     """
     path = os.fspath(path)
     features = [f.strip() for f in features]
     if not features or any(not f for f in features):
-        raise DataError("--features needs at least one column name, comma separated")
+        raise DataError(lambda n: f"{n('features')} needs at least one column name")
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -261,9 +261,9 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         if missing_cols:
             sep = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]), None)
             hint = f" (the header looks separated by {sep!r}: give a comma-separated file)" if sep else ""
-            raise DataError(
-                f"{path}: unknown column {', '.join(missing_cols)}; available: {', '.join(header)}{hint}"
-            )
+            what = "unknown column" if needed_by is None else "missing feature column"
+            need = "" if needed_by is None else f" that {needed_by} needs"
+            raise DataError(f"{path}: {what} {', '.join(missing_cols)}{need}; available: {', '.join(header)}{hint}")
         twice = [c for c in dict.fromkeys(wanted) if header.count(c) > 1]
         if twice:
             raise DataError(f"{path}: column {twice[0]} appears {header.count(twice[0])} times in the header, so which "
@@ -305,10 +305,8 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
             raise DataError(f"{path}, line {reader.line_num}: not a readable CSV row: {e}{_encoding_hint(e)}") from None
     if missing and not drop_missing:
         shown = ", ".join(map(str, missing[:max_missing_rows_shown]))
-        raise DataError(
-            f"{path}: {len(missing)} row(s) with missing values in {', '.join(wanted)} "
-            f"(first at line {shown}); pass --drop-missing to skip them"
-        )
+        raise DataError(lambda n: f"{path}: {len(missing)} row(s) with missing values in {', '.join(wanted)} "
+                                  f"(first at line {shown}); skip them with {n('drop_missing')}")
     if not rows:
         raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing else ""))
     arr = np.asarray(rows, np.float64)

@@ -9,3 +9,12 @@ STUDY_LEARNING_RATES = tuple(2.0**e for e in range(-2, 7))
 STUDY_SEEDS = 8
 STUDY_MAX_ROWS = 100_000
 STUDY_MAX_STEPS = 20_000
+
+# one training run (jaxsgd.sgd.fit, jaxsgd.run.TrainConfig, jaxsgd train)
+BATCH_SIZE = 32
+LEARNING_RATE = 0.5
+EPOCHS = 10
+VAL_FRACTION = 0.2
+TRAIN_ROWS = 100_000  # rows of built-in data for training
+STUDY_ROWS = 20_000  # rows of built-in data for the batch-size study
+MAX_BATCH = 4096  # the study's largest default batch size

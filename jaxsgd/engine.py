@@ -4,7 +4,7 @@ A sweep of ``S`` seeds × ``L`` learning rates holds parameters of shape
 ``b: (S, L)``, ``w: (S, L, d)``. Each seed has its own permutation of the rows
 per epoch; the ``L`` runs of a seed share it (common random numbers: learning
 rates are compared on the same batches, and one gather serves them all).
-:func:`jaxsgd.train` is the case ``S = L = 1``.
+:func:`jaxsgd.fit` is the case ``S = L = 1``.
 
 The update is written once (:func:`step`): the gradient of
 :func:`jaxsgd.model.mean_loss` over the batch by :func:`jax.grad`, then the
@@ -255,7 +255,7 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
           shuffle: str = "auto", shard_runs: bool | None = None) -> Runs:
     """``len(keys) × len(learning_rates)`` runs of ``epochs`` epochs from zero parameters.
 
-    Run ``(i, j)`` equals ``jaxsgd.train(x, y, learning_rate=learning_rates[j],
+    Run ``(i, j)`` equals ``jaxsgd.fit(x, y, learning_rate=learning_rates[j],
     key=keys[i], …)`` up to float32 rounding (the same batches and arithmetic,
     compiled for another shape). ``shard_runs`` splits the seeds over all
     visible devices (default: when there are several and they divide the

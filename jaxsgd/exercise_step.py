@@ -24,9 +24,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsgd.errors import InputError
 from jaxsgd.model import Params, example_loss, sigmoid, sigmoid_prime
 
-__all__ = ["WorkedStep", "as_json", "format_latex", "format_text", "symbolic_theta1", "worked_step"]
+__all__ = ["WorkedStep", "as_json", "format_latex", "format_text", "loss_along", "symbolic_theta1", "worked_step"]
 
 DTYPES = ("float32", "float64")
 
@@ -51,7 +52,7 @@ class WorkedStep(NamedTuple):
 def _check_finite(name, values):
     for v in values:
         if not math.isfinite(v):
-            raise ValueError(f"{name} must be finite numbers, got {v!r}")
+            raise InputError(lambda n, v=v: f"{n(name)} must be finite numbers, got {v!r}")
 
 
 def _fits(dtype: str, values) -> bool:
@@ -63,13 +64,19 @@ def _fits(dtype: str, values) -> bool:
 def _check_range(name, values, dtype):
     if not _fits(dtype, values):
         big = max(values, key=abs)
-        raise ValueError(f"{name} has {big!r}, beyond the {dtype} range (±{float(np.finfo(dtype).max):.3g}): "
-                         'use dtype="float64" or smaller numbers')
+        top = float(np.finfo(dtype).max)
+        raise InputError(lambda n: f"{n(name)} has {big!r}, beyond the {dtype} range (±{top:.3g}): use "
+                                   f"{n('dtype')} float64 or smaller numbers")
 
 
-def _check_result(name, values, dtype, fix):
+def _check_result(what, values, dtype, smaller):
+    """``smaller``: the arguments to make smaller when ``what`` overflows."""
     if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"{name} overflows {dtype} ({', '.join(map(repr, values))}): {fix}")
+        def say(n):
+            wider = "" if dtype == "float64" else f", or {n('dtype')} float64"
+            return (f"{what} overflows {dtype} ({', '.join(map(repr, values))}): use smaller "
+                    f"{' or '.join(map(n, smaller))}{wider}")
+        raise InputError(say)
 
 
 def worked_step(theta, x, y, lr=None, *, dtype: str = "float64") -> WorkedStep:
@@ -79,14 +86,14 @@ def worked_step(theta, x, y, lr=None, *, dtype: str = "float64") -> WorkedStep:
     float32 with :func:`jax.nn.sigmoid`, whose derivative ``σ(1 − σ)`` rounds
     to 0 once ``σ(z)`` rounds to 1 (``None`` where float32 cannot hold the inputs).
 
-    Every number returned is finite: a ``ValueError`` names the input that is not
+    Every number returned is finite: an ``InputError`` names the input that is not
     finite or beyond ``dtype``'s range, ``lr ≤ 0``, or which of ``z``, the
     gradient and ``θ¹`` overflows ``dtype``.
 
     >>> worked_step([0, 1e308, 1e308], [1, 2], 3, dtype="float64")
     Traceback (most recent call last):
     ...
-    ValueError: z = b + w·x overflows float64 (inf): use smaller theta or x
+    jaxsgd.errors.InputError: z = b + w·x overflows float64 (inf): use smaller theta or x
     """
     theta = tuple(float(t) for t in theta)
     x = tuple(float(v) for v in x)
@@ -96,36 +103,33 @@ def worked_step(theta, x, y, lr=None, *, dtype: str = "float64") -> WorkedStep:
     _check_finite("y", (y,))
     if lr is not None:
         lr = float(lr)
-        _check_finite("the learning rate", (lr,))
+        _check_finite("lr", (lr,))
         if lr <= 0:
-            raise ValueError(f"the learning rate lr must be > 0, got {lr!r}")
+            raise InputError(lambda n: f"the learning rate {n('lr')} must be > 0, got {lr!r}")
     if len(x) < 1:
-        raise ValueError("x needs at least one feature")
+        raise InputError(lambda n: f"{n('x')} needs at least one feature")
     if len(theta) != len(x) + 1:
-        raise ValueError(
-            f"theta has {len(theta)} numbers but x has {len(x)} features: "
-            f"give theta as b w1 ... wd ({len(x) + 1} numbers)"
-        )
+        raise InputError(lambda n: f"{n('theta')} has {len(theta)} numbers but {n('x')} has {len(x)} features: "
+                                   f"give {n('theta')} as b w1 ... wd ({len(x) + 1} numbers)")
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise InputError(lambda n: f"{n('dtype')} must be one of {', '.join(DTYPES)}, got {dtype!r}")
     _check_range("theta", theta, dtype)
     _check_range("x", x, dtype)
     _check_range("y", (y,), dtype)
     if lr is not None:
         _check_range("lr", (lr,), dtype)
-    wider = "" if dtype == "float64" else ', or dtype="float64"'
     with jax.enable_x64(dtype == "float64"):
         dt = jnp.dtype(dtype)
         params = Params.from_theta(theta, dtype=dt)
         xa, ya = jnp.asarray(x, dt), jnp.asarray(y, dt)
         z = params.b + jnp.dot(params.w, xa)
-        _check_result("z = b + w·x", (float(z),), dtype, f"use smaller theta or x{wider}")
+        _check_result("z = b + w·x", (float(z),), dtype, ("theta", "x"))
         grad = jax.grad(example_loss)(params, xa, ya).to_theta()
         gradient = tuple(map(float, grad))
-        _check_result("the gradient", gradient, dtype, f"use smaller y or x{wider}")
+        _check_result("the gradient", gradient, dtype, ("y", "x"))
         theta1 = None if lr is None else tuple(map(float, params.to_theta() - jnp.asarray(lr, dt) * grad))
         if theta1 is not None:
-            _check_result("θ¹ = θ⁰ − lr·∇L", theta1, dtype, f"use a smaller lr{wider}")
+            _check_result("θ¹ = θ⁰ − lr·∇L", theta1, dtype, ("lr",))
         h = sigmoid(z)
         return WorkedStep(
             theta, x, y, lr, dtype, float(z), float(h),
@@ -146,6 +150,16 @@ def _naive_float32_gradient(theta, x, y) -> tuple[float, ...] | None:
         g = jax.grad(naive_loss)(Params.from_theta(theta, dtype=f32), jnp.asarray(x, f32), jnp.asarray(y, f32))
         g = tuple(map(float, g.to_theta()))
         return g if all(map(math.isfinite, g)) else None
+
+
+def loss_along(s: WorkedStep, t: float) -> float:
+    """The loss ``½(y − σ(z))²`` in float64 at ``θ⁰ − t·∇L/|∇L|``: ``t`` is the distance moved against the
+    gradient (``t = α|∇L|`` is the step taken). ``z`` moves by ``−t·(∇L·(1, x))/|∇L|``."""
+    norm = math.sqrt(sum(g * g for g in s.gradient))
+    slope = (s.gradient[0] + sum(g * v for g, v in zip(s.gradient[1:], s.x, strict=True))) / norm if norm else 0.0
+    z = s.z - t * slope
+    h = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+    return 0.5 * (s.y - h) ** 2
 
 
 def _num(v: float, dtype: str = "float64") -> str:

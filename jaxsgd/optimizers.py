@@ -4,8 +4,8 @@
 >>> from jaxsgd.model import init_params
 >>> opt = make_optimizer("sgd")
 >>> state = opt.init(init_params(2))
->>> state.hyperparams["learning_rate"]   # float32 0.1; jaxsgd.engine.set_learning_rate changes it
-Array(0.1, dtype=float32)
+>>> state.hyperparams["learning_rate"]   # defaults.LEARNING_RATE; jaxsgd.engine.set_learning_rate changes it
+Array(0.5, dtype=float32)
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxsgd.defaults import OPTIMIZERS
+from jaxsgd.defaults import LEARNING_RATE, OPTIMIZERS
+from jaxsgd.errors import InputError
 
 __all__ = ["RuntimeSGDState", "make_optimizer", "runtime_sgd"]
 
@@ -28,7 +29,7 @@ class RuntimeSGDState(NamedTuple):
     hyperparams: dict
 
 
-def runtime_sgd(learning_rate=0.1) -> optax.GradientTransformation:
+def runtime_sgd(learning_rate=LEARNING_RATE) -> optax.GradientTransformation:
     """``θ ← θ − α g`` with α in the optimizer state: the same arithmetic as ``optax.sgd(α)``
     (``updates = (−α)·g``), bit for bit, and lighter than ``optax.inject_hyperparams``."""
 
@@ -50,12 +51,13 @@ def make_optimizer(name: str = "sgd") -> optax.GradientTransformation:
     ``"sgd"`` is the exercise's rule ``θ ← θ − α g`` (:func:`runtime_sgd`, equal to
     ``optax.sgd`` bit for bit), ``"momentum"``
     is ``optax.sgd(α, momentum=0.9)``, ``"adam"`` is ``optax.adam(α)``. Cached, so
-    every call with the same name returns the same object and reuses compiled code.
+    every call with the same name returns the same object and reuses compiled code
+    (three entries at most: one per name; any other name raises).
     """
     if name == "sgd":
-        return runtime_sgd(0.1)
+        return runtime_sgd(LEARNING_RATE)
     if name == "momentum":
-        return optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9)
+        return optax.inject_hyperparams(optax.sgd)(learning_rate=LEARNING_RATE, momentum=0.9)
     if name == "adam":
-        return optax.inject_hyperparams(optax.adam)(learning_rate=0.1)
-    raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+        return optax.inject_hyperparams(optax.adam)(learning_rate=LEARNING_RATE)
+    raise InputError(lambda n: f"unknown {n('optimizer')} {name!r}: choose one of {', '.join(OPTIMIZERS)}")

@@ -3,19 +3,21 @@
 A path may be written when its folder exists and takes new files, it is not a
 directory, it is not one of the run's other files (the input data, the
 checkpoint resumed from), and, if a file is there already, that file is one this
-program could have written (``replaceable``): a jaxsgd checkpoint for ``--save``,
-an image of the format its extension names for ``--plot``.
+program could have written (``replaceable``): a jaxsgd checkpoint for ``save``,
+an image of the format its extension names for ``plot``.
 
 >>> check_plot_path("curves.txt")
 Traceback (most recent call last):
 ...
-jaxsgd.paths.OutputError: --plot curves.txt: the name must end in an image extension ...
+jaxsgd.paths.OutputError: plot curves.txt: the name must end in an image extension ...
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+
+from jaxsgd.errors import InputError
 
 __all__ = ["IMAGE_FORMATS", "OutputError", "check_output", "check_plot_path", "is_image", "write_atomically"]
 
@@ -35,7 +37,7 @@ IMAGE_FORMATS = {
 }
 
 
-class OutputError(ValueError):
+class OutputError(InputError):
     """An output path that cannot be written, or whose writing would replace something not ours."""
 
 
@@ -46,14 +48,14 @@ def _same_file(a, b) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def check_output(path, *, option: str, others=None, replaceable=None, what: str = "a file of ours") -> str:
+def check_output(path, *, argument: str, others=None, replaceable=None, what: str = "a file of ours") -> str:
     """Checks that ``path`` can be written now without losing anything; returns it unchanged.
 
     Args:
       path: the output file.
-      option: its name in messages, e.g. ``"--save"``.
-      others: ``{description: path}`` of the run's other files, which ``path`` must not be
-        (``None`` entries are skipped), e.g. ``{"the --csv input": "data.csv"}``.
+      argument: the argument that gave it, named in messages, e.g. ``"save"``.
+      others: ``{argument: path}`` of the run's other files, which ``path`` must not be
+        (``None`` entries are skipped), e.g. ``{"csv": "data.csv"}``.
       replaceable: ``replaceable(path) -> bool``, whether an existing file there may be replaced;
         ``what`` names such a file in the message. Without it no existing file is replaced.
 
@@ -62,26 +64,28 @@ def check_output(path, *, option: str, others=None, replaceable=None, what: str 
     """
     path = os.fspath(path)
     if not path:
-        raise OutputError(f"{option}: an empty path; name a file")
+        raise OutputError(lambda n: f"{n(argument)}: an empty path; name a file")
     shown = path
     if os.path.isdir(path):
-        raise OutputError(f"{option} {shown}: is a directory; name a file in it")
-    for description, other in (others or {}).items():
+        raise OutputError(lambda n: f"{n(argument)} {shown}: is a directory; name a file in it")
+    for arg, other in (others or {}).items():
         if other is not None and _same_file(path, other):
-            raise OutputError(f"{option} {shown}: is {description}; choose another path")
+            raise OutputError(lambda n, arg=arg: f"{n(argument)} {shown}: is the file given as {n(arg)}; "
+                                                    "choose another path")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise OutputError(f"{option} {shown}: the folder {folder} does not exist; create it first")
+        raise OutputError(lambda n: f"{n(argument)} {shown}: the folder {folder} does not exist; create it first")
     if os.path.lexists(path):
         if not os.path.isfile(path):
-            raise OutputError(f"{option} {shown}: exists and is not a regular file; choose another path")
+            raise OutputError(lambda n: f"{n(argument)} {shown}: exists and is not a regular file; choose another path")
         if replaceable is None or not replaceable(path):
-            raise OutputError(f"{option} {shown}: exists and is not {what}, so it is left alone; choose another "
-                              "path or move that file away")
+            raise OutputError(lambda n: f"{n(argument)} {shown}: exists and is not {what}, so it is left alone; "
+                                        "choose another path or move that file away")
     try:
         fd, probe = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=folder)
     except OSError as e:
-        raise OutputError(f"{option} {shown}: cannot write in {folder}: {e.strerror}") from None
+        why = e.strerror
+        raise OutputError(lambda n: f"{n(argument)} {shown}: cannot write in {folder}: {why}") from None
     os.close(fd)
     os.unlink(probe)
     return path
@@ -104,9 +108,9 @@ def check_plot_path(path, *, others=None) -> str:
     """:func:`check_output` for a figure: an image extension, and only an image of that format replaced."""
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in IMAGE_FORMATS:
-        raise OutputError(f"--plot {path}: the name must end in an image extension (.png, .pdf, .svg, ...), "
-                          "which sets the format")
-    return check_output(path, option="--plot", others=others, replaceable=is_image,
+        raise OutputError(lambda n: f"{n('plot')} {path}: the name must end in an image extension (.png, .pdf, "
+                                    ".svg, ...), which sets the format")
+    return check_output(path, argument="plot", others=others, replaceable=is_image,
                         what="an image of that format")
 
 

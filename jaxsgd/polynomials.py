@@ -19,10 +19,13 @@ tanh: ``T = tanh``, ``T′ = 1 − T²``, ``q₀ = T``, ``q₍ₖ₊₁₎ = q�
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 from fractions import Fraction
 from math import factorial
 
 __all__ = [
+    "derivative_zeros",
     "eulerian",
     "eulerian_form",
     "factored",
@@ -197,3 +200,37 @@ def evaluate_exact(coeffs, s: Fraction) -> Fraction:
     for c in reversed(coeffs):
         acc = acc * s + c
     return acc
+
+
+def derivative_zeros(k: int) -> list[float]:
+    """The x where σ⁽ᵏ⁾(x) = 0, ascending: k − 1 of them for k ≥ 1, all simple (the Eulerian polynomials
+    behind σ⁽ᵏ⁾ have only real, simple roots).
+
+    σ⁽ᵏ⁾(−x) = (−1)ᵏ⁺¹σ⁽ᵏ⁾(x), so the roots with x < 0 are found and mirrored (and x = 0 is one for even
+    k): roots s ∈ (0, ½) of the polynomial in s = σ(x), where it is evaluated without cancellation, by
+    sign changes on a grid dense near 0 and bisection, as x = log(s/(1 − s)). Meant for plots (small k).
+
+    >>> [round(x, 6) for x in derivative_zeros(3)]    # ±log(2 + √3)
+    [-1.316958, 1.316958]
+    """
+    coeffs = sigmoid_polynomial(k)
+
+    def p(s):
+        return sum(c * s**i for i, c in enumerate(coeffs))
+
+    grid = [0.5 * (1 - math.cos(math.pi * i / 4000)) for i in range(1, 2000)]  # s in (0, ½), dense near 0
+    left = []
+    for lo, hi in itertools.pairwise(grid):
+        flo, fhi = p(lo), p(hi)
+        if flo == 0:
+            left.append(lo)
+        elif flo * fhi < 0:
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                if p(mid) * flo > 0:
+                    lo, flo = mid, p(mid)
+                else:
+                    hi = mid
+            left.append(0.5 * (lo + hi))
+    xs = [math.log(s / (1 - s)) for s in left]
+    return xs + ([0.0] if k >= 2 and k % 2 == 0 else []) + [-x for x in reversed(xs)]

@@ -1,8 +1,8 @@
 """The training script's importable code path, shared by ``jaxsgd train`` and ``scripts/train.py``.
 
 >>> report = run_training(TrainConfig(n_rows=2000, epochs=2), log=lambda s: None)
->>> sorted(k for k in report if k.startswith("val_"))
-['val_loss', 'val_r2', 'val_rmse']
+>>> report.epochs, report.n_train, report.n_val, len(report.history.curve) > 2
+(2, 1600, 400, True)
 """
 
 from __future__ import annotations
@@ -16,34 +16,79 @@ import numpy as np
 
 from jaxsgd import checkpoint as ckpt
 from jaxsgd import data as data_mod
+from jaxsgd import defaults
+from jaxsgd.errors import InputError
 from jaxsgd.model import predict_batch
 from jaxsgd.paths import check_output
 from jaxsgd.sgd import OPTIMIZERS, evaluate_loss, fit, init_state, make_optimizer, seed_key
+from jaxsgd.study import full_batch_reference
 
-__all__ = ["TrainConfig", "TrainingStopped", "diagnose", "metrics", "predict_prices", "run_training"]
+__all__ = ["Metrics", "TrainConfig", "TrainReport", "TrainingStopped", "diagnose", "metrics", "predict_prices",
+           "run_training"]
 
 
 class TrainConfig(NamedTuple):
-    """Settings of one training run; the defaults are the ``jaxsgd train`` defaults."""
+    """Settings of one training run; the defaults (:mod:`jaxsgd.defaults`) are the ``jaxsgd train`` defaults."""
 
     csv: str | None = None
     features: tuple[str, ...] | None = None
     target: str | None = None
     drop_missing: bool = False
-    n_rows: int = 100_000  # built-in data only
-    batch_size: int = 32
-    lr: float = 0.5
-    epochs: int = 10
+    n_rows: int = defaults.TRAIN_ROWS  # built-in data only
+    batch_size: int = defaults.BATCH_SIZE
+    lr: float = defaults.LEARNING_RATE
+    epochs: int = defaults.EPOCHS
     optimizer: str = "sgd"
     seed: int = 0
-    val_fraction: float = 0.2
+    val_fraction: float = defaults.VAL_FRACTION
     save: str | None = None
     resume: str | None = None
     drop_last: bool = True
     shuffle: str = "auto"
 
 
-class TrainingStopped(RuntimeError):
+class Metrics(NamedTuple):
+    """Fit quality in price units."""
+
+    rmse: float
+    r2: float
+
+
+class Curves(NamedTuple):
+    """Per-epoch losses and the ``(examples seen, loss)`` curve from θ = 0 (see :class:`jaxsgd.sgd.History`)."""
+
+    train_loss: list
+    val_loss: list
+    curve: list
+
+
+class TrainReport(NamedTuple):
+    """What :func:`run_training` returns; losses are mean ½(y − h)² on the scaled target."""
+
+    params: list  # θ = (b, w1, …, wd) on scaled features
+    raw_params: list  # θ on unscaled features, h = σ(b + Σ wⱼ xⱼ)
+    price_per_unit: list  # price change per unit of each feature at the average training row
+    price_scale: list  # [lo, hi]: price = lo + (hi − lo)·h
+    feature_names: list
+    train_loss: float
+    val_loss: float | None
+    train_rmse: float  # price units
+    val_rmse: float | None
+    train_r2: float
+    val_r2: float | None
+    epochs: int
+    examples_per_second: float | None  # median over the epochs of this call
+    history: Curves  # from θ = 0, the epochs of a resumed checkpoint included
+    l_star: float | None  # the full-batch optimum on the training rows, when asked for (``reference=True``)
+    n_train: int
+    n_val: int
+    transform: dict
+    source: str
+    warnings: list
+    true_params: list | None  # the built-in data's true θ in scaled units; None for a CSV
+
+
+class TrainingStopped(InputError):
     """A non-finite loss stopped the run; the last good checkpoint is kept."""
 
 
@@ -55,26 +100,24 @@ def load_data(cfg: TrainConfig) -> data_mod.Dataset:
     if cfg.csv is None:
         return data_mod.synthetic_house_prices(cfg.n_rows, seed=cfg.seed)
     if not cfg.features or not cfg.target:
-        raise data_mod.DataError("--csv needs --features a,b,... and --target c")
+        raise InputError(lambda n: f"{n('csv')} needs {n('features')} and {n('target')}")
     return data_mod.load_csv(cfg.csv, cfg.features, cfg.target, drop_missing=cfg.drop_missing)
 
 
-def metrics(params, transform, x_raw, y_raw) -> dict:
+def metrics(params, transform, x_raw, y_raw) -> Metrics:
     """RMSE and R² in price units of the model's predictions on raw rows.
 
     Computed in the model's units ``t = (y − lo)/(hi − lo)``, where squares cannot
     overflow whatever the price scale, and brought back by ``hi − lo``.
     """
     if len(y_raw) == 0:
-        return {"rmse": math.nan, "r2": math.nan}
+        return Metrics(math.nan, math.nan)
     scale = transform.y_hi - transform.y_lo
     t = (np.asarray(y_raw, np.float64) - transform.y_lo) / scale
     resid = t - _predict(params, transform, x_raw)
     ss_tot = float(np.sum((t - t.mean()) ** 2))
-    return {
-        "rmse": float(np.sqrt(np.mean(resid**2))) * scale,
-        "r2": (1.0 - float(np.sum(resid**2)) / ss_tot) if ss_tot > 0 else math.nan,
-    }
+    return Metrics(float(np.sqrt(np.mean(resid**2))) * scale,
+                   (1.0 - float(np.sum(resid**2)) / ss_tot) if ss_tot > 0 else math.nan)
 
 
 def _predict(params, transform, x_raw) -> np.ndarray:
@@ -90,12 +133,13 @@ def predict_prices(params, transform, x_raw) -> np.ndarray:
 SATURATED_Z = 10.0  # |z| beyond this: σ within 5e-5 of 0 or 1, outside every scaled target, σ′ < 5e-5
 
 
-def diagnose(params, x_scaled, lr: float) -> list[str]:
+def diagnose(params, x_scaled, lr: float, name=str) -> list[str]:
     """Warnings on a finished run whose θ diverged or whose neuron saturated (and so stalled).
 
     Scaled targets lie inside (0, 1) (within [0.045, 0.955] for CSV data), so a fit
     never needs ``|z| > 10``: a θ that puts many rows there came from steps too large,
-    and there the gradient vanishes and the loss stops falling.
+    and there the gradient vanishes and the loss stops falling. ``name`` spells the
+    learning-rate argument (see :mod:`jaxsgd.errors`).
     """
     theta = np.asarray(params.to_theta(), np.float64)
     big = float(np.max(np.abs(theta)))
@@ -105,60 +149,76 @@ def diagnose(params, x_scaled, lr: float) -> list[str]:
         return []
     return [f"θ grew to {big:.3g} and σ(z) is saturated (|z| > {SATURATED_Z:g}) on {saturated:.0%} of the "
             f"training rows, so the gradient vanishes and the loss is stuck: the learning rate is probably too "
-            f"large; try --lr {min(lr / 10, TrainConfig().lr):g}"]
+            f"large; try {name('lr')} {min(lr / 10, TrainConfig().lr):g}"]
+
+
+def _resume(cfg: TrainConfig, ds, optimizer, log, name):
+    """``(state, transform, history)`` from the checkpoint ``cfg.resume``, checked against this run."""
+    template = init_state(ds.x.shape[1], key=seed_key(cfg.seed), optimizer=optimizer).opt_state
+    state, transform, meta = ckpt.load(cfg.resume, template)
+    if meta.get("features") != list(ds.feature_names):
+        raise ckpt.CheckpointError(
+            f"{cfg.resume}: checkpoint has features {','.join(meta.get('features', []))} but this run has "
+            f"{','.join(ds.feature_names)}")
+    if meta["target"] != ds.target_name:
+        was = meta["target"]
+        raise ckpt.CheckpointError(
+            lambda n: f"{cfg.resume}: checkpoint was trained on target {was}, not {ds.target_name}: resume "
+                      f"with {n('target')} {was} or train afresh without {n('resume')}")
+    if meta.get("optimizer") != cfg.optimizer:
+        was = meta.get("optimizer")
+        raise ckpt.CheckpointError(lambda n: f"{cfg.resume}: checkpoint was trained with {n('optimizer')} "
+                                             f"{was}, not {cfg.optimizer}")
+    if int(state.epoch) >= cfg.epochs:
+        log(f"checkpoint is at epoch {int(state.epoch)} already; {name('epochs')} {cfg.epochs} is the total")
+    h = meta.get("history")
+    ok = isinstance(h, dict) and all(isinstance(h.get(k), list) for k in Curves._fields)
+    return state, transform, Curves(*(list(h[k]) for k in Curves._fields)) if ok else Curves([], [], [])
 
 
 def _validate(cfg: TrainConfig) -> None:
     if cfg.batch_size <= 0:
-        raise data_mod.DataError(f"--batch-size must be > 0, got {cfg.batch_size}")
+        raise InputError(lambda n: f"{n('batch_size')} must be > 0, got {cfg.batch_size}")
     if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        raise data_mod.DataError(f"--lr must be a finite number > 0, got {cfg.lr}")
+        raise InputError(lambda n: f"{n('lr')} must be a finite number > 0, got {cfg.lr}")
     if cfg.epochs <= 0:
-        raise data_mod.DataError(f"--epochs must be > 0, got {cfg.epochs}")
+        raise InputError(lambda n: f"{n('epochs')} must be > 0, got {cfg.epochs}")
     if cfg.optimizer not in OPTIMIZERS:
-        raise data_mod.DataError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+        raise InputError(lambda n: f"{n('optimizer')} must be one of {', '.join(OPTIMIZERS)}")
+    if cfg.shuffle not in defaults.SHUFFLES:
+        raise InputError(lambda n: f"{n('shuffle')} must be one of {', '.join(defaults.SHUFFLES)}")
     if not 0 <= cfg.seed < 2**64:
-        raise data_mod.DataError(f"--seed must be a whole number in [0, 2**64), got {cfg.seed}")
+        raise InputError(lambda n: f"{n('seed')} must be a whole number in [0, 2**64), got {cfg.seed}")
 
 
-def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
-    """Loads the data, trains (or resumes), saves, and returns the report as a dict.
+def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, reference: bool = False
+                 ) -> TrainReport:
+    """Loads the data, trains (or resumes), saves, and returns a :class:`TrainReport`.
 
-    Raises ``DataError``/``CheckpointError`` for bad input, ``OutputError`` for a
-    ``save`` path that cannot be written or holds a file that is not a checkpoint
-    (checked before the data are read), and :class:`TrainingStopped` on a non-finite loss.
+    ``log`` takes notes and warnings; ``progress(epoch, epochs, message)``, if
+    given, takes each epoch's line instead of ``log``; ``name`` spells the
+    config's fields in warnings (see :mod:`jaxsgd.errors`); ``reference`` also
+    computes ``L*`` by full-batch gradient descent (a few seconds on 10⁵ rows).
+    Raises ``DataError``/``CheckpointError`` for bad
+    input, ``OutputError`` for a ``save`` path that cannot be written or holds a
+    file that is not a checkpoint (checked before the data are read), and
+    :class:`TrainingStopped` on a non-finite loss; each is an ``InputError``.
     """
     _validate(cfg)
     if cfg.save is not None:
-        check_output(cfg.save, option="--save", others={"the --csv input": cfg.csv},
+        check_output(cfg.save, argument="save", others={"csv": cfg.csv},
                      replaceable=ckpt.is_checkpoint, what="a jaxsgd checkpoint")
     ds = load_data(cfg)
     if ds.dropped_lines:
         log(data_mod.dropped_note(ds))
     train_rows, val_rows = data_mod.split(len(ds.y), cfg.val_fraction, seed=cfg.seed)
     if cfg.batch_size > len(train_rows):
-        raise data_mod.DataError(
-            f"--batch-size {cfg.batch_size} is larger than the {len(train_rows)} training rows: use at most "
-            f"{len(train_rows)}")
+        raise InputError(lambda n: f"{n('batch_size')} {cfg.batch_size} is larger than the {len(train_rows)} "
+                                   f"training rows: use at most {len(train_rows)}")
     optimizer = make_optimizer(cfg.optimizer)
-    d = ds.x.shape[1]
-    state = None
+    state, transform, prior = None, None, Curves([], [], [])
     if cfg.resume:
-        template = init_state(d, key=seed_key(cfg.seed), optimizer=optimizer).opt_state
-        state, transform, meta = ckpt.load(cfg.resume, template)
-        if meta.get("features") != list(ds.feature_names):
-            raise ckpt.CheckpointError(
-                f"{cfg.resume}: checkpoint has features {','.join(meta.get('features', []))} but this run has "
-                f"{','.join(ds.feature_names)}")
-        if meta["target"] != ds.target_name:
-            raise ckpt.CheckpointError(
-                f"{cfg.resume}: checkpoint was trained on target {meta['target']}, not {ds.target_name}: resume "
-                f"with --target {meta['target']} or train afresh without --resume")
-        if meta.get("optimizer") != cfg.optimizer:
-            raise ckpt.CheckpointError(f"{cfg.resume}: checkpoint was trained with --optimizer "
-                                       f"{meta.get('optimizer')}, not {cfg.optimizer}")
-        if int(state.epoch) >= cfg.epochs:
-            log(f"checkpoint is at epoch {int(state.epoch)} already; --epochs {cfg.epochs} is the total")
+        state, transform, prior = _resume(cfg, ds, optimizer, log, name)
     else:
         transform = data_mod.fit_transform(ds, train_rows)
     data_mod.check_targets(ds, transform)
@@ -168,58 +228,70 @@ def run_training(cfg: TrainConfig, *, log=_stderr) -> dict:
     yva = transform.target(ds.y[val_rows])
     meta = {"features": list(ds.feature_names), "target": ds.target_name, "optimizer": cfg.optimizer,
             "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source}
+    kept = Curves([*prior.train_loss], [*prior.val_loss], [*prior.curve])  # what each checkpoint carries
+    per_epoch = len(train_rows) if not cfg.drop_last else len(train_rows) - len(train_rows) % cfg.batch_size
+    if not kept.curve:
+        kept.curve.append([0, evaluate_loss(init_state(ds.x.shape[1], key=seed_key(0)).params,
+                                            jnp.asarray(xtr).T, jnp.asarray(ytr))])
+    stopped = []
 
     def on_epoch(st, loss, val, rate):
         e = int(st.epoch)
         if not (math.isfinite(loss) and (math.isfinite(val) or len(val_rows) == 0)):
-            kept = f"; last good checkpoint kept in {cfg.save}" if cfg.save else ""
-            raise TrainingStopped(
-                f"non-finite loss at epoch {e} with --lr {cfg.lr}: try a smaller learning rate{kept}")
+            stopped.append(e)
+            return False
         shown = f"  val_loss {val:.6g}" if len(val_rows) else ""
-        log(f"epoch {e:4d}  loss {loss:.6g}{shown}  {rate:,.0f} examples/s")
+        message = f"epoch {e:4d}  loss {loss:.6g}{shown}  {rate:,.0f} examples/s"
+        if progress is None:
+            log(message)
+        else:
+            progress(e, cfg.epochs, message)
+        kept.train_loss.append(loss)
+        kept.val_loss.append(val if len(val_rows) else None)
+        kept.curve.append([e * per_epoch, loss])
         if cfg.save:
-            ckpt.save(cfg.save, st, transform, meta)
+            ckpt.save(cfg.save, st, transform, {**meta, "history": kept._asdict()})
 
-    try:
-        _, hist, state = fit(
-            xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
-            key=seed_key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
-            state=state, on_epoch=on_epoch)
-    except ValueError as e:  # e.g. a batch size the device count does not divide
-        raise data_mod.DataError(str(e)) from None
+    state, hist = fit(
+        xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
+        key=seed_key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
+        state=state, on_epoch=on_epoch)
+    if stopped:
+        kept_file = f"; last good checkpoint kept in {cfg.save}" if cfg.save else ""
+        raise TrainingStopped(lambda n: f"non-finite loss at epoch {stopped[0]} with {n('lr')} {cfg.lr}: try a "
+                                        f"smaller learning rate{kept_file}")
+    # the first epoch's points within it (from θ = 0) replace the coarse start kept above
+    curve = [*prior.curve, *([list(map(float, c)) for c in hist.curve])] if hist.curve else kept.curve
+    history = Curves(kept.train_loss, kept.val_loss, [[int(e), float(v)] for e, v in curve])
+    if cfg.save and hist.curve:
+        ckpt.save(cfg.save, state, transform, {**meta, "history": history._asdict()})
     params = state.params
-    warnings = diagnose(params, xtr, cfg.lr)
+    warnings = diagnose(params, xtr, cfg.lr, name)
     for w in warnings:
         log(f"warning: {w}")
+    has_val = len(val_rows) > 0
     tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows])
     va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows])
-
-    report = {
-        "params": [float(v) for v in params.to_theta()],
+    l_star = full_batch_reference(xtr, ytr)[0] if reference else None
+    return TrainReport(
+        params=[float(v) for v in params.to_theta()],
         **raw_units(params, transform, ds.x[train_rows]),
-        "feature_names": list(ds.feature_names),
-        "train_loss": evaluate_loss(params, jnp.asarray(xtr).T, jnp.asarray(ytr)),
-        "val_loss": evaluate_loss(params, jnp.asarray(xva).T, jnp.asarray(yva)) if len(val_rows) else None,
-        "train_rmse": tr["rmse"], "val_rmse": va["rmse"] if len(val_rows) else None,
-        "train_r2": tr["r2"], "val_r2": va["r2"] if len(val_rows) else None,
-        "epochs": int(state.epoch),
-        "examples_per_second": float(np.median(hist.examples_per_second)) if hist.examples_per_second else None,
-        "history": {"train_loss": hist.train_loss, "val_loss": hist.val_loss,
-                    "curve": [[int(e), float(v)] for e, v in hist.curve]},
-        "n_train": len(train_rows), "n_val": len(val_rows),
-        "transform": {"mean": transform.mean.tolist(), "std": transform.std.tolist(),
-                      "y_lo": transform.y_lo, "y_hi": transform.y_hi},
-        "source": ds.source,
-        "warnings": warnings,
-    }
-    if ds.price_cap is not None:
-        report["true_params"] = [float(v) for v in data_mod.true_theta(transform)]
-    return report
-
-
-def _amount(v: float) -> str:
-    """Price units with thousands separators, or in exponent form when that would run to many digits."""
-    return f"{v:,.2f}" if abs(v) < 1e15 else f"{v:.6g}"
+        feature_names=list(ds.feature_names),
+        train_loss=evaluate_loss(params, jnp.asarray(xtr).T, jnp.asarray(ytr)),
+        val_loss=evaluate_loss(params, jnp.asarray(xva).T, jnp.asarray(yva)) if has_val else None,
+        train_rmse=tr.rmse, val_rmse=va.rmse if has_val else None,
+        train_r2=tr.r2, val_r2=va.r2 if has_val else None,
+        epochs=int(state.epoch),
+        examples_per_second=float(np.median(hist.examples_per_second)) if hist.examples_per_second else None,
+        history=history,
+        l_star=l_star,
+        n_train=len(train_rows), n_val=len(val_rows),
+        transform={"mean": transform.mean.tolist(), "std": transform.std.tolist(), "y_lo": transform.y_lo,
+                   "y_hi": transform.y_hi},
+        source=ds.source,
+        warnings=warnings,
+        true_params=[float(v) for v in data_mod.true_theta(transform)] if ds.price_cap is not None else None,
+    )
 
 
 def raw_units(params, transform, x_raw) -> dict:
@@ -233,25 +305,3 @@ def raw_units(params, transform, x_raw) -> dict:
     per_unit = (transform.y_hi - transform.y_lo) * e / (1 + e) ** 2 * w_raw
     return {"raw_params": [b_raw, *map(float, w_raw)], "price_per_unit": [float(v) for v in per_unit],
             "price_scale": [float(transform.y_lo), float(transform.y_hi)]}
-
-
-def format_report(r: dict) -> str:
-    names = ["b"] + [f"w[{n}]" for n in r["feature_names"]]
-    lines = [f"trained {r['epochs']} epochs on {r['source']} ({r['n_train']} train / {r['n_val']} validation rows)",
-             "θ (scaled units):"]
-    true = r.get("true_params")
-    for i, (n, v) in enumerate(zip(names, r["params"], strict=True)):
-        lines.append(f"  {n:<24} {v: .6f}" + (f"   true {true[i]: .6f}" if true else ""))
-    lo, hi = r["price_scale"]
-    lines.append(f"θ (raw units: h = σ(b + Σ wⱼ·xⱼ) on unscaled features, price = {lo:,.6g} + {hi - lo:,.6g}·h):")
-    for n, v in zip(names, r["raw_params"], strict=True):
-        lines.append(f"  {n:<24} {v: .6g}")
-    lines.append("price change per unit of a feature, at the average training row:")
-    for n, v in zip(r["feature_names"], r["price_per_unit"], strict=True):
-        lines.append(f"  {n:<24} {v:+,.6g}")
-    lines.append(f"train: RMSE {_amount(r['train_rmse'])}  R² {r['train_r2']:.4f}  loss {r['train_loss']:.6g}")
-    if r["val_rmse"] is not None:
-        lines.append(f"valid: RMSE {_amount(r['val_rmse'])}  R² {r['val_r2']:.4f}  loss {r['val_loss']:.6g}")
-    if r["examples_per_second"]:
-        lines.append(f"speed: {r['examples_per_second']:,.0f} examples/s (median epoch)")
-    return "\n".join(lines)

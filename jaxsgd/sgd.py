@@ -1,4 +1,4 @@
-"""Training one run: :func:`fit` and :func:`train` around the epoch of :mod:`jaxsgd.engine`.
+"""Training one run: :func:`fit` around the epoch of :mod:`jaxsgd.engine`.
 
 For a batch ``β`` of size ``B`` the update is ``θ ← θ − α · (1/B) Σᵢ∈β ∇Lᵢ(θ)``,
 the gradient of :func:`jaxsgd.model.mean_loss` by :func:`jax.grad`
@@ -13,9 +13,9 @@ same compiled epoch, one call per epoch.
 >>> import jax, optax
 >>> ds_x = jax.numpy.array([[0.0], [1.0], [2.0], [3.0]])
 >>> ds_y = jax.numpy.array([0.2, 0.4, 0.6, 0.8])
->>> params, hist = train(ds_x, ds_y, batch_size=2, epochs=3, learning_rate=0.5, key=jax.random.key(0))
->>> len(hist.train_loss), params.w.shape
-(3, (1,))
+>>> state, hist = fit(ds_x, ds_y, batch_size=2, epochs=3, learning_rate=0.5, key=jax.random.key(0))
+>>> len(hist.train_loss), state.params.w.shape, int(state.epoch)
+(3, (1,), 3)
 """
 
 from __future__ import annotations
@@ -30,11 +30,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd import engine
-from jaxsgd.defaults import OPTIMIZERS
+from jaxsgd.defaults import BATCH_SIZE, EPOCHS, LEARNING_RATE, OPTIMIZERS
+from jaxsgd.errors import InputError
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import RuntimeSGDState, make_optimizer, runtime_sgd  # noqa: F401  (re-exported)
 
 __all__ = [
+    "FitResult",
     "History",
     "TrainState",
     "check_divisible",
@@ -45,7 +47,6 @@ __all__ = [
     "make_optimizer",
     "run_epochs",
     "seed_key",
-    "train",
 ]
 
 
@@ -113,11 +114,12 @@ def data_mesh(devices=None):
 def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: int | None = None) -> None:
     """Data parallelism needs every mini-batch to split evenly over the devices."""
     if batch_size % n_devices:
-        raise ValueError(f"batch size {batch_size} is not divisible by the {n_devices} devices: use a multiple "
-                         f"of {n_devices} (or parallel=False to train on one device)")
+        raise InputError(lambda a: f"{a('batch_size')} {batch_size} is not divisible by the {n_devices} devices: "
+                                   f"use a multiple of {n_devices} (or parallel=False to train on one device)")
     if not drop_last and n is not None and (n % batch_size) % n_devices:
-        raise ValueError(f"the last partial batch of {n % batch_size} rows does not split over {n_devices} "
-                         f"devices: drop it (drop_last=True) or pick a batch size that divides {n}")
+        raise InputError(lambda a: f"the last partial batch of {n % batch_size} rows does not split over "
+                                   f"{n_devices} devices: drop it ({a('drop_last')}) or pick a batch size that "
+                                   f"divides {n}")
 
 
 def _as_runs(state: TrainState) -> engine.Runs:
@@ -131,7 +133,7 @@ def _as_state(runs: engine.Runs) -> TrainState:
     return TrainState(first(runs.params), first(runs.opt_state), runs.keys[0], runs.epoch)
 
 
-def run_epochs(state: TrainState, x, y, num_epochs: int, *, optimizer=None, batch_size: int = 32,
+def run_epochs(state: TrainState, x, y, num_epochs: int, *, optimizer=None, batch_size: int = BATCH_SIZE,
                drop_last: bool = True, shuffle: str = "auto", mesh=None) -> TrainState:
     """``num_epochs`` more epochs from ``state`` on rows ``x (N, d)``, ``y (N,)``: one compiled call each.
 
@@ -172,15 +174,43 @@ def _curve_of(state, trace, xt, y, batch_size, points: int = 12):
 
 def _check_batch(batch_size, n):
     if not isinstance(batch_size, int | np.integer) or batch_size <= 0:
-        raise ValueError(f"batch size must be a whole number > 0, got {batch_size!r}")
+        raise InputError(lambda a: f"{a('batch_size')} must be a whole number > 0, got {batch_size!r}")
     if batch_size > n:
-        raise ValueError(f"batch size {batch_size} is larger than the {n} training rows: use at most {n}")
+        raise InputError(lambda a: f"{a('batch_size')} {batch_size} is larger than the {n} training rows: use at "
+                                   f"most {n}")
 
 
-def train(x, y, *, batch_size: int = 32, epochs: int = 10, optimizer=None, learning_rate=None, key=None,
-          x_val=None, y_val=None, drop_last: bool = True, shuffle: str = "auto", state: TrainState | None = None,
-          on_epoch: Callable | None = None, parallel: bool | None = None):
-    """Trains ``h = σ(b + w·x)`` by mini-batch SGD; returns ``(params, History)``.
+class FitResult(NamedTuple):
+    """What :func:`fit` returns: the state to continue from, and the run's :class:`History`."""
+
+    state: TrainState
+    history: History
+
+
+def _check_inputs(x, y, epochs, learning_rate):
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise InputError(f"x must be (N, d) and y (N,), got {x.shape} and {y.shape}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise InputError(f"x must hold floating-point numbers (scaled features), got {x.dtype}")
+    for name, a in (("x", x), ("y", y)):
+        if not bool(jnp.all(jnp.isfinite(a))):
+            raise InputError(f"{name} must be finite: it holds NaN or ±inf")
+    if not isinstance(epochs, int | np.integer) or epochs <= 0:
+        raise InputError(lambda a: f"{a('epochs')} must be a whole number > 0, got {epochs!r}")
+    if learning_rate is None:
+        return
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise InputError(lambda a: f"{a('learning_rate')} must be a finite number > 0, got {learning_rate!r}")
+    held = jnp.finfo(x.dtype)
+    if not float(held.smallest_subnormal) <= float(learning_rate) <= float(held.max):
+        raise InputError(lambda a: f"{a('learning_rate')} must be one that {x.dtype} holds "
+                                   f"({held.smallest_subnormal:.2g} to {held.max:.2g}), got {learning_rate!r}")
+
+
+def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=None, learning_rate=None, key=None,
+        x_val=None, y_val=None, drop_last: bool = True, shuffle: str = "auto", state: TrainState | None = None,
+        on_epoch: Callable | None = None, parallel: bool | None = None) -> FitResult:
+    """Trains ``h = σ(b + w·x)`` by mini-batch SGD; returns ``FitResult(state, history)``.
 
     Args:
       x: features ``(N, d)``, already scaled (see :mod:`jaxsgd.data`).
@@ -190,51 +220,31 @@ def train(x, y, *, batch_size: int = 32, epochs: int = 10, optimizer=None, learn
       epochs: total epochs; with ``state`` given, continue from ``state.epoch``.
       optimizer: any optax ``GradientTransformation``; default plain SGD, the
         exercise's rule. ``learning_rate`` sets the rate of the built-in
-        optimizers (default 0.1) and of any ``optax.inject_hyperparams`` one.
+        optimizers (default :data:`jaxsgd.defaults.LEARNING_RATE`) and of any
+        ``optax.inject_hyperparams`` one.
       key: a ``jax.random.key``; the same key gives identical parameters.
+      shuffle: where permutations are drawn (:data:`jaxsgd.defaults.SHUFFLES`).
+      state: continue from this :class:`TrainState` (e.g. a checkpoint's).
       on_epoch: called as ``on_epoch(state, train_loss, val_loss, examples_per_second)``
-        after every epoch; return ``False`` to stop, keeping the state from
-        before that epoch (e.g. on a non-finite loss).
+        after every epoch; returning ``False`` stops the run there, and the
+        returned state is the one from before that epoch (e.g. on a non-finite
+        loss). This is the one way to stop a run early.
+      parallel: shard every mini-batch over all visible devices (data
+        parallel); the default ``None`` does so when more than one device is
+        visible. The batch size must then be a multiple of the device count,
+        otherwise an ``InputError`` says so (it is refused, not padded).
 
-    The state after the run is ``History``'s companion: use :func:`fit` for both.
-    """
-    params, hist, _ = fit(x, y, batch_size=batch_size, epochs=epochs, optimizer=optimizer,
-                          learning_rate=learning_rate, key=key, x_val=x_val, y_val=y_val, drop_last=drop_last,
-                          shuffle=shuffle, state=state, on_epoch=on_epoch, parallel=parallel)
-    return params, hist
-
-
-def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, key=None, x_val=None, y_val=None,
-        drop_last=True, shuffle="auto", state=None, on_epoch=None, parallel=None):
-    """Like :func:`train` but also returns the final :class:`TrainState`.
-
-    ``parallel``: shard every mini-batch over all visible devices (data
-    parallel); the default ``None`` does so when more than one device is
-    visible. The batch size must then be a multiple of the device count —
-    otherwise a ``ValueError`` says so (it is refused, not padded).
+    Raises:
+      InputError: bad arguments, named by their Python names.
     """
     x = jnp.asarray(x)
     y = jnp.asarray(y, x.dtype)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"x must be (N, d) and y (N,), got {x.shape} and {y.shape}")
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"x must hold floating-point numbers (scaled features), got {x.dtype}")
-    for name, a in (("x", x), ("y", y)):
-        if not bool(jnp.all(jnp.isfinite(a))):
-            raise ValueError(f"{name} must be finite: it holds NaN or ±inf")
-    n, d = x.shape
-    _check_batch(batch_size, n)
-    if not isinstance(epochs, int | np.integer) or epochs <= 0:
-        raise ValueError(f"epochs must be a whole number > 0, got {epochs!r}")
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
     if learning_rate is None and state is None and optimizer in {make_optimizer(o) for o in OPTIMIZERS}:
-        learning_rate = 0.1  # the built-in optimizers' default
-    if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning rate must be a finite number > 0, got {learning_rate!r}")
-    held = jnp.finfo(x.dtype)
-    if learning_rate is not None and not float(held.smallest_subnormal) <= float(learning_rate) <= float(held.max):
-        raise ValueError(f"learning rate must be one that {x.dtype} holds ({held.smallest_subnormal:.2g} to "
-                         f"{held.max:.2g}), got {learning_rate!r}")
+        learning_rate = LEARNING_RATE
+    _check_inputs(x, y, epochs, learning_rate)
+    n, d = x.shape
+    _check_batch(batch_size, n)
     if state is None:
         key = jax.random.key(0) if key is None else key
         state = init_state(d, key=key, optimizer=optimizer, learning_rate=learning_rate, dtype=x.dtype)
@@ -271,4 +281,4 @@ def fit(x, y, *, batch_size=32, epochs=10, optimizer=None, learning_rate=None, k
             if on_epoch is not None and on_epoch(new, loss, val, rate) is False:
                 break  # the stopping epoch is in the history but not in the returned state
             state = new
-    return state.params, hist, state
+    return FitResult(state, hist)

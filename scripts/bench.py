@@ -39,8 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxsgd import engine
-from jaxsgd import sgd as T
+from jaxsgd import engine, sgd
 from jaxsgd.model import Params, batch_grad
 
 C_SOURCE = r"""
@@ -200,7 +199,7 @@ def bench_jaxsgd(x, y, bsz, repeats, shuffle="auto"):
     """One run through the engine (what ``jaxsgd.train`` runs): examples/s of the best epoch, compile seconds."""
     n, d = x.shape
     rows = engine.rows_of(x, y)
-    opt = T.make_optimizer("sgd")
+    opt = sgd.make_optimizer("sgd")
     keys = np.zeros((1, 2), np.uint32)
     runs = engine.init_runs(d, keys, [0.1], optimizer=opt)
     with engine.Shuffler(keys, n, shuffle) as shuffler:
@@ -227,7 +226,7 @@ def bench_sweep(x, y, bsz, repeats, seeds=8, n_lr=8):
     """
     n, d = x.shape
     rows = engine.rows_of(x, y)
-    opt = T.make_optimizer("sgd")
+    opt = sgd.make_optimizer("sgd")
     keys = np.stack([np.arange(seeds, dtype=np.uint32), np.full(seeds, 11, np.uint32)], axis=1)
     lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32)
     runs = engine.init_runs(d, keys, lrs, optimizer=opt)

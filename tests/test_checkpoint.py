@@ -119,5 +119,5 @@ def test_dev_null_is_not_a_checkpoint():
 
 def test_optimizer_state_must_fit_the_template(good):
     adam = init_state(2, key=jax.random.key(0), optimizer=make_optimizer("adam"), learning_rate=0.1).opt_state
-    with pytest.raises(checkpoint.CheckpointError, match="trained with --optimizer sgd"):
+    with pytest.raises(checkpoint.CheckpointError, match="trained with optimizer sgd"):
         checkpoint.load(good, adam)

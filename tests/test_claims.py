@@ -40,8 +40,8 @@ def test_the_bias_test_has_power_and_keeps_its_level():
 
 def test_chi2_survival_function_against_known_values():
     # χ²₃: sf(7.815) = 0.05, sf(11.345) = 0.01; χ²₁₀: sf(18.307) = 0.05
-    assert abs(claims._chi2_sf(7.815, 3) - 0.05) < 0.003
-    assert abs(claims._chi2_sf(11.345, 3) - 0.01) < 0.001
-    assert abs(claims._chi2_sf(18.307, 10) - 0.05) < 0.002
-    assert claims._chi2_sf(0.0, 3) == 1.0
-    assert jnp.isfinite(claims._chi2_sf(1e6, 3))
+    assert abs(claims.chi2_sf(7.815, 3) - 0.05) < 0.003
+    assert abs(claims.chi2_sf(11.345, 3) - 0.01) < 0.001
+    assert abs(claims.chi2_sf(18.307, 10) - 0.05) < 0.002
+    assert claims.chi2_sf(0.0, 3) == 1.0
+    assert jnp.isfinite(claims.chi2_sf(1e6, 3))

@@ -75,3 +75,39 @@ def test_every_option_says_what_it_does_and_its_default():
             if not text or (flag_needs_default and "default" not in text and "required" not in text):
                 missing.append(f"{name} {a.option_strings or a.dest}")
     assert not missing, missing
+
+
+@pytest.fixture
+def pyplot_available():
+    pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
+
+
+def test_step_plot(tmp_path, capsys, pyplot_available):
+    out = tmp_path / "step.png"
+    assert main(["step", "--theta", "4", "5", "6", "--x", "1", "2", "--y", "3", "--lr", "0.1", "--plot", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG") and "θ¹" in capsys.readouterr().out
+
+
+def test_step_loss_along_the_gradient_falls_for_a_small_step():
+    from jaxsgd.exercise_step import loss_along, worked_step
+
+    s = worked_step([0.5, -1.0], [2.0], 0.9, 0.1)
+    assert loss_along(s, 0.0) == pytest.approx(0.5 * (s.residual) ** 2, rel=1e-12)
+    assert loss_along(s, 0.01) < loss_along(s, 0.0) < loss_along(s, -0.01)
+
+
+def test_derivative_plot_and_its_cap(tmp_path, capsys, pyplot_available):
+    out = tmp_path / "d.svg"
+    assert main(["derivative", "4", "--plot", str(out)]) == 0
+    assert b"<svg" in out.read_bytes()[:400] and capsys.readouterr().out.startswith("σ⁽⁴⁾")
+    assert main(["derivative", "13", "--plot", str(tmp_path / "e.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "orders 1 to 12" in err and not (tmp_path / "e.png").exists()
+
+
+def test_check_shows_progress_on_stderr_and_quiet_hides_it(capsys):
+    assert main(["check", "--max-order", "1", "--methods", "auto"]) == 0
+    out = capsys.readouterr()
+    assert "[2/2]" in out.err and "within tolerance" in out.out
+    assert main(["check", "--max-order", "1", "--methods", "auto", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -41,7 +41,7 @@ def test_split_is_by_seed_and_disjoint():
     assert len(va) == 20 and len(tr) == 80 and not set(tr) & set(va)
     _, va2 = data.split(100, 0.2, seed=1)
     np.testing.assert_array_equal(va, va2)
-    with pytest.raises(data.DataError, match="val-fraction"):
+    with pytest.raises(data.DataError, match="val_fraction"):
         data.split(10, 1.0, seed=0)
 
 
@@ -71,7 +71,7 @@ def test_csv_loading_and_errors(tmp_path):
 
 def test_missing_values_reported_or_dropped(tmp_path):
     p = _csv(tmp_path, "a,y\n1,2\n,3\n4,\n5,6\n")
-    with pytest.raises(data.DataError, match=r"2 row\(s\) with missing values .*first at line 3, 4.*--drop-missing"):
+    with pytest.raises(data.DataError, match=r"2 row\(s\) with missing values .*line 3, 4.*with drop_missing"):
         data.load_csv(p, ["a"], "y")
     ds = data.load_csv(p, ["a"], "y", drop_missing=True)
     assert ds.y.tolist() == [2.0, 6.0] and ds.dropped_lines == (3, 4)

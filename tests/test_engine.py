@@ -7,8 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsgd import engine
-from jaxsgd import sgd as T
+from jaxsgd import engine, sgd
 
 N, B = 300, 16
 
@@ -34,7 +33,7 @@ def sweep3x4():
 def test_a_run_taken_out_of_a_sweep_is_train(sweep3x4, s, j):
     x, y = _data()
     key = jax.random.wrap_key_data(jnp.asarray(KEYS[s]))
-    one, _ = T.train(x, y, batch_size=B, epochs=2, learning_rate=float(LRS[j]), key=key)
+    one = sgd.fit(x, y, batch_size=B, epochs=2, learning_rate=float(LRS[j]), key=key).state.params
     swept = np.asarray(jnp.concatenate([sweep3x4.params.b[s, j, None], sweep3x4.params.w[s, j]]))
     # the same batches and arithmetic, compiled for another shape: equal up to float32 rounding
     np.testing.assert_allclose(swept, np.asarray(one.to_theta()), rtol=2e-5, atol=1e-6)

@@ -10,7 +10,12 @@ import pytest
 from jaxsgd import exercise_step as ws
 from jaxsgd.cli import main
 
-mp.mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits for this module's references, restored afterwards."""
+    with mp.workdps(50):
+        yield
 EXACT_GRAD_B = -1.5165120838575247e-09  # −(3 − σ(21))·σ(21)·σ(−21), mpmath to 50 digits
 
 
@@ -96,7 +101,7 @@ def test_text_and_latex_formats(capsys):
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["--theta", "4", "5", "--x", "1", "2", "--y", "3"], "theta has 2 numbers but x has 2 features"),
+        (["--theta", "4", "5", "--x", "1", "2", "--y", "3"], "--theta has 2 numbers but --x has 2 features"),
         (["--theta", "4", "5", "6", "7", "--x", "1", "2", "--y", "3"], "theta has 4 numbers"),
         (["--theta", "4", "five", "6", "--x", "1", "2", "--y", "3"], "not a number: 'five'"),
         (["--theta", "4", "5", "6", "--x", "1", "2", "--y", "nan"], "not a finite number"),
@@ -142,8 +147,8 @@ def test_console_entry_point_exit_code_and_version():
         (["--theta", "0", "1e-300", "0", "--x", "1e300", "0", "--y", "1e300"], "the gradient overflows float64"),
         (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "1e300", "--lr", "1e308"],
          "θ¹ = θ⁰ − lr·∇L overflows float64"),
-        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "3", "--lr", "0"], "--lr must be a finite number > 0"),
-        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "3", "--lr", "-0.5"], "--lr must be a finite number > 0"),
+        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "3", "--lr", "0"], "argument --lr: must be > 0"),
+        (["--theta", "0", "1", "1", "--x", "1", "2", "--y", "3", "--lr", "-0.5"], "argument --lr: must be > 0"),
     ],
 )
 @pytest.mark.parametrize("fmt", ["text", "json"])

@@ -9,7 +9,12 @@ import pytest
 from jaxsgd import model
 from jaxsgd.model import Params
 
-mp.mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits for this module's references, restored afterwards."""
+    with mp.workdps(50):
+        yield
 
 # Tolerances: the gradient is a product of about five correctly rounded or
 # nearly correctly rounded factors (lax.logistic is within ~1e-7 relative in

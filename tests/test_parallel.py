@@ -24,8 +24,8 @@ def check(name, fn):  # one failure does not hide the others
         out[name] = "FAILED: " + traceback.format_exc()[-600:]
 
 def data_parallel():
-    par, _ = sgd.train(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5)
-    one, _ = sgd.train(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5, parallel=False)
+    par = sgd.fit(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5).state.params
+    one = sgd.fit(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5, parallel=False).state.params
     return float(np.abs(np.asarray(par.to_theta()) - np.asarray(one.to_theta())).max())
 
 def all_reduce():
@@ -38,7 +38,7 @@ def all_reduce():
 
 def refused():
     try:
-        sgd.train(x, y, batch_size=30, epochs=1)
+        sgd.fit(x, y, batch_size=30, epochs=1)
     except ValueError as e:
         return str(e)
 
@@ -80,8 +80,9 @@ def test_data_parallel_equals_single_device(result):
 
 def test_indivisible_batch_is_refused_clearly(result):
     out, err = result
-    assert "batch size 30 is not divisible by the 8 devices" in out["refused"]
-    assert out["cli_rc"] == 2 and "not divisible by the 8 devices" in err and "Traceback" not in err
+    assert "batch_size 30 is not divisible by the 8 devices" in out["refused"]
+    assert out["cli_rc"] == 2 and "--batch-size 30 is not divisible by the 8 devices" in err
+    assert "Traceback" not in err
 
 
 def test_runs_axis_sharded_and_equal(result):

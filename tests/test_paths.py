@@ -10,7 +10,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(8)
 
 
 def test_new_file_in_an_existing_folder_is_fine(tmp_path):
-    assert paths.check_output(tmp_path / "new.npz", option="--save") == str(tmp_path / "new.npz")
+    assert paths.check_output(tmp_path / "new.npz", argument="save") == str(tmp_path / "new.npz")
     assert os.listdir(tmp_path) == []  # the write probe leaves nothing behind
 
 
@@ -19,8 +19,8 @@ def test_new_file_in_an_existing_folder_is_fine(tmp_path):
     [
         (lambda d: d, "is a directory"),
         (lambda d: d / "missing" / "x.npz", "does not exist"),
-        (lambda d: d / "data.csv", "is the --csv input"),
-        (lambda d: d / "link.csv", "is the --csv input"),  # a symbolic link to the input
+        (lambda d: d / "data.csv", "is the file given as csv"),
+        (lambda d: d / "link.csv", "is the file given as csv"),  # a symbolic link to the input
         (lambda d: d / "notes.txt", "exists and is not a jaxsgd checkpoint"),
         (lambda d: "/dev/null", "not a regular file"),
     ],
@@ -30,16 +30,16 @@ def test_refused_with_the_reason(tmp_path, target, needle):
     (tmp_path / "link.csv").symlink_to(tmp_path / "data.csv")
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(paths.OutputError, match=needle) as e:
-        paths.check_output(target(tmp_path), option="--save", others={"the --csv input": tmp_path / "data.csv"},
+        paths.check_output(target(tmp_path), argument="save", others={"csv": tmp_path / "data.csv"},
                            replaceable=lambda p: False, what="a jaxsgd checkpoint")
-    assert str(e.value).startswith("--save ") and "\n" not in str(e.value)
+    assert str(e.value).startswith("save ") and "\n" not in str(e.value)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_replaceable_file_is_fine(tmp_path):
     old = tmp_path / "old.npz"
     old.write_text("ours")
-    assert paths.check_output(old, option="--save", replaceable=lambda p: True)
+    assert paths.check_output(old, argument="save", replaceable=lambda p: True)
 
 
 def test_unwritable_folder(tmp_path):
@@ -50,7 +50,7 @@ def test_unwritable_folder(tmp_path):
         if os.access(ro, os.W_OK) and os.geteuid() == 0:
             pytest.skip("root writes into read-only folders")
         with pytest.raises(paths.OutputError, match="cannot write in"):
-            paths.check_output(ro / "x.npz", option="--save")
+            paths.check_output(ro / "x.npz", argument="save")
     finally:
         ro.chmod(0o700)
 
@@ -68,8 +68,8 @@ def test_plot_rule(tmp_path):
     (tmp_path / "table.png").write_text("a,b\n1,2\n")
     with pytest.raises(paths.OutputError, match="left alone"):
         paths.check_plot_path(tmp_path / "table.png")
-    with pytest.raises(paths.OutputError, match="is the --csv input"):
-        paths.check_plot_path(tmp_path / "old.png", others={"the --csv input": tmp_path / "old.png"})
+    with pytest.raises(paths.OutputError, match="is the file given as csv"):
+        paths.check_plot_path(tmp_path / "old.png", others={"csv": tmp_path / "old.png"})
 
 
 def test_write_atomically_keeps_the_old_file_on_failure(tmp_path):

@@ -7,7 +7,12 @@ import pytest
 
 from jaxsgd import polynomials as P
 
-mp.mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits for this module's references, restored afterwards."""
+    with mp.workdps(50):
+        yield
 
 
 def test_low_orders_by_hand():
@@ -74,3 +79,31 @@ def test_bad_orders():
     for bad in (-1, 1.5, True, 10**6):
         with pytest.raises(ValueError, match="order"):
             P.sigmoid_polynomial(bad)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6, 12])
+def test_derivative_zeros_are_the_k_minus_1_sign_changes(k):
+    """Checked exactly: at s = σ(x ∓ 10⁻⁶) the polynomial's exact value changes sign, once per zero."""
+    from fractions import Fraction
+
+    import mpmath as mp
+
+    zeros = P.derivative_zeros(k)
+    assert len(zeros) == k - 1 and zeros == sorted(zeros)
+    assert all(a == pytest.approx(-b, abs=1e-9) for a, b in zip(zeros, reversed(zeros), strict=True))  # odd/even
+    coeffs = P.sigmoid_polynomial(k)
+    with mp.workdps(40):
+        for z in zeros:
+            sides = []
+            for dx in (-1e-6, 1e-6):
+                s = Fraction(str(mp.nstr(1 / (1 + mp.exp(-(mp.mpf(z) + dx))), 35)))
+                sides.append(sum(c * s**i for i, c in enumerate(coeffs)))
+            assert sides[0] * sides[1] < 0
+
+
+def test_sigma_third_derivative_zeros_are_known():
+    import math
+
+    assert P.derivative_zeros(3) == pytest.approx([-math.log(2 + math.sqrt(3)), math.log(2 + math.sqrt(3))],
+                                                  abs=1e-12)
+    assert P.derivative_zeros(2) == pytest.approx([0.0], abs=1e-12)

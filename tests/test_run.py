@@ -39,6 +39,17 @@ def test_resume_is_bit_identical(tmp_path, capsys):
     resumed, err = _json(capsys, [*TINY, "--epochs", "4", "--json", "--resume", str(ck)])
     assert resumed["params"] == straight["params"] and resumed["epochs"] == 4
     assert "epoch    3" in err and "epoch    1" not in err
+    # the history goes back to θ = 0 across the resume: what the plot draws is the whole run
+    assert resumed["history"]["train_loss"] == straight["history"]["train_loss"]
+    assert resumed["history"]["curve"][0] == straight["history"]["curve"][0] and resumed["history"]["curve"][0][0] == 0
+    assert [e for e, _ in resumed["history"]["curve"]][-4:] == [e for e, _ in straight["history"]["curve"]][-4:]
+
+
+def test_quiet_silences_progress_but_not_warnings(capsys):
+    _, err = _json(capsys, [*TINY, "--epochs", "2", "--json", "--quiet"])
+    assert err == ""
+    _, err = _json(capsys, [*TINY, "--epochs", "1", "--json", "--quiet", "--lr", "3e4"])
+    assert err.startswith("warning:") and "try --lr" in err
 
 
 @pytest.mark.parametrize("opt", ["momentum", "adam"])
@@ -77,7 +88,7 @@ def test_checkpoint_is_atomic_and_kept_on_nonfinite_loss(tmp_path, monkeypatch, 
 
     def fit_then_blow_up(*args, on_epoch, **kw):
         out = real_fit(*args, on_epoch=on_epoch, **{**kw, "epochs": 1})
-        on_epoch(out[2]._replace(epoch=out[2].epoch + 1), float("nan"), float("nan"), 1.0)
+        on_epoch(out.state._replace(epoch=out.state.epoch + 1), float("nan"), float("nan"), 1.0)
         return out
 
     monkeypatch.setattr(run, "fit", fit_then_blow_up)
@@ -93,11 +104,11 @@ def test_checkpoint_is_atomic_and_kept_on_nonfinite_loss(tmp_path, monkeypatch, 
     ("extra", "needle"),
     [
         (["--csv", "/nonexistent.csv", "--features", "a", "--target", "b"], "no such file"),
-        (["--batch-size", "0"], "--batch-size must be > 0"),
+        (["--batch-size", "0"], "argument --batch-size: must be > 0"),
         (["--batch-size", "100000"], "larger than the 480 training rows"),
-        (["--lr", "0"], "--lr must be a finite number > 0"),
+        (["--lr", "0"], "argument --lr: must be > 0"),
         (["--lr", "nan"], "not a finite number"),
-        (["--epochs", "0"], "--epochs must be > 0"),
+        (["--epochs", "0"], "argument --epochs: must be > 0"),
         (["--optimizer", "sgdx"], "invalid choice"),
         (["--resume", "/nonexistent.npz"], "no such checkpoint"),
     ],
@@ -143,8 +154,10 @@ def test_california_quality_bar(california_csv, capsys):
 def test_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
     out = tmp_path / "loss.png"
-    assert main([*TINY, "--epochs", "2", "--plot", str(out)]) == 0
-    assert out.stat().st_size > 1000
+    obj, _ = _json(capsys, [*TINY, "--epochs", "2", "--plot", str(out), "--json"])
+    assert out.read_bytes().startswith(b"\x89PNG")
+    # L*, the line drawn, is the full-batch optimum: no training loss lies below it by more than rounding
+    assert 0 < obj["l_star"] <= min(v for _, v in obj["history"]["curve"]) * (1 + 1e-5)
 
 
 def test_predict_from_feature_columns_only(tmp_path, capsys):
@@ -193,7 +206,7 @@ def test_resume_onto_another_target_is_refused(tmp_path, capsys):
 def test_save_never_replaces_the_input_or_a_file_not_ours(tmp_path, capsys):
     csv = _curve_csv(tmp_path / "d.csv")
     before = csv.read_text()
-    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE, "--save", str(csv)], "is the --csv input")
+    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE, "--save", str(csv)], "is the file given as --data")
     notes = tmp_path / "notes.npz"
     notes.write_text("my notes")
     _one_line_error(capsys, [*TINY, "--epochs", "1", "--save", str(notes)], "not a jaxsgd checkpoint", "left alone")
@@ -211,9 +224,9 @@ def test_output_paths_are_checked_before_training(tmp_path, capsys):
     _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(tmp_path / "no" / "x.png")], "does not exist")
     _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(tmp_path / "x.txt")], "image extension")
     ck = tmp_path / "x.png"
-    _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(ck), "--save", str(ck)], "the --save checkpoint")
+    _one_line_error(capsys, [*TINY, "--epochs", "1", "--plot", str(ck), "--save", str(ck)], "the file given as --save")
     csv = _curve_csv(tmp_path / "d.png")  # an input that happens to have an image's name
-    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE, "--plot", str(csv)], "the --csv input")
+    _one_line_error(capsys, ["train", "--csv", str(csv), *CURVE, "--plot", str(csv)], "the file given as --data")
     assert csv.read_text().startswith("a,y,y2")
 
 
@@ -299,17 +312,17 @@ def test_raw_unit_parameters_reproduce_the_predictions():
 
     r = run.run_training(run.TrainConfig(n_rows=600, epochs=1), log=lambda s: None)
     ds = data.synthetic_house_prices(600, seed=0)
-    b, *w = r["raw_params"]
-    lo, hi = r["price_scale"]
+    b, *w = r.raw_params
+    lo, hi = r.price_scale
     x = ds.x[:5]
     mine = lo + (hi - lo) / (1 + np.exp(-(b + x @ np.array(w))))
-    tr = data.Transform(np.array(r["transform"]["mean"]), np.array(r["transform"]["std"]), r["transform"]["y_lo"],
-                        r["transform"]["y_hi"])
+    tr = data.Transform(np.array(r.transform["mean"]), np.array(r.transform["std"]), r.transform["y_lo"],
+                        r.transform["y_hi"])
     from jaxsgd.model import Params
 
-    theirs = run.predict_prices(Params.from_theta(np.asarray(r["params"], np.float32)), tr, x)
+    theirs = run.predict_prices(Params.from_theta(np.asarray(r.params, np.float32)), tr, x)
     np.testing.assert_allclose(mine, theirs, rtol=2e-5)
     # the price effect of one unit is the slope of that curve at the average row
-    z = b + ds.x[run.data_mod.split(600, 0.2, seed=0)[0]].mean(axis=0) @ np.array(w)
+    z = b + ds.x[data.split(600, 0.2, seed=0)[0]].mean(axis=0) @ np.array(w)
     slope = (hi - lo) * math.exp(-z) / (1 + math.exp(-z)) ** 2 * w[0]
-    assert r["price_per_unit"][0] == pytest.approx(slope, rel=1e-9)
+    assert r.price_per_unit[0] == pytest.approx(slope, rel=1e-9)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsgd import data, engine, study
+from jaxsgd import critical_batch, data, engine, hits, study
 from jaxsgd.cli import main
 from jaxsgd.model import mean_loss
 from jaxsgd.sgd import make_optimizer
@@ -73,9 +73,9 @@ def test_deeper_levels_take_more_steps_and_larger_batches_fewer(result):
 
 def test_fit_recovers_a_known_curve():
     b = np.array([1, 2, 4, 8, 16, 64, 256])
-    s_min, b_crit = study.fit_critical_batch(b, 100 * (1 + 12 / b))
+    s_min, b_crit = critical_batch.fit_critical_batch(b, 100 * (1 + 12 / b))
     assert s_min == pytest.approx(100) and b_crit == pytest.approx(12)
-    assert np.isnan(study.fit_critical_batch(b, 0 * b + 5.0)[1])  # flat: nothing to fit
+    assert np.isnan(critical_batch.fit_critical_batch(b, 0 * b + 5.0)[1])  # flat: nothing to fit
 
 
 def test_bootstrap_interval_covers_a_known_b_crit():
@@ -91,7 +91,7 @@ def test_bootstrap_interval_covers_a_known_b_crit():
             mean = 40 * (1 + 24 / b) * np.array([1.6, 1.0, 1.3])  # lr 1.0 is best
             hits[b] = np.maximum(1, np.round(mean * rng.lognormal(0, 0.25, (8, 3)))).astype(int)
         boot = rng.integers(0, 8, (300, 8))
-        *_, ci = study.summarize_level(hits, lrs, boot)
+        *_, ci = critical_batch.summarize_level(hits, lrs, boot)
         covered += ci is not None and ci[0] <= 24 <= ci[1]
     assert covered >= 30
 
@@ -170,17 +170,17 @@ def test_settled_waits_while_an_even_median_can_still_fall():
     """Two seeds: lr 0 has both at step 10; lr 1 has one seed at step 2 and one still running. Its median
     (2 + h)/2 is below 10 for any h < 18, so stopping at step 10 could change the answer (and the bootstrap)."""
     h = np.array([[[10, 2], [10, -1]]])  # (J, S, L)
-    assert not study._settled(h, 10, [1000])
-    assert study._settled(h, 17, [1000])  # (2 + 18)/2 = 10: no later hit can beat lr 0
+    assert not hits.settled(h, 10, [1000])
+    assert hits.settled(h, 17, [1000])  # (2 + 18)/2 = 10: no later hit can beat lr 0
     odd = np.array([[[10, 2], [10, 3], [10, -1]]])  # three seeds: lr 1's median (3) is already final
-    assert study._settled(odd, 10, [1000])
+    assert hits.settled(odd, 10, [1000])
 
 
 def test_next_cap_scales_with_the_gap_to_the_next_batch_size():
     """S(B') ≤ (B/B')·S(B) under S = S_min(1 + B_crit/B): from B = 8 to B = 1 the cap must allow 8× the steps."""
     h = np.full((2, 1), 13)  # median 13 steps at B = 8
-    assert study._next_cap(h, 8, 10**6, 4) == 4 * 13  # a halving: CAP_FACTOR × S
-    assert study._next_cap(h, 8, 10**6, 1) >= 8 * 13
+    assert hits.next_cap(h, 8, 10**6, 4) == 4 * 13  # a halving: CAP_FACTOR × S
+    assert hits.next_cap(h, 8, 10**6, 1) >= 8 * 13
 
 
 def test_batch_sizes_are_sorted_and_unique_for_the_default_level_rule():
@@ -212,8 +212,8 @@ def test_study_refuses_non_finite_or_mismatched_data(small):
 
 
 def test_a_flat_steps_curve_has_no_b_crit():
-    assert np.isnan(study.fit_critical_batch([1, 2], [2.0, 2.0])[1])
-    assert np.isnan(study.fit_critical_batch([1, 2, 4], [5.0, 5.0, 5.0])[1])
+    assert np.isnan(critical_batch.fit_critical_batch([1, 2], [2.0, 2.0])[1])
+    assert np.isnan(critical_batch.fit_critical_batch([1, 2, 4], [5.0, 5.0, 5.0])[1])
 
 
 def test_an_interrupt_cancels_the_compiles_not_yet_started(small, monkeypatch):
@@ -221,7 +221,7 @@ def test_an_interrupt_cancels_the_compiles_not_yet_started(small, monkeypatch):
     import threading
     import time
 
-    compile_ = study._compile
+    compile_ = hits.compile_programs
     interrupted = threading.Event()
     after = []
 
@@ -236,7 +236,7 @@ def test_an_interrupt_cancels_the_compiles_not_yet_started(small, monkeypatch):
         interrupted.set()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(study, "_compile", slow)
+    monkeypatch.setattr(hits, "compile_programs", slow)
     cfg = CFG._replace(batch_sizes=(1, 2, 4, 8, 16, 32, 64, 128), fractions=(0.1,), max_steps=50)
     with pytest.raises(KeyboardInterrupt):
         study.run_study(*small, cfg, progress=progress)
@@ -249,9 +249,9 @@ def test_advice_check_runs_take_any_64_bit_seed(small):
 
     x, y = (jnp.asarray(a[:64]) for a in small)
     lrs = np.array([1.0], np.float32)
-    big = advice._final_losses(x, y, 8, lrs, 1, 2**32)
-    assert np.all(np.isfinite(big)) and big[0] != advice._final_losses(x, y, 8, lrs, 1, 0)[0]
-    assert advice._final_losses(x, y, 8, lrs, 1, 2**64 - 1).shape == (1,)
+    big = advice.final_losses(x, y, 8, lrs, 1, 2**32)
+    assert np.all(np.isfinite(big)) and big[0] != advice.final_losses(x, y, 8, lrs, 1, 0)[0]
+    assert advice.final_losses(x, y, 8, lrs, 1, 2**64 - 1).shape == (1,)
 
 
 def test_cli_levels_error_names_levels(capsys):

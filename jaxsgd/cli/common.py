@@ -1,0 +1,248 @@
+"""What every subcommand shares: the parser, argument types, the flag names of library arguments,
+turning library errors into one-line usage errors, JSON output and progress on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+
+from jaxsgd.errors import InputError
+
+
+class UsageError(ValueError):
+    """Bad input from the command line: printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes "-1e38" for an option (its pattern has no exponent); a number it is, and so are
+        # "-inf" and "-nan", which the number types then refuse by name
+        self._negative_number_matcher = re.compile(r"^-((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$",
+                                                   re.IGNORECASE)
+
+    def error(self, message):  # one line, not usage + message
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+# library argument → the flag that sets it, where the flag is not simply --argument-name
+_FLAGS = {"csv": "--data", "n_rows": "--rows", "fractions": "--levels", "learning_rates": "--lrs",
+          "learning_rate": "--lr", "drop_last": "no --keep-last-batch"}
+
+
+def flag(argument: str) -> str:
+    """The command line's name for a library argument (a :data:`jaxsgd.errors.Namer`)."""
+    return _FLAGS.get(argument, "--" + argument.replace("_", "-"))
+
+
+def guard(fn, command: str):
+    """Runs ``fn``; a library :class:`~jaxsgd.errors.InputError` or an OS error becomes a one-line usage
+    error, its arguments named by their flags."""
+    try:
+        return fn()
+    except InputError as e:
+        raise UsageError(f"jaxsgd {command}: {e.render(flag)}") from None
+    except OSError as e:
+        raise UsageError(f"jaxsgd {command}: {e.filename or ''}: {e.strerror}") from None
+
+
+# ---------------------------------------------------------------- argument types
+def path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a file")
+    return text
+
+
+def finite_float(text: str) -> float:
+    try:
+        v = float(text.replace("−", "-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    v = finite_float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    v = finite_float(text)
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
+    return v
+
+
+def int_between(lo: int, hi: int | None = None):
+    """An argparse type for a whole number from ``lo`` to ``hi`` (no upper bound when ``None``)."""
+
+    def whole(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if hi is None and v < lo:
+            raise argparse.ArgumentTypeError(f"must be > {lo - 1}, got {v}" if lo == 1 else
+                                             f"must be at least {lo}, got {v}")
+        if hi is not None and not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {v}")
+        return v
+
+    return whole
+
+
+positive_int = int_between(1)
+
+
+def seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= v < 2**64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**64 - 1, got {v}")
+    return v
+
+
+def columns(text: str) -> tuple[str, ...]:
+    cols = tuple(c.strip() for c in text.split(","))
+    if not all(cols):
+        raise argparse.ArgumentTypeError(f"empty column name in {text!r}; give names separated by commas")
+    return cols
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if not vals or min(vals) <= 0:
+        raise argparse.ArgumentTypeError(f"batch sizes must be > 0, got {text!r}")
+    return tuple(sorted(set(vals)))
+
+
+def float_list(text: str, what: str = "learning rates") -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"{what} must be finite and > 0, got {text!r}")
+    return vals
+
+
+def fraction_list(text: str) -> tuple[float, ...]:
+    vals = float_list(text, "levels")
+    if not all(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"levels are fractions between 0 and 1, got {text!r}")
+    return tuple(sorted(set(vals), reverse=True))
+
+
+def order_type(cap: int, what: str):
+    """An argparse type for a derivative order from 0 to ``cap``."""
+
+    def order(text: str) -> int:
+        digits = text.strip().removeprefix("+").removeprefix("-").lstrip("0")
+        if digits.isdecimal() and len(digits) > len(str(cap)):  # before int(): 5,000 digits would not convert
+            raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got "
+                                             f"{text.strip()[:12]}… ({len(digits)} digits)")
+        try:
+            k = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text[:40]!r}") from None
+        if not 0 <= k <= cap:
+            raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got {k}")
+        return k
+
+    return order
+
+
+# ---------------------------------------------------------------- output
+def jsonable(obj):
+    """NamedTuples as objects, tuples as lists, non-finite floats as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "_asdict"):
+        return {k: jsonable(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy scalars and arrays
+        return jsonable(obj.tolist())
+    return obj
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(jsonable(obj), allow_nan=False) + "\n")
+
+
+def table(header: list[str], rows: list[list[str]], widths: list[int]) -> list[str]:
+    """Columns, right-aligned (a negative width aligns left): the header line, then one line per row."""
+    def line(cells):
+        return " ".join(f"{c:<{-w}}" if w < 0 else f"{c:>{w}}" for c, w in zip(cells, widths, strict=False)).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+class Progress:
+    """Progress of long work on stderr: a bar with an ETA on a terminal, one line per step elsewhere
+    (a log file, a pipe), nothing when ``quiet``. Call :meth:`update` after each of ``total`` steps."""
+
+    WIDTH = 24
+
+    def __init__(self, total: int | None = None, *, quiet: bool = False, stream=None):
+        self.total, self.quiet = total, quiet
+        self.stream = sys.stderr if stream is None else stream
+        self.start = time.perf_counter()
+        self.bar = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._drawn = False
+        self._first = None  # steps done before the first update (a resumed run's epochs): not in the rate
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        self.total = total
+        self.update(done, message)
+
+    def update(self, done: int, message: str = "") -> None:
+        if self.quiet:
+            return
+        total = self.total or done
+        if self._first is None:
+            self._first = done - 1
+        elapsed = time.perf_counter() - self.start
+        ran = done - self._first
+        eta = elapsed / ran * (total - done) if ran > 0 else math.nan
+        left = "" if done >= total or not math.isfinite(eta) else f", about {eta:.0f} s left"
+        if self.bar:
+            filled = round(self.WIDTH * done / total) if total else self.WIDTH
+            text = f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} {message} ({elapsed:.1f} s{left})"
+            self.stream.write(text + "\033[K" + ("\n" if done >= total else ""))
+            self._drawn = done < total
+        else:
+            self.stream.write(f"[{done}/{total}] {message}  ({elapsed:.1f} s{left})\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Erases an unfinished bar, so that a line printed next starts clean (the next update redraws it)."""
+        if self._drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._drawn = False
+
+    def note(self, line: str) -> None:
+        """A line that is not progress (a warning, a dropped-rows note): printed even with ``quiet``,
+        below an unfinished bar."""
+        if self._drawn:
+            self.stream.write("\n")
+            self._drawn = False
+        self.stream.write(line + "\n")
+        self.stream.flush()

@@ -1,0 +1,189 @@
+"""``jaxsgd derivative``, ``jaxsgd check-derivative`` and ``jaxsgd check``: σ⁽ᵏ⁾ exactly, a person's
+answer judged, and every numerical method against a high-precision reference."""
+
+from __future__ import annotations
+
+import math
+
+from jaxsgd.cli import common as C
+from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
+
+MAX_PLOT_ORDER = 12  # curves on one plot: beyond a dozen they cannot be told apart
+
+
+def add(sub):
+    from jaxsgd.polynomials import MAX_ORDER
+
+    p = sub.add_parser("derivative", help="σ⁽ᵏ⁾ as an exact polynomial in σ",
+                       description="The k-th derivative of σ as an exact integer polynomial in σ, its factored "
+                                   "form through σ′ = σ(1 − σ), and through tanh⁽ᵏ⁾ as a polynomial in tanh. "
+                                   "Every σ line, and the line 'as input', can be given to check-derivative.")
+    p.add_argument("order", type=C.order_type(MAX_ORDER, "derivative"), metavar="K",
+                   help=f"the order k, 0 to {MAX_ORDER}")
+    p.add_argument("--format", choices=["text", "latex", "json"], default="text",
+                   help="text (default), latex, or one JSON object")
+    p.add_argument("--plot", type=C.path, metavar="PATH",
+                   help=f"draw σ⁽ʲ⁾(x) for j = 1 … K, each divided by its largest |value| so they compare, with "
+                        f"their zeros marked, to PATH (K at most {MAX_PLOT_ORDER} with --plot; needs matplotlib; "
+                        "default: no plot). " + PLOT_RULE)
+    p.set_defaults(run=run)
+
+
+def run(a) -> int:
+    from jaxsgd import polynomials as P
+
+    k = a.order
+    if a.plot:
+        if not 1 <= k <= MAX_PLOT_ORDER:
+            raise C.UsageError(f"jaxsgd derivative: --plot draws orders 1 to {MAX_PLOT_ORDER} (more curves cannot "
+                               f"be told apart), got K = {k}; plot a smaller K or leave out --plot")
+        check_plot(a.plot, "derivative")
+    coeffs = P.sigmoid_polynomial(k)
+    tanh = P.tanh_polynomial(k)
+    obj = {"order": k, "coefficients": list(coeffs), "text": P.text(coeffs), "factored": P.factored(k),
+           "latex": P.latex(coeffs), "tanh_coefficients": list(tanh), "tanh_text": P.text(tanh, "T"),
+           "tanh_form": P.tanh_form(k)}
+    if a.plot:
+        plot_derivatives(k, a.plot)
+    if a.format == "json":
+        C.print_json(obj)
+    elif a.format == "latex":
+        print(rf"\sigma^{{({k})}}(x) = {obj['latex']}")
+    else:
+        sk = P.superscript(k)
+        pad = " " * (len(sk) + 3)
+        print(f"σ⁽{sk}⁾ = {obj['text']}")
+        print(f"{pad}= {obj['factored']}")
+        if k >= 1:
+            print(f"{pad}= 2⁻{P.superscript(k + 1)}·tanh⁽{sk}⁾(x/2),  where tanh⁽{sk}⁾(u) = {obj['tanh_text']} "
+                  f"with T = tanh(u), here u = x/2")
+            print(f"as input: {obj['tanh_form']}")
+    return 0
+
+
+def plot_derivatives(order, path):
+    """σ⁽ʲ⁾ for j = 1 … ``order`` over x, each scaled by its largest |value| on the plotted range."""
+    from jaxsgd import polynomials as P
+
+    plt = pyplot()
+    xs = [-10 + 20 * i / 800 for i in range(801)]
+    sig = [1 / (1 + math.exp(-x)) for x in xs]
+    styles = ["-", "--", "-.", ":"]
+    greys = ["black", "0.35", "0.6"]
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for j in range(1, order + 1):
+        coeffs = P.sigmoid_polynomial(j)
+        ys = [sum(c * s**i for i, c in enumerate(coeffs)) for s in sig]
+        top = max(abs(v) for v in ys) or 1.0
+        style = styles[(j - 1) % len(styles)]
+        color = greys[(j - 1) // len(styles) % len(greys)]
+        ax.plot(xs, [v / top for v in ys], ls=style, color=color, lw=1.2,
+                label=f"σ⁽{P.superscript(j)}⁾ / {top:.3g}")
+        zs = [z for z in P.derivative_zeros(j) if -10 <= z <= 10]
+        ax.plot(zs, [0] * len(zs), "o", color=color, mfc="white", ms=4)
+    ax.axhline(0, color="0.8", lw=0.8)
+    ax.set(xlabel="x", ylabel="σ⁽ʲ⁾(x) / max |σ⁽ʲ⁾| (unitless)",
+           title=f"derivatives of σ, orders 1 to {order}: σ⁽ʲ⁾ has j − 1 zeros (circles)")
+    ax.legend(fontsize=7, ncol=2 if order > 6 else 1)
+    fig.tight_layout()
+    save_figure(fig, path, "derivative")
+
+
+def add_check_derivative(sub):
+    from jaxsgd.answer import MAX_CHECK_ORDER
+
+    p = sub.add_parser("check-derivative", help="check a formula for σ⁽ᵏ⁾ (in σ, x, e, exp or tanh)",
+                       description="Checks a person's answer, e.g. jaxsgd check-derivative --order 2 "
+                                   "\"σ(1−σ)(1−2σ)\". Answers in σ alone are compared exactly; answers with x, "
+                                   "e, exp or tanh in interval arithmetic at 13 points from x = −39.7 to 40.3, to "
+                                   "30 digits. Prints CORRECT (exit 0) or INCORRECT with the right polynomial and "
+                                   "the point that decided (exit 1); an answer that cannot be read or evaluated "
+                                   "is one line on stderr (exit 2). --order 0 checks identities for σ itself, "
+                                   "e.g. \"(1 + tanh(x/2))/2\".")
+    p.add_argument("--order", type=C.order_type(MAX_CHECK_ORDER, "check-derivative"), required=True,
+                   help=f"the order k of σ⁽ᵏ⁾, 0 to {MAX_CHECK_ORDER} (required; 0 checks identities for σ itself)")
+    p.add_argument("expression", metavar="EXPR",
+                   help="the answer, e.g. \"σ(1−σ)\", \"σ(x)σ(−x)\", \"e^-x/(1+e^-x)^2\"; it may start with '-'")
+    p.add_argument("--hide-answer", action="store_true",
+                   help="for graded work: say CORRECT or INCORRECT and where, without the right polynomial or its "
+                        "value (default: show them)")
+    p.set_defaults(run=run_check_derivative)
+
+
+def run_check_derivative(a) -> int:
+    from jaxsgd.answer import check
+    from jaxsgd.expression import ExpressionError
+
+    try:
+        result = check(a.order, a.expression)
+    except ExpressionError as e:
+        raise C.UsageError(f"jaxsgd check-derivative: {e}") from None
+    print(result.message(hide_answer=a.hide_answer))
+    return 0 if result.correct else 1
+
+
+def expression_argv(argv: list[str]) -> list[str]:
+    """``check-derivative``'s answer may start with a minus sign: keep argparse from reading it as an option.
+
+    A leading space makes argparse take it as the positional; the parser skips spaces.
+    """
+    if not argv or argv[0] != "check-derivative" or "--" in argv:
+        return argv
+    out, takes_value = [argv[0]], False
+    for arg in argv[1:]:
+        option = _check_option(arg)
+        if not takes_value and arg.startswith("-") and option is None:
+            arg = " " + arg
+        takes_value = option == "--order" and "=" not in arg
+        out.append(arg)
+    return out
+
+
+def _check_option(arg: str) -> str | None:
+    """The ``check-derivative`` option that ``arg`` names, abbreviations included as argparse takes them."""
+    name = arg.split("=", 1)[0]
+    if name == "-h":
+        return "--help"
+    if len(name) > 2 and name.startswith("--"):
+        return next((full for full in ("--order", "--help", "--hide-answer") if full.startswith(name)), None)
+    return None
+
+
+def add_check(sub):
+    p = sub.add_parser("check", help="every derivative method against a high-precision reference",
+                       description="Max relative error and time per method, dtype and order, on [−40, 40] "
+                                   "with the tails. Exit 0 only if every figure is within its tolerance.")
+    p.add_argument("--max-order", type=C.order_type(100, "check"), default=12,
+                   help="check orders 1 to K (default 12; at most 100, the highest order any method is held to)")
+    p.add_argument("--methods", default=None, help="comma-separated subset of the methods (default: all of them)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(run=run_check)
+
+
+def run_check(a) -> int:
+    from jaxsgd import checker
+
+    methods = None
+    if a.methods:
+        methods = [m.strip() for m in a.methods.split(",")]
+        bad = [m for m in methods if m not in checker.DOMAINS]
+        if bad:
+            raise C.UsageError(f"jaxsgd check: unknown method {', '.join(bad)}; choose from "
+                               f"{', '.join(checker.DOMAINS)}")
+    if a.max_order < 1:
+        raise C.UsageError("jaxsgd check: --max-order must be at least 1")
+    header = ["method", "dtype", "k", "max rel err", "tolerance", "seconds", "ok"]
+    widths = [-12, -8, 3, 12, 10, 8, 4]
+    print(C.table(header, [], widths)[0])
+    total = len(checker.cases(a.max_order, methods))
+    progress = C.Progress(total, quiet=a.quiet)
+    bad = 0
+    for i, r in enumerate(checker.run_checks(a.max_order, methods)):
+        bad += not r.ok
+        cells = [r.method, r.dtype, str(r.order), f"{r.max_rel_error:.2e}", f"{r.tolerance:.0e}",
+                 f"{r.seconds:.4f}", "yes" if r.ok else "NO"]
+        progress.clear()
+        print(C.table(header, [cells], widths)[1], flush=True)
+        progress.update(i + 1, f"{r.method} {r.dtype} k = {r.order}")
+    print(f"{total - bad} of {total} within tolerance (seconds: one evaluation on the grid, compiled beforehand)")
+    return 0 if not bad else 1

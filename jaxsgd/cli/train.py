@@ -1,0 +1,166 @@
+"""``jaxsgd train`` and ``jaxsgd predict``: a training run with its report and plot, and predictions from
+a checkpoint."""
+
+from __future__ import annotations
+
+import sys
+
+from jaxsgd import defaults as D
+from jaxsgd.cli import common as C
+from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
+
+
+def add_data_options(p, rows: int):
+    """The options that choose the data: ``--data``/``--csv``, columns, missing values, built-in rows."""
+    p.add_argument("--data", "--csv", dest="csv", type=C.path, metavar="PATH",
+                   help="a CSV file with a header (default: the built-in synthetic data)")
+    p.add_argument("--features", type=C.columns, help="feature columns, comma separated (required with --data)")
+    p.add_argument("--target", help="target column (required with --data)")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="skip rows with missing values (default: refuse them, naming the first lines)")
+    p.add_argument("--rows", type=C.positive_int, default=rows, help=f"rows of built-in data (default {rows})")
+
+
+def add(sub):
+    p = sub.add_parser("train", help="train the neuron by mini-batch SGD (one compiled call per epoch)",
+                       description="Mini-batch SGD on the built-in synthetic house prices, or on a CSV file. "
+                                   "Progress on stderr, the report (or --json) on stdout.")
+    add_data_options(p, D.TRAIN_ROWS)
+    p.add_argument("--batch-size", type=C.positive_int, default=D.BATCH_SIZE,
+                   help=f"examples per SGD step (default {D.BATCH_SIZE})")
+    p.add_argument("--lr", type=C.positive_float, default=D.LEARNING_RATE,
+                   help=f"learning rate α > 0 (default {D.LEARNING_RATE:g})")
+    p.add_argument("--epochs", type=C.positive_int, default=D.EPOCHS,
+                   help=f"total epochs, counting those of a --resume checkpoint (default {D.EPOCHS})")
+    p.add_argument("--optimizer", choices=list(D.OPTIMIZERS), default="sgd",
+                   help="sgd: θ ← θ − α g (default); momentum: 0.9; adam")
+    p.add_argument("--seed", type=C.seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
+    p.add_argument("--val-fraction", type=C.fraction, default=D.VAL_FRACTION,
+                   help=f"share of the rows held out for validation, in [0, 1) (default {D.VAL_FRACTION:g})")
+    p.add_argument("--keep-last-batch", action="store_true",
+                   help="keep the last partial batch with its own 1/|batch| weight (default: drop it)")
+    p.add_argument("--shuffle", choices=list(D.SHUFFLES), default="auto",
+                   help="host: Fisher–Yates on the CPU; device: a sort on the accelerator; auto (default) picks")
+    p.add_argument("--save", type=C.path, metavar="PATH",
+                   help="write a checkpoint after every epoch (atomically); an existing file there is replaced "
+                        "only if it is a jaxsgd checkpoint, and never the --data input (default: no checkpoint)")
+    p.add_argument("--resume", type=C.path, metavar="PATH",
+                   help="continue from a checkpoint up to --epochs (default: start from θ = 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--plot", type=C.path, metavar="PATH",
+                   help="draw the loss against examples seen to PATH (needs matplotlib; default: no plot). "
+                        + PLOT_RULE)
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (warnings still show)")
+    p.set_defaults(run=run)
+
+
+def run(a) -> int:
+    import numpy as np
+
+    from jaxsgd import run as job
+
+    f32 = np.finfo(np.float32)
+    if not float(f32.smallest_subnormal) <= a.lr <= float(f32.max):
+        raise C.UsageError(f"jaxsgd train: --lr must be a number float32 holds (1.4e-45 to 3.4e38), got {a.lr:g}")
+    cfg = job.TrainConfig(
+        csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing, n_rows=a.rows,
+        batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
+        val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
+        shuffle=a.shuffle)
+    if a.plot:
+        check_plot(a.plot, "train", {"csv": a.csv, "save": a.save, "resume": a.resume})
+    progress = C.Progress(quiet=a.quiet)
+    report = C.guard(lambda: job.run_training(cfg, log=progress.note, progress=progress, name=C.flag,
+                                              reference=bool(a.plot)), "train")
+    if a.plot:
+        plot_losses(report, a.plot)
+    if a.json:
+        C.print_json(report)
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _amount(v: float) -> str:
+    """Price units with thousands separators, or in exponent form when that would run to many digits."""
+    return f"{v:,.2f}" if abs(v) < 1e15 else f"{v:.6g}"
+
+
+def format_report(r) -> str:
+    """The text report of a :class:`jaxsgd.run.TrainReport`."""
+    names = ["b"] + [f"w[{n}]" for n in r.feature_names]
+    lines = [f"trained {r.epochs} epochs on {r.source} ({r.n_train} train / {r.n_val} validation rows)",
+             "θ (scaled units):"]
+    true = r.true_params
+    for i, (n, v) in enumerate(zip(names, r.params, strict=True)):
+        lines.append(f"  {n:<24} {v: .6f}" + (f"   true {true[i]: .6f}" if true else ""))
+    lo, hi = r.price_scale
+    lines.append(f"θ (raw units: h = σ(b + Σ wⱼ·xⱼ) on unscaled features, price = {lo:,.6g} + {hi - lo:,.6g}·h):")
+    for n, v in zip(names, r.raw_params, strict=True):
+        lines.append(f"  {n:<24} {v: .6g}")
+    lines.append("price change per unit of a feature, at the average training row:")
+    for n, v in zip(r.feature_names, r.price_per_unit, strict=True):
+        lines.append(f"  {n:<24} {v:+,.6g}")
+    lines.append(f"train: RMSE {_amount(r.train_rmse)}  R² {r.train_r2:.4f}  loss {r.train_loss:.6g}")
+    if r.val_rmse is not None:
+        lines.append(f"valid: RMSE {_amount(r.val_rmse)}  R² {r.val_r2:.4f}  loss {r.val_loss:.6g}")
+    if r.examples_per_second:
+        lines.append(f"speed: {r.examples_per_second:,.0f} examples/s (median epoch)")
+    return "\n".join(lines)
+
+
+def plot_losses(report, path):
+    """Training loss against examples seen from θ = 0 (the history a checkpoint carries included), the
+    validation loss after each epoch, and L*, the best loss full-batch gradient descent reaches."""
+    plt = pyplot()
+    h = report.history
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    if h.curve:
+        seen, loss = zip(*[(max(e, 1), v) for e, v in h.curve], strict=True)
+        ax.plot(seen, loss, "-o", color="black", mfc="white", ms=4, label="training loss (all training rows)")
+    per_epoch = report.n_train
+    if h.val_loss and report.n_val:
+        val_seen = [(i + 1) * per_epoch for i in range(len(h.val_loss))]
+        ax.plot(val_seen, h.val_loss, "s--", color="gray", ms=4, label="validation loss, after each epoch")
+    if report.l_star is not None:
+        ax.axhline(report.l_star, ls=":", color="black", lw=1,
+                   label=f"L* = {report.l_star:.4g}, full-batch optimum on the training rows")
+    ax.set(xscale="log", xlabel="examples seen (the first point, θ = 0, drawn at 1)",
+           ylabel="mean ½(y − h)² (target scaled to (0, 1))", title="jaxsgd train: loss against examples seen")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path, "train")
+
+
+def add_predict(sub):
+    p = sub.add_parser("predict", help="price predictions for new rows from a checkpoint",
+                       description="Reads the checkpoint's feature columns from the CSV and prints one "
+                                   "prediction per row in price units: CSV on stdout with the header "
+                                   "line,prediction, where line is the row's line in the input CSV.")
+    p.add_argument("--checkpoint", type=C.path, required=True,
+                   help="a checkpoint written by jaxsgd train --save (required)")
+    p.add_argument("--data", "--csv", dest="csv", type=C.path, required=True, metavar="PATH",
+                   help="CSV with a header holding the checkpoint's feature columns (required)")
+    p.add_argument("--drop-missing", action="store_true",
+                   help="skip rows with missing values (their count and lines go to stderr)")
+    p.set_defaults(run=run_predict)
+
+
+def run_predict(a) -> int:
+    from jaxsgd import checkpoint, data
+    from jaxsgd.run import predict_prices
+
+    def go():
+        state, transform, meta = checkpoint.load(a.checkpoint)
+        ds = data.load_csv(a.csv, meta["features"], None, drop_missing=a.drop_missing,
+                           needed_by="the checkpoint")
+        return ds, predict_prices(state.params, transform, ds.x)
+
+    ds, preds = C.guard(go, "predict")
+    if ds.dropped_lines:
+        print(f"jaxsgd predict: {data.dropped_note(ds)}", file=sys.stderr)
+    print("line,prediction")
+    for line, v in zip(ds.lines, preds, strict=True):
+        print(f"{line},{v:.2f}")
+    return 0
