@@ -21,16 +21,21 @@ gradient and ``Σ`` the covariance of per-example gradients:
 
 from __future__ import annotations
 
+import functools
 import math
+import time
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsgd import noise
+from jaxsgd import engine, noise
+from jaxsgd.defaults import LEARNING_RATE
 from jaxsgd.model import Params, init_params
+from jaxsgd.optimizers import make_optimizer
 
-__all__ = ["ClaimRow", "Claims", "bias_test", "chi2_sf", "format_claims", "run_claims", "with_timings"]
+__all__ = ["ClaimRow", "Claims", "bias_test", "chi2_sf", "format_claims", "run_claims", "step_timings", "with_timings"]
 
 ALPHA = 0.01  # the test's level
 
@@ -51,7 +56,7 @@ class Claims(NamedTuple):
     rows: tuple[ClaimRow, ...]
     draws: int
     theta: tuple[float, ...]
-    timing: tuple[dict, ...] = ()  # noise.step_timings around powers of two, on this backend
+    timing: tuple[dict, ...] = ()  # step_timings around powers of two, on this backend
 
 
 def chi2_sf(t: float, p: int) -> float:
@@ -112,7 +117,7 @@ def with_timings(claims: Claims, *, sizes=(31, 32, 33, 63, 64, 65, 255, 256, 257
 
     ds = synthetic_house_prices(1 << 16, seed=1)
     tr = fit_transform(ds)
-    return claims._replace(timing=tuple(noise.step_timings(tr.features(ds.x), tr.target(ds.y), sizes)))
+    return claims._replace(timing=tuple(step_timings(tr.features(ds.x), tr.target(ds.y), sizes)))
 
 
 def format_claims(c: Claims) -> str:
@@ -137,3 +142,36 @@ def format_claims(c: Claims) -> str:
                      f"({', '.join(str(p) for p, w in wins if w) or 'none'}); one run's timings move by ~10–25% "
                      "between runs on a shared CPU.")
     return "\n".join(lines)
+
+
+def step_timings(x, y, batch_sizes, *, repeats: int = 20) -> list[dict]:
+    """Seconds per compiled SGD step and per compiled epoch (shuffle included, compiling not), for each
+    batch size: the evidence for or against powers of two being faster."""
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    xt, rows = x.T, engine.rows_of(x, y)
+    d = x.shape[1]
+    opt = make_optimizer("sgd")
+    step = jax.jit(functools.partial(engine.step, opt))
+    keys = np.zeros((1, 2), np.uint32)
+    out = []
+    for b in batch_sizes:
+        runs = engine.init_runs(d, keys, [LEARNING_RATE], optimizer=opt)
+        p, s = jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
+        xb, yb = xt[:, :b], y[:b]
+        jax.block_until_ready(step(p, s, xb, yb))
+        t0 = time.perf_counter()
+        for _ in range(repeats * 10):
+            p, s = step(p, s, xb, yb)
+        jax.block_until_ready(p)
+        t_step = (time.perf_counter() - t0) / (repeats * 10)
+        best = float("inf")
+        with engine.Shuffler(keys, x.shape[0]) as shuffler:
+            for e in range(max(3, repeats // 4) + 1):
+                t0 = time.perf_counter()
+                runs = engine.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=int(b))
+                jax.block_until_ready(runs.params)
+                if e:  # the first call compiles
+                    best = min(best, time.perf_counter() - t0)
+        out.append({"batch_size": int(b), "step_seconds": t_step, "epoch_seconds": best,
+                    "examples_per_second": x.shape[0] // b * b / best})
+    return out

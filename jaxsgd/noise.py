@@ -16,7 +16,6 @@ each averaged over draws before dividing. Here ``Σ = (1/N) Σᵢ (gᵢ − G)(g
 
 from __future__ import annotations
 
-import time
 from typing import NamedTuple
 
 import jax
@@ -26,7 +25,7 @@ import numpy as np
 from jaxsgd.model import Params, per_example_grads
 
 __all__ = ["NoiseScale", "gradient_bias_variance", "noise_scale", "noise_scale_two_batch",
-           "per_example_gradients", "step_timings"]
+           "per_example_gradients"]
 
 
 class NoiseScale(NamedTuple):
@@ -99,41 +98,4 @@ def gradient_bias_variance(params: Params, x, y, batch_sizes, *, draws: int = 51
         pred = tr / b * (n - b) / (n - 1)
         out.append({"batch_size": int(b), "bias": bias, "bias_standard_error": float(np.sqrt(var / draws)),
                     "variance": var, "predicted_variance": pred, "gradient_norm": float(jnp.linalg.norm(full))})
-    return out
-
-
-def step_timings(x, y, batch_sizes, *, repeats: int = 20) -> list[dict]:
-    """Seconds per compiled SGD step and per compiled epoch (shuffle included), for each batch size."""
-    import functools
-
-    from jaxsgd import engine
-    from jaxsgd.sgd import make_optimizer
-
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    xt, rows = x.T, engine.rows_of(x, y)
-    d = x.shape[1]
-    opt = make_optimizer("sgd")
-    step = jax.jit(functools.partial(engine.step, opt))
-    keys = np.zeros((1, 2), np.uint32)
-    out = []
-    for b in batch_sizes:
-        runs = engine.init_runs(d, keys, [0.1], optimizer=opt)
-        p, s = jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
-        xb, yb = xt[:, :b], y[:b]
-        jax.block_until_ready(step(p, s, xb, yb))
-        t0 = time.perf_counter()
-        for _ in range(repeats * 10):
-            p, s = step(p, s, xb, yb)
-        jax.block_until_ready(p)
-        t_step = (time.perf_counter() - t0) / (repeats * 10)
-        best = float("inf")
-        with engine.Shuffler(keys, x.shape[0]) as shuffler:
-            for e in range(max(3, repeats // 4) + 1):
-                t0 = time.perf_counter()
-                runs = engine.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=int(b))
-                jax.block_until_ready(runs.params)
-                if e:  # the first call compiles
-                    best = min(best, time.perf_counter() - t0)
-        out.append({"batch_size": int(b), "step_seconds": t_step, "epoch_seconds": best,
-                    "examples_per_second": x.shape[0] // b * b / best})
     return out

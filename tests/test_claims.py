@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxsgd import claims
 
@@ -45,3 +46,15 @@ def test_chi2_survival_function_against_known_values():
     assert abs(claims.chi2_sf(18.307, 10) - 0.05) < 0.002
     assert claims.chi2_sf(0.0, 3) == 1.0
     assert jnp.isfinite(claims.chi2_sf(1e6, 3))
+
+
+def test_step_timings_report_each_batch_size_consistently():
+
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 2)).astype(np.float32)
+    y = rng.uniform(size=256).astype(np.float32)
+    rows = claims.step_timings(x, y, (31, 32), repeats=2)
+    assert [r["batch_size"] for r in rows] == [31, 32]
+    for r in rows:  # examples per second counts only the full batches of an epoch
+        assert r["examples_per_second"] == pytest.approx(256 // r["batch_size"] * r["batch_size"] / r["epoch_seconds"])

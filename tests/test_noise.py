@@ -53,9 +53,3 @@ def test_minibatch_gradient_is_unbiased_and_variance_follows_the_formula(x64):
         if r["batch_size"] < 200:
             assert abs(r["variance"] / r["predicted_variance"] - 1) < 0.15
     assert rows[-1]["variance"] < 1e-25  # B = N: the full gradient, no noise at all
-
-
-def test_step_timings_shape():
-    x, y, _ = _setup(n=256)
-    rows = noise.step_timings(x.astype(np.float32), y.astype(np.float32), (31, 32), repeats=2)
-    assert [r["batch_size"] for r in rows] == [31, 32] and all(r["epoch_seconds"] > 0 for r in rows)
