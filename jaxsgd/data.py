@@ -1,4 +1,4 @@
-"""Data: the built-in synthetic house prices, CSV loading, scaling and the split.
+"""Data: the built-in synthetic house prices, loading a CSV or Parquet file, scaling and the split.
 
 The model's output is ``σ(z) ∈ (0, 1)``, so targets are scaled into that range
 and features are standardised; :class:`Transform` keeps both maps so that
@@ -22,7 +22,6 @@ With the target scaled by ``t = price / P`` and standardised features
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from typing import NamedTuple
@@ -30,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxsgd.errors import DataError
+from jaxsgd.tables import read_table
 
 __all__ = [
     "DataError",
@@ -220,100 +220,41 @@ def split(n: int, val_fraction: float, *, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _encoding_hint(e: Exception) -> str:
-    return "; save it as UTF-8" if isinstance(e, UnicodeDecodeError) else ""
-
-
 def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_rows_shown: int = 5,
-             needed_by: str | None = None) -> Dataset:
-    """Reads ``features`` and ``target`` columns (by header name) from a CSV file.
+             needed_by: str | None = None, shard: tuple[int, int] | None = None) -> Dataset:
+    """Reads ``features`` and ``target`` columns (by header name) from a CSV or Parquet file
+    (:func:`jaxsgd.tables.read_table`, through pyarrow).
 
     ``target=None`` reads the features only (new rows to predict); ``y`` is then empty.
 
     Empty cells (or ``NA``) are missing: an error listing their count and first
-    rows unless ``drop_missing``. ``needed_by`` names who asks for the features
-    (e.g. ``"the checkpoint"``) in the message for a missing column. Non-numeric or non-finite cells are an error
-    naming file, line and column.
+    lines unless ``drop_missing``. Non-numeric or non-finite cells are an error
+    naming file, line and column. ``needed_by`` names who asks for the features
+    (e.g. ``"the checkpoint"``) in the message for a missing column; ``shard=(i, n)``
+    reads only the ``i``-th of ``n`` parts of the rows (see :mod:`jaxsgd.tables`).
     """
     path = os.fspath(path)
     features = [f.strip() for f in features]
     if not features or any(not f for f in features):
         raise DataError(lambda n: f"{n('features')} needs at least one column name")
-    if not os.path.exists(path):
-        raise DataError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise DataError(f"{path}: is a directory, not a CSV file")
-    try:
-        f = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115
-    except OSError as e:
-        raise DataError(f"{path}: cannot open: {e.strerror}") from None
-    with f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(f"{path}: the file is empty (a header line and rows are needed)") from None
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{path}: not a readable CSV file: {e}{_encoding_hint(e)}") from None
-        header = [h.strip() for h in header]
-        wanted = [*features] + ([] if target is None else [target])
-        missing_cols = [c for c in wanted if c not in header]
-        if missing_cols:
-            sep = next((c for c in (";", "\t", "|") if len(header) == 1 and c in header[0]), None)
-            hint = f" (the header looks separated by {sep!r}: give a comma-separated file)" if sep else ""
-            what = "unknown column" if needed_by is None else "missing feature column"
-            need = "" if needed_by is None else f" that {needed_by} needs"
-            raise DataError(f"{path}: {what} {', '.join(missing_cols)}{need}; available: {', '.join(header)}{hint}")
-        twice = [c for c in dict.fromkeys(wanted) if header.count(c) > 1]
-        if twice:
-            raise DataError(f"{path}: column {twice[0]} appears {header.count(twice[0])} times in the header, so which "
-                            "one to read is unclear: rename the copies")
-        if target in features:
-            raise DataError(f"column {target} is both a feature and the target")
-        idx = [header.index(c) for c in wanted]
-        rows, lines, missing = [], [], []
-        try:
-            for rec in reader:
-                line = reader.line_num
-                if not rec or all(not c.strip() for c in rec):
-                    continue
-                if len(rec) > len(header):
-                    raise DataError(f"{path}, line {line}: {len(rec)} cells but the header has {len(header)} "
-                                    "columns; quote cells that contain commas, or fix the header")
-                vals = []
-                hole = False
-                for col, j in zip(wanted, idx, strict=True):
-                    cell = rec[j].strip() if j < len(rec) else ""
-                    if cell == "" or cell.upper() in ("NA", "N/A"):
-                        hole = True
-                        vals.append(math.nan)
-                        continue
-                    try:
-                        v = float(cell)
-                    except ValueError:
-                        raise DataError(f"{path}, line {line}, column {col}: not a number: {cell!r}") from None
-                    if not math.isfinite(v):
-                        raise DataError(f"{path}, line {line}, column {col}: not a finite number: {cell!r}")
-                    vals.append(v)
-                if hole:
-                    missing.append(line)
-                    if drop_missing:
-                        continue
-                rows.append(vals)
-                lines.append(line)
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise DataError(f"{path}, line {reader.line_num}: not a readable CSV row: {e}{_encoding_hint(e)}") from None
-    if missing and not drop_missing:
-        shown = ", ".join(map(str, missing[:max_missing_rows_shown]))
-        raise DataError(lambda n: f"{path}: {len(missing)} row(s) with missing values in {', '.join(wanted)} "
-                                  f"(first at line {shown}); skip them with {n('drop_missing')}")
-    if not rows:
-        raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing else ""))
-    arr = np.asarray(rows, np.float64)
-    at = np.asarray(lines, np.int64)
+    if target is not None and target in features:
+        raise DataError(f"column {target} is both a feature and the target")
+    wanted = [*features] + ([] if target is None else [target])
+    table = read_table(path, wanted, needed_by=needed_by, shard=shard)
+    hole = np.isnan(table.values).any(axis=1)
+    missing = table.lines[hole]
+    if missing.size and not drop_missing:
+        shown = ", ".join(map(str, missing[:max_missing_rows_shown].tolist()))
+        raise DataError(lambda n: f"{path}: {missing.size} row(s) with missing values in {', '.join(wanted)} "
+                                  f"(first at {table.unit} {shown}); skip them with {n('drop_missing')}")
+    keep = ~hole
+    arr, at = table.values[keep], table.lines[keep]
+    if not len(arr) and shard is None:
+        raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing.size else ""))
+    dropped = tuple(missing.tolist())
     if target is None:
-        return Dataset(arr, np.empty(0), tuple(features), "", path, None, tuple(missing), at)
-    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, tuple(missing), at)
+        return Dataset(arr, np.empty(0), tuple(features), "", path, None, dropped, at)
+    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, dropped, at)
 
 
 def dropped_note(ds: Dataset, shown: int = 5) -> str | None:

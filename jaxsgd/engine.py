@@ -258,7 +258,7 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     Run ``(i, j)`` equals ``jaxsgd.fit(x, y, learning_rate=learning_rates[j],
     key=keys[i], …)`` up to float32 rounding (the same batches and arithmetic,
     compiled for another shape). ``shard_runs`` splits the seeds over all
-    visible devices (default: when there are several and they divide the
+    of this process's devices (default: when there are several and they divide the
     number of seeds); the data are replicated.
     """
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
@@ -266,14 +266,14 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     keys = _check_sweep(x, y, learning_rates, keys, batch_size, epochs)
     rows = rows_of(x, y)
     runs = init_runs(x.shape[1], keys, learning_rates, optimizer=optimizer, dtype=x.dtype)
-    n_dev = jax.device_count()
+    n_dev = jax.local_device_count()  # a sweep stays within its process (see jaxsgd.distributed)
     if shard_runs is None:
         shard_runs = n_dev > 1 and len(keys) % n_dev == 0
     seeds = None  # replicated unless the seeds axis is split over the devices
     if shard_runs:
         if len(keys) % n_dev:
             raise ValueError(f"{len(keys)} seeds do not split over {n_dev} devices: use a multiple of {n_dev}")
-        seeds = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.devices()), ("runs",)),
+        seeds = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.local_devices()), ("runs",)),
                                            jax.sharding.PartitionSpec("runs"))
 
     def place(a):

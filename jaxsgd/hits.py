@@ -134,9 +134,15 @@ def compile_programs(x, y, b, lrs, keys, levels, optimizer):
     return batches, chunk
 
 
-def runs_for_batch(x, y, b, lrs, keys, levels, caps, max_steps, optimizer, programs) -> BatchRuns:
+def runs_for_batch(x, y, b, lrs, keys, levels, caps, max_steps, optimizer, programs, gather=None) -> BatchRuns:
     """The runs of batch size ``b`` stepped until :func:`settled` (or ``max_steps``), with the programs of
-    :func:`compile_programs`."""
+    :func:`compile_programs`.
+
+    ``gather``, for runs split over processes (``keys`` this process's seeds), maps this process's
+    arrays with a seeds axis 1 to every process's, in the order of all seeds: every process then
+    decides alike when to stop, and returns the whole study's runs.
+    """
+    gather = gather or (lambda a: a)
     n = x.shape[0]
     rows, xt, yj, runs, hits, at_hit = _start(x, y, lrs, keys, levels, optimizer)
     batches, run_chunk = programs
@@ -145,8 +151,9 @@ def runs_for_batch(x, y, b, lrs, keys, levels, caps, max_steps, optimizer, progr
     t, e, spent, timed = 0, 0, 0.0, 0
     params, opt_state = runs.params, runs.opt_state
     limit = min(max_steps, max(caps))
+    h, done = gather(np.asarray(hits)), limit <= 0
     with engine.Shuffler(keys, n) as shuffler:
-        while t < limit:
+        while not done:
             xs, ys = batches(jnp.asarray(shuffler.get(e)), rows)
             for c0 in range(0, nb, chunk):
                 sl = slice(c0, min(c0 + chunk, nb))
@@ -159,14 +166,16 @@ def runs_for_batch(x, y, b, lrs, keys, levels, caps, max_steps, optimizer, progr
                 t0 = time.perf_counter()
                 params, opt_state, hits, at_hit = run_chunk(params, opt_state, hits, at_hit, xc, yc, jnp.int32(t),
                                                             jnp.int32(valid), levels, xt, yj)
-                h = np.asarray(hits)
+                h = gather(np.asarray(hits))
                 spent += time.perf_counter() - t0
                 timed += valid
                 t += valid
-                if settled(h, t, caps) or t >= limit:
-                    return BatchRuns(b, keys, h, t, np.asarray(at_hit), spent / timed if timed else math.nan)
+                done = settled(h, t, caps) or t >= limit
+                if done:
+                    break
             e += 1
-    return BatchRuns(b, keys, np.asarray(hits), t, np.asarray(at_hit), spent / timed if timed else math.nan)
+    return BatchRuns(b, gather(np.asarray(keys)[None])[0], h, t, gather(np.asarray(at_hit)),
+                     spent / timed if timed else math.nan)
 
 
 CAP_FACTOR = 4  # a halved batch may take at most this many times the steps of the larger one

@@ -17,6 +17,7 @@ import numpy as np
 from jaxsgd import checkpoint as ckpt
 from jaxsgd import data as data_mod
 from jaxsgd import defaults
+from jaxsgd.distributed import is_writer
 from jaxsgd.errors import InputError
 from jaxsgd.model import predict_batch
 from jaxsgd.paths import check_output
@@ -191,8 +192,8 @@ def _validate(cfg: TrainConfig) -> None:
         raise InputError(lambda n: f"{n('seed')} must be a whole number in [0, 2**64), got {cfg.seed}")
 
 
-def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, reference: bool = False
-                 ) -> TrainReport:
+def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, reference: bool = False,
+                 shard_data: bool = False) -> TrainReport:
     """Loads the data, trains (or resumes), saves, and returns a :class:`TrainReport`.
 
     ``log`` takes notes and warnings; ``progress(epoch, epochs, message)``, if
@@ -249,7 +250,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
         kept.train_loss.append(loss)
         kept.val_loss.append(val if len(val_rows) else None)
         kept.curve.append([e * per_epoch, loss])
-        if cfg.save:
+        if cfg.save and is_writer():
             ckpt.save(cfg.save, st, transform, {**meta, "history": kept._asdict()})
 
     state, hist = fit(
@@ -263,7 +264,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     # the first epoch's points within it (from θ = 0) replace the coarse start kept above
     curve = [*prior.curve, *([list(map(float, c)) for c in hist.curve])] if hist.curve else kept.curve
     history = Curves(kept.train_loss, kept.val_loss, [[int(e), float(v)] for e, v in curve])
-    if cfg.save and hist.curve:
+    if cfg.save and hist.curve and is_writer():
         ckpt.save(cfg.save, state, transform, {**meta, "history": history._asdict()})
     params = state.params
     warnings = diagnose(params, xtr, cfg.lr, name)

@@ -177,6 +177,9 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
         raise StudyError("fractions", f"levels must be fractions in (0, 1), got {cfg.fractions}")
     if cfg.seeds < 1:
         raise StudyError("seeds", f"at least one seed is needed, got {cfg.seeds}")
+    if cfg.seeds % jax.process_count():
+        raise StudyError("seeds", f"{cfg.seeds} seeds do not split over {jax.process_count()} processes: use a "
+                                  f"multiple of {jax.process_count()}")
     if cfg.max_steps < 1:
         raise StudyError("max_steps", f"at least one step is needed, got {cfg.max_steps}")
     lrs = np.asarray(cfg.learning_rates, np.float64)
@@ -189,11 +192,24 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
     return bsizes
 
 
+def _all_seeds(local: np.ndarray, *, count: int) -> np.ndarray:
+    """Every process's ``(J, S/P, …)`` array of its seeds ``p, p + P, …`` as one ``(J, S, …)`` in seed order."""
+    from jax.experimental import multihost_utils
+
+    every = np.asarray(multihost_utils.process_allgather(local))  # (P, J, S/P, …)
+    moved = np.moveaxis(every, 0, 2)  # (J, S/P, P, …): seed i·P + p
+    return moved.reshape(moved.shape[0], -1, *moved.shape[3:])
+
+
 def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compile=None) -> StudyResult:
     """The whole study on scaled data ``x: (N, d)``, ``y: (N,)``.
 
     ``progress(done, total, message)`` is called after each batch size (the
-    command line draws a bar with an ETA from it). ``also_compile(n, d,
+    command line draws a bar with an ETA from it). In a multi-process run
+    (:mod:`jaxsgd.distributed`) every process holds the same data and runs its
+    share of the seeds (``seeds`` must be a multiple of the process count); the
+    first-hit steps are gathered after every chunk, so every process returns the
+    same result. ``also_compile(n, d,
     batch_sizes)``, if given, runs on the study's compile thread once the
     study's own programs are compiled (the command line compiles the
     recommendation's programs there).
@@ -222,6 +238,10 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     order = sorted(bsizes, reverse=True)  # largest first: its steps bound the next one's
     keys_of = {b: np.asarray(jax.random.key_data(jax.random.split(jax.random.fold_in(root, b), cfg.seeds)))
                for b in order}
+    me, count = jax.process_index(), jax.process_count()
+    if count > 1:  # seeds split over processes: each runs its own, all decide on every seed's hits
+        keys_of = {b: k[me::count] for b, k in keys_of.items()}
+    gather = None if count == 1 else functools.partial(_all_seeds, count=count)
     level_spec = jax.ShapeDtypeStruct((len(fractions),), jnp.float32)
     # compiling is a third of the work: the next batch sizes compile on this thread while others run; the
     # pool ends with the study
@@ -237,7 +257,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
             levels = jnp.asarray(level_losses, jnp.float32)
             for k, b in enumerate(order):
                 got = hits.runs_for_batch(x, y, b, lrs, keys_of[b], levels, caps, cfg.max_steps, optimizer,
-                                          programs[k].result())
+                                          programs[k].result(), gather)
                 runs_of[b] = got
                 if progress is not None:
                     progress(k + 1, len(order), f"B = {b}: {got.steps_run} steps of {cfg.seeds * len(lrs)} runs")

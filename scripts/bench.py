@@ -4,6 +4,7 @@
     python scripts/bench.py --json       # one JSON object on stdout
     python scripts/bench.py --quick      # smaller N, for a smoke run
     python scripts/bench.py --only sweep # the sweep row alone
+    python scripts/bench.py --only load  # loading a 2,000,000-row table against bare pyarrow
 
 Every implementation does the same work per epoch: a uniformly random
 permutation of the N rows, then for each mini-batch of B rows
@@ -425,6 +426,56 @@ def accelerator_benchmarks(large: bool, log):
     return rows
 
 
+def load_benchmarks(n_rows, repeats, log):
+    """Loading an ``n_rows`` × 3 table: ``jaxsgd.data.load_csv`` against bare pyarrow on the same file, and the
+    line-by-line Python reader it keeps for naming errors (what loading was before pyarrow)."""
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.csv as pc
+    import pyarrow.parquet as pq
+
+    from jaxsgd import data, tables
+
+    rng = np.random.default_rng(0)
+    cols = {"a": rng.uniform(40, 250, n_rows), "b": rng.uniform(0, 80, n_rows), "y": rng.normal(5e5, 2e5, n_rows)}
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        csv_path, pq_path = os.path.join(d, "t.csv"), os.path.join(d, "t.parquet")
+        t = pa.table(cols)
+        pc.write_csv(t, csv_path)
+        pq.write_table(t, pq_path, row_group_size=max(1, n_rows // 16))
+        log(f"load: {n_rows:,} rows × 3 columns, CSV {os.path.getsize(csv_path) / 1e6:.0f} MB")
+
+        def old_reader():
+            with open(csv_path, "rb") as f:
+                body = f.read()
+            start = body.find(b"\n") + 1
+            return tables._read_csv_exactly(csv_path, memoryview(body)[start:], 2, ["a", "b", "y"], ["a", "b", "y"],
+                                            [0, 1, 2])
+
+        cases = [
+            ("pyarrow.csv.read_csv", "csv", lambda: pc.read_csv(csv_path), repeats),
+            ("jaxsgd load_csv", "csv", lambda: data.load_csv(csv_path, ["a", "b"], "y"), repeats),
+            ("line-by-line reader", "csv", old_reader, 1),
+            ("pyarrow.parquet.read_table", "parquet", lambda: pq.read_table(pq_path), repeats),
+            ("jaxsgd load_csv", "parquet", lambda: data.load_csv(pq_path, ["a", "b"], "y"), repeats),
+        ]
+        for impl, fmt, fn, reps in cases:
+            secs = _best(fn, reps)
+            out.append({"impl": impl, "format": fmt, "rows": n_rows, "seconds": secs})
+            log(f"  {impl:<28} {fmt:<8} {secs:.3f} s")
+    return out
+
+
+def print_load_table(rows):
+    base = {r["format"]: r["seconds"] for r in rows if r["impl"].startswith("pyarrow")}
+    print(f"\nLoading {rows[0]['rows']:,} rows × 3 columns (best of several; ratio: seconds / bare pyarrow's)")
+    print(f"{'implementation':<28} {'format':<8} {'seconds':>8} {'× pyarrow':>10}")
+    for r in rows:
+        print(f"{r['impl']:<28} {r['format']:<8} {r['seconds']:>8.3f} {r['seconds'] / base[r['format']]:>10.2f}")
+
+
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -435,7 +486,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator"], help="run one group")
+    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator", "load"], help="run one group")
     ap.add_argument("--large", action="store_true",
                     help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
     a = ap.parse_args(argv)
@@ -452,6 +503,9 @@ def main(argv=None) -> int:
         deriv = derivative_benchmarks(n, 20, repeats, log)
         compiles = compile_benchmarks([4, 8, 12, 20, 40] if not a.quick else [8], [2, 4, 6, 8] if not a.quick
                                       else [4], log)
+    load = []
+    if a.only in (None, "load"):
+        load = load_benchmarks(200_000 if a.quick else 2_000_000, 2 if a.quick else 3, log)
     accel = []
     if a.only in (None, "accelerator"):
         accel = accelerator_benchmarks(a.large, log)
@@ -464,6 +518,7 @@ def main(argv=None) -> int:
         "derivatives": deriv,
         "nested_grad_compile": compiles,
         "accelerator": accel,
+        "load": load,
         "device": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
@@ -478,6 +533,8 @@ def main(argv=None) -> int:
     single = [r for r in rows if "runs" not in r]
     if single:
         print_sgd_table(single)
+    if load:
+        print_load_table(load)
     if accel:
         print(f"\nBackend comparison figures ({meta['backend']}, {meta['device']}):")
         for r in accel:

@@ -9,13 +9,13 @@ import argparse
 import sys
 
 import jaxsgd
-from jaxsgd.cli import batch_size, derivative, step, train
+from jaxsgd.cli import batch_size, derivative, launch, step, train
 from jaxsgd.cli.common import Parser, UsageError
 
 __all__ = ["build_parser", "main"]
 
 _COMMANDS = [step.add, train.add, train.add_predict, derivative.add, derivative.add_check_derivative,
-             derivative.add_check, batch_size.add]
+             derivative.add_check, batch_size.add, launch.add]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def main(argv=None) -> int:
                              f"{parser.format_usage().strip()} (see jaxsgd --help)")
         return args.run(args)
     except UsageError as e:
+        joined = sys.modules.get("jaxsgd.distributed")
+        if joined is not None and joined.active():  # end now: the others see a lost peer, not a hang
+            joined.fail(str(e), 2)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

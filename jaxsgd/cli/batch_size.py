@@ -7,6 +7,7 @@ import math
 
 from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
+from jaxsgd.cli.cluster import add_cluster_options, join, lost_peers
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
 from jaxsgd.cli.train import add_data_options
 
@@ -42,6 +43,7 @@ def add(sub):
                         "plot). " + PLOT_RULE)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_cluster_options(p)
     p.set_defaults(run=run)
 
 
@@ -59,7 +61,8 @@ def run(a) -> int:
                                 max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {}))
         x, y = tr.features(ds.x), tr.target(ds.y)
         warm = functools.partial(_warm_advice, lrs=cfg.learning_rates, seed=a.seed)
-        result = study.run_study(x, y, cfg, progress=C.Progress(quiet=a.quiet or a.json), also_compile=warm)
+        quiet = a.quiet or a.json or not distributed.is_writer()
+        result = study.run_study(x, y, cfg, progress=C.Progress(quiet=quiet), also_compile=warm)
         studied_x, studied_y, _ = study.subsample(x, y, cfg)  # the check runs train on the rows studied
         rec = advice.advise(result, studied_x, studied_y, budget_epochs=a.budget_epochs, seed=a.seed)
         claims = None
@@ -71,7 +74,13 @@ def run(a) -> int:
 
     if a.plot:
         check_plot(a.plot, "batch-size", {"csv": a.csv})
-    result, rec, claims = C.guard(go, "batch-size")
+    join(a, "batch-size")
+    from jaxsgd import distributed
+
+    with lost_peers("batch-size"):
+        result, rec, claims = C.guard(go, "batch-size")
+    if not distributed.is_writer():
+        return 0
     if a.plot:
         plot_study(result, a.plot)
     if a.json:

@@ -7,6 +7,7 @@ import sys
 
 from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
+from jaxsgd.cli.cluster import add_cluster_options, join, lost_peers
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
 
 
@@ -51,6 +52,10 @@ def add(sub):
                    help="draw the loss against examples seen to PATH (needs matplotlib; default: no plot). "
                         + PLOT_RULE)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr (warnings still show)")
+    p.add_argument("--shard-data", action="store_true",
+                   help="with several processes: each reads only its share of the --data rows (Parquet row "
+                        "groups or CSV byte ranges) and shuffles within it (default: every process reads all rows)")
+    add_cluster_options(p)
     p.set_defaults(run=run)
 
 
@@ -69,9 +74,16 @@ def run(a) -> int:
         shuffle=a.shuffle)
     if a.plot:
         check_plot(a.plot, "train", {"csv": a.csv, "save": a.save, "resume": a.resume})
-    progress = C.Progress(quiet=a.quiet)
-    report = C.guard(lambda: job.run_training(cfg, log=progress.note, progress=progress, name=C.flag,
-                                              reference=bool(a.plot)), "train")
+    join(a, "train")
+    from jaxsgd import distributed
+
+    writer = distributed.is_writer()
+    progress = C.Progress(quiet=a.quiet or not writer)
+    with lost_peers("train", a.save):
+        report = C.guard(lambda: job.run_training(cfg, log=progress.note, progress=progress, name=C.flag,
+                                                  reference=bool(a.plot), shard_data=a.shard_data), "train")
+    if not writer:
+        return 0
     if a.plot:
         plot_losses(report, a.plot)
     if a.json:

@@ -1,0 +1,98 @@
+"""``jaxsgd launch``: N processes of one command on this machine, joined over the loopback address.
+
+For trying a multi-process run on one machine, and for the tests. Each process's standard error is
+forwarded line by line with a ``[i]`` prefix; process 0's standard output passes through unchanged
+(so ``--json`` stays one JSON object), the others' is prefixed. If a process fails, the others get
+a bounded time to stop on their own (they see the failed collective), then are killed; the exit
+code is the first failure's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from jaxsgd.cli import common as C
+
+COMMANDS = ("train", "batch-size")
+GRACE = 20.0  # seconds the others have to stop after one fails, before they are killed
+
+
+def add(sub):
+    p = sub.add_parser("launch", help="run train or batch-size as N processes on this machine",
+                       description="Starts N processes of `jaxsgd COMMAND ...` joined over 127.0.0.1 (each gets "
+                                   "--coordinator, --num-processes and --process-id), forwards their output with a "
+                                   "process prefix, and exits with the first non-zero exit code. Example: jaxsgd "
+                                   "launch --processes 2 -- train --epochs 3")
+    p.add_argument("--processes", type=C.int_between(1, 64), required=True, metavar="N",
+                   help="how many processes, 1 to 64 (required)")
+    p.add_argument("--port", type=C.int_between(1, 65535), default=None,
+                   help="the coordinator's port on 127.0.0.1 (default: a free one)")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                   help=f"the jaxsgd command and its options, after --: one of {', '.join(COMMANDS)} (required)")
+    p.set_defaults(run=run)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _forward(stream, out, prefix: str) -> None:
+    for line in iter(stream.readline, b""):
+        out.write(prefix + line.decode(errors="replace"))
+        out.flush()
+    stream.close()
+
+
+def run(a) -> int:
+    cmd = a.command[1:] if a.command[:1] == ["--"] else a.command
+    if not cmd or cmd[0] not in COMMANDS:
+        raise C.UsageError(f"jaxsgd launch: give the command after --, one of {', '.join(COMMANDS)}, e.g. "
+                           "jaxsgd launch --processes 2 -- train")
+    taken = [o for o in ("--coordinator", "--num-processes", "--process-id", "--auto-cluster")
+             if any(arg == o or arg.startswith(o + "=") for arg in cmd)]
+    if taken:
+        raise C.UsageError(f"jaxsgd launch: {', '.join(taken)} is set by launch for each process; leave it out")
+    port = a.port or _free_port()
+    procs, threads = [], []
+    for i in range(a.processes):
+        argv = [sys.executable, "-m", "jaxsgd", *cmd, "--coordinator", f"127.0.0.1:{port}",
+                "--num-processes", str(a.processes), "--process-id", str(i)]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        procs.append(proc)
+        for stream, out, prefix in ((proc.stdout, sys.stdout, "" if i == 0 else f"[{i}] "),
+                                    (proc.stderr, sys.stderr, f"[{i}] ")):
+            t = threading.Thread(target=_forward, args=(stream, out, prefix), daemon=True)
+            t.start()
+            threads.append(t)
+    code, failed_at = 0, None
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.05)
+            bad = [p.returncode for p in procs if p.returncode not in (None, 0)]
+            if bad and failed_at is None:
+                code, failed_at = bad[0], time.monotonic()
+            if failed_at is not None and time.monotonic() - failed_at > GRACE:
+                for p in procs:
+                    if p.poll() is None:
+                        os.killpg(p.pid, signal.SIGKILL)
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        code = 130
+    for p in procs:
+        p.wait()
+    for t in threads:
+        t.join(timeout=5)
+    if code == 0:
+        code = next((p.returncode for p in procs if p.returncode != 0), 0)
+    return code if code >= 0 else 128 - code  # killed by a signal: 128 + its number, as a shell reports it

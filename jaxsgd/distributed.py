@@ -1,0 +1,144 @@
+"""Several processes as one run: ``jax.distributed`` over a coordinator, Gloo collectives on CPUs.
+
+After :func:`initialize`, ``jax.devices()`` lists every process's devices: a
+mesh over them (:func:`jaxsgd.sgd.data_mesh`) splits each mini-batch over all
+processes, and the runtime sums the gradients (an all-reduce). Every process
+runs the same program on the same arguments (JAX's multi-controller model), so
+each must see the same data (replicated) or its own share laid out alike
+(``shard=(process_index, process_count)``, see :mod:`jaxsgd.tables`).
+
+Faults are bounded here rather than left to the runtime: a process that has not
+joined within ``join_timeout`` seconds, or a collective that fails because a
+peer died (Gloo: "connection reset by peer", seen within a second of the death),
+ends this process with one line and exit code 1 (:func:`fail`) instead of the
+runtime's shutdown barrier, which waits for a heartbeat timeout and then aborts.
+
+>>> is_writer()   # one process: it writes checkpoints and prints the report
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from typing import NamedTuple
+
+import jax
+
+from jaxsgd.errors import InputError
+
+__all__ = ["JOIN_TIMEOUT", "Cluster", "active", "check_cluster", "fail", "initialize", "is_writer", "process_count",
+           "process_index", "runtime_errors"]
+
+JOIN_TIMEOUT = 60.0  # seconds every process has to join before the others give up
+HEARTBEAT_TIMEOUT = 10  # seconds of silence before the coordinator counts a process lost
+
+
+class Cluster(NamedTuple):
+    """Where the processes meet: ``coordinator`` is ``HOST:PORT`` of process 0."""
+
+    coordinator: str
+    num_processes: int
+    process_id: int
+
+
+def check_cluster(coordinator, num_processes, process_id) -> Cluster | None:
+    """A :class:`Cluster` from the three settings (all three or none: ``None``), checked."""
+    given = [v is not None for v in (coordinator, num_processes, process_id)]
+    if not any(given):
+        return None
+    if not all(given):
+        raise InputError(lambda n: f"{n('coordinator')}, {n('num_processes')} and {n('process_id')} go together: "
+                                   "give all three or none")
+    host, _, port = str(coordinator).rpartition(":")
+    if not host or not port.isdecimal() or not 0 < int(port) < 65536:
+        raise InputError(lambda n: f"{n('coordinator')} must be HOST:PORT with a port from 1 to 65535, "
+                                   f"got {coordinator!r}")
+    if not isinstance(num_processes, int) or num_processes < 1:
+        raise InputError(lambda n: f"{n('num_processes')} must be a whole number ≥ 1, got {num_processes!r}")
+    if not isinstance(process_id, int) or not 0 <= process_id < num_processes:
+        raise InputError(lambda n: f"{n('process_id')} must be from 0 to {num_processes - 1}, got {process_id!r}")
+    return Cluster(str(coordinator), num_processes, process_id)
+
+
+def initialize(cluster: Cluster | None = None, *, auto: bool = False, join_timeout: float = JOIN_TIMEOUT,
+               label: str = "") -> None:
+    """Joins this process to the others: ``cluster`` names them, or ``auto=True`` lets
+    ``jax.distributed.initialize()`` find them in the environment (SLURM, Open MPI, Kubernetes, …).
+    Neither: a single process, nothing to do.
+
+    Must come before any JAX computation. On CPUs the collectives go through Gloo.
+    If not every process has joined within ``join_timeout`` seconds, this process
+    prints one line (starting with ``label``) and exits with code 1.
+    """
+    if cluster is None and not auto:
+        return
+    _runtime_output_to_stderr()
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    me = "this process" if cluster is None else f"process {cluster.process_id} of {cluster.num_processes}"
+    me = f"{label}: {me}" if label else me
+    joined = threading.Event()
+
+    def watchdog():
+        if not joined.wait(join_timeout):
+            fail(f"{me}: not every process joined within {join_timeout:g} s (is each one started, with the same "
+                 "coordinator address, and can it reach it?)")
+
+    threading.Thread(target=watchdog, name="jaxsgd-join-watchdog", daemon=True).start()
+    kwargs = {} if cluster is None else {"coordinator_address": cluster.coordinator,
+                                         "num_processes": cluster.num_processes, "process_id": cluster.process_id}
+    # the runtime's own timeouts sit behind ours: it aborts the process where we exit with one line
+    jax.distributed.initialize(**kwargs, initialization_timeout=int(join_timeout) + 30,
+                               heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT,
+                               shutdown_timeout_seconds=HEARTBEAT_TIMEOUT)
+    joined.set()
+    _state["active"] = True
+
+
+_state = {"active": False}
+
+
+def active() -> bool:
+    """Whether this process has joined others with :func:`initialize`."""
+    return _state["active"]
+
+
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a failed collective raises (a lost peer), to catch around a multi-process run."""
+    return (jax.errors.JaxRuntimeError,)
+
+
+def _runtime_output_to_stderr() -> None:
+    """The collectives' C++ code prints progress on file descriptor 1 ("[Gloo] Rank 0 is connected …"):
+    point that descriptor at standard error and give Python's ``sys.stdout`` the real standard output, so
+    that what jaxsgd prints there (a report, one JSON object) stays clean."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(real, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8",
+                           errors=sys.stdout.errors or "strict")
+
+
+def process_index() -> int:
+    return jax.process_index()
+
+
+def process_count() -> int:
+    return jax.process_count()
+
+
+def is_writer() -> bool:
+    """Whether this process writes files and prints results: process 0 (the only one, usually)."""
+    return jax.process_index() == 0
+
+
+def fail(line: str, code: int = 1) -> None:
+    """Prints ``error: <line>`` on stderr and ends the process at once, skipping the runtime's shutdown
+    barrier (which would wait for lost peers and then abort). Output already printed is flushed first."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os.write(2, f"error: {line}\n".encode())
+    os._exit(code)
