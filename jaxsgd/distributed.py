@@ -26,11 +26,25 @@ import threading
 from typing import NamedTuple
 
 import jax
+import numpy as np
 
 from jaxsgd.errors import InputError
 
-__all__ = ["JOIN_TIMEOUT", "Cluster", "active", "check_cluster", "fail", "initialize", "is_writer", "process_count",
-           "process_index", "runtime_errors"]
+__all__ = [
+    "JOIN_TIMEOUT",
+    "Cluster",
+    "active",
+    "check_cluster",
+    "every_process",
+    "fail",
+    "initialize",
+    "is_writer",
+    "mean_over_processes",
+    "min_over_processes",
+    "process_count",
+    "process_index",
+    "runtime_errors",
+]
 
 JOIN_TIMEOUT = 60.0  # seconds every process has to join before the others give up
 HEARTBEAT_TIMEOUT = 10  # seconds of silence before the coordinator counts a process lost
@@ -119,6 +133,33 @@ def _runtime_output_to_stderr() -> None:
     os.dup2(2, 1)
     sys.stdout = os.fdopen(real, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8",
                            errors=sys.stdout.errors or "strict")
+
+
+def every_process(values) -> np.ndarray:
+    """Every process's ``values`` (a float64 vector of the same length everywhere), stacked: ``(P, k)``."""
+    values = np.asarray(values, np.float64)[None]
+    if jax.process_count() == 1:
+        return values
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(values[0]), np.float64).reshape(-1, values.shape[1])
+
+
+def mean_over_processes(value: float, weight: float = 1.0) -> float:
+    """The ``weight``-weighted mean of every process's ``value`` (the value itself for one process)."""
+    if jax.process_count() == 1:
+        return float(value)
+    got = every_process([value * weight, weight])
+    return float(got[:, 0].sum() / got[:, 1].sum()) if got[:, 1].sum() > 0 else float("nan")
+
+
+def min_over_processes(value: int) -> int:
+    """The smallest of every process's ``value``."""
+    if jax.process_count() == 1:
+        return int(value)
+    from jax.experimental import multihost_utils
+
+    return int(np.min(np.asarray(multihost_utils.process_allgather(np.array([value], np.int64)))))
 
 
 def process_index() -> int:

@@ -44,8 +44,8 @@ from jaxsgd.defaults import SHUFFLES
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import make_optimizer
 
-__all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "init_runs", "permutations", "rows_of", "runs_loss",
-           "runs_step", "set_learning_rate", "shuffled_batches", "step", "sweep"]
+__all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "epoch_of_batches", "init_runs", "part_keys", "permutations",
+           "rows_of", "runs_loss", "runs_step", "set_learning_rate", "shuffled_batches", "step", "sweep"]
 
 
 
@@ -127,21 +127,49 @@ def epoch(runs: Runs, perms, rows, *, optimizer, batch_size: int, drop_last: boo
     n, d = rows.shape[0], rows.shape[1] - 1
     nb, rem = divmod(n, batch_size)
     xs, ys, shuffled = shuffled_batches(perms, rows, batch_size)
-    xs = _shard(xs, mesh, (None, None, None, "batch"))  # (nb, S, d, B)
-    ys = _shard(ys, mesh, (None, None, "batch"))  # (nb, S, B)
     update = runs_step(optimizer)
-
-    def scan_step(carry, batch):
-        new = update(*carry, *batch)
-        return new, (new[0] if trace else None)
-
-    (params, opt_state), steps = lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=2)
+    (params, opt_state), steps = _scan(update, runs, xs, ys, mesh, trace)
     if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
         tail = shuffled[:, nb * batch_size:].transpose(0, 2, 1)
         params, opt_state = update(params, opt_state, _shard(tail[:, :d], mesh, (None, None, "batch")),
                                    _shard(tail[:, d], mesh, (None, "batch")))
     new = Runs(params, opt_state, runs.keys, runs.epoch + 1)
     return (new, steps) if trace else new
+
+
+def _scan(update, runs, xs, ys, mesh, trace):
+    xs = _shard(xs, mesh, (None, None, None, "batch"))  # (nb, S, d, B)
+    ys = _shard(ys, mesh, (None, None, "batch"))  # (nb, S, B)
+
+    def scan_step(carry, batch):
+        new = update(*carry, *batch)
+        return new, (new[0] if trace else None)
+
+    return lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=2)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "mesh", "trace"))
+def epoch_of_batches(runs: Runs, xs, ys, *, optimizer, mesh=None, trace: bool = False):
+    """:func:`epoch` on batches already cut: ``xs (nb, S, d, B)``, ``ys (nb, S, B)``.
+
+    For data sharded over processes: each process cuts its own batches of ``B/P``
+    rows from its share (:func:`part_keys` shuffles it), and the global batch is
+    their concatenation along the last axis (``jax.make_array_from_process_local_data``).
+    """
+    (params, opt_state), steps = _scan(runs_step(optimizer), runs, xs, ys, mesh, trace)
+    new = Runs(params, opt_state, runs.keys, runs.epoch + 1)
+    return (new, steps) if trace else new
+
+
+def part_keys(keys, part: int) -> np.ndarray:
+    """``(S, 2)`` uint32 key data for shuffling part ``part`` of sharded rows: each seed's key folded with it.
+
+    >>> bool((part_keys(np.array([[0, 7]], np.uint32), 1) != part_keys(np.array([[0, 7]], np.uint32), 0)).any())
+    True
+    """
+    keys = jnp.asarray(keys, jnp.uint32)
+    return np.asarray(jax.vmap(lambda k: jax.random.key_data(jax.random.fold_in(jax.random.wrap_key_data(k), part)))(
+        keys))
 
 
 def permutations(keys, epoch_number: int, n: int, method: str = "auto") -> np.ndarray:

@@ -17,9 +17,9 @@ import numpy as np
 from jaxsgd import checkpoint as ckpt
 from jaxsgd import data as data_mod
 from jaxsgd import defaults
-from jaxsgd.distributed import is_writer
+from jaxsgd.distributed import every_process, is_writer, mean_over_processes, process_count, process_index
 from jaxsgd.errors import InputError
-from jaxsgd.model import predict_batch
+from jaxsgd.evaluation import Metrics, metrics, predict_prices, raw_units, shared_metrics, shared_transform
 from jaxsgd.paths import check_output
 from jaxsgd.sgd import OPTIMIZERS, evaluate_loss, fit, init_state, make_optimizer, seed_key
 from jaxsgd.study import full_batch_reference
@@ -46,13 +46,6 @@ class TrainConfig(NamedTuple):
     resume: str | None = None
     drop_last: bool = True
     shuffle: str = "auto"
-
-
-class Metrics(NamedTuple):
-    """Fit quality in price units."""
-
-    rmse: float
-    r2: float
 
 
 class Curves(NamedTuple):
@@ -97,38 +90,18 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def load_data(cfg: TrainConfig) -> data_mod.Dataset:
+def load_data(cfg: TrainConfig, shard: tuple[int, int] | None = None) -> data_mod.Dataset:
+    """The built-in data, or ``cfg.features`` and ``cfg.target`` of the file ``cfg.csv`` (``shard=(i, n)``:
+    only its ``i``-th of ``n`` parts, see :mod:`jaxsgd.tables`)."""
     if cfg.csv is None:
+        if shard is not None:
+            raise InputError(lambda n: f"sharded data ({n('shard_data')}) is read from a file: give {n('csv')}")
+        if cfg.features or cfg.target:
+            raise InputError(lambda n: f"{n('features')} and {n('target')} name columns of a file: give {n('csv')}")
         return data_mod.synthetic_house_prices(cfg.n_rows, seed=cfg.seed)
     if not cfg.features or not cfg.target:
         raise InputError(lambda n: f"{n('csv')} needs {n('features')} and {n('target')}")
-    return data_mod.load_csv(cfg.csv, cfg.features, cfg.target, drop_missing=cfg.drop_missing)
-
-
-def metrics(params, transform, x_raw, y_raw) -> Metrics:
-    """RMSE and R² in price units of the model's predictions on raw rows.
-
-    Computed in the model's units ``t = (y − lo)/(hi − lo)``, where squares cannot
-    overflow whatever the price scale, and brought back by ``hi − lo``.
-    """
-    if len(y_raw) == 0:
-        return Metrics(math.nan, math.nan)
-    scale = transform.y_hi - transform.y_lo
-    t = (np.asarray(y_raw, np.float64) - transform.y_lo) / scale
-    resid = t - _predict(params, transform, x_raw)
-    ss_tot = float(np.sum((t - t.mean()) ** 2))
-    return Metrics(float(np.sqrt(np.mean(resid**2))) * scale,
-                   (1.0 - float(np.sum(resid**2)) / ss_tot) if ss_tot > 0 else math.nan)
-
-
-def _predict(params, transform, x_raw) -> np.ndarray:
-    """The model's outputs ``h = σ(z) ∈ (0, 1)`` for raw feature rows, as float64."""
-    return np.asarray(predict_batch(params, jnp.asarray(transform.features(x_raw), params.w.dtype)), np.float64)
-
-
-def predict_prices(params, transform, x_raw) -> np.ndarray:
-    """Predictions in price units for raw feature rows ``x_raw`` (N, d)."""
-    return transform.price(_predict(params, transform, x_raw))
+    return data_mod.load_csv(cfg.csv, cfg.features, cfg.target, drop_missing=cfg.drop_missing, shard=shard)
 
 
 SATURATED_Z = 10.0  # |z| beyond this: σ within 5e-5 of 0 or 1, outside every scaled target, σ′ < 5e-5
@@ -209,7 +182,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     if cfg.save is not None:
         check_output(cfg.save, argument="save", others={"csv": cfg.csv},
                      replaceable=ckpt.is_checkpoint, what="a jaxsgd checkpoint")
-    ds = load_data(cfg)
+    ds = load_data(cfg, (process_index(), process_count()) if shard_data else None)
     if ds.dropped_lines:
         log(data_mod.dropped_note(ds))
     train_rows, val_rows = data_mod.split(len(ds.y), cfg.val_fraction, seed=cfg.seed)
@@ -221,7 +194,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     if cfg.resume:
         state, transform, prior = _resume(cfg, ds, optimizer, log, name)
     else:
-        transform = data_mod.fit_transform(ds, train_rows)
+        transform = shared_transform(ds, train_rows) if shard_data else data_mod.fit_transform(ds, train_rows)
     data_mod.check_targets(ds, transform)
     xtr = transform.features(ds.x[train_rows])
     ytr = transform.target(ds.y[train_rows])
@@ -231,9 +204,11 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
             "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source}
     kept = Curves([*prior.train_loss], [*prior.val_loss], [*prior.curve])  # what each checkpoint carries
     per_epoch = len(train_rows) if not cfg.drop_last else len(train_rows) - len(train_rows) % cfg.batch_size
+    if shard_data:  # batches of B/P rows here, B in all
+        per_epoch = len(train_rows) // max(1, cfg.batch_size // process_count()) * cfg.batch_size
     if not kept.curve:
-        kept.curve.append([0, evaluate_loss(init_state(ds.x.shape[1], key=seed_key(0)).params,
-                                            jnp.asarray(xtr).T, jnp.asarray(ytr))])
+        start = evaluate_loss(init_state(ds.x.shape[1], key=seed_key(0)).params, jnp.asarray(xtr).T, jnp.asarray(ytr))
+        kept.curve.append([0, mean_over_processes(start, len(ytr)) if shard_data else start])
     stopped = []
 
     def on_epoch(st, loss, val, rate):
@@ -256,7 +231,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     state, hist = fit(
         xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
         key=seed_key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
-        state=state, on_epoch=on_epoch)
+        state=state, on_epoch=on_epoch, shard_data=shard_data)
     if stopped:
         kept_file = f"; last good checkpoint kept in {cfg.save}" if cfg.save else ""
         raise TrainingStopped(lambda n: f"non-finite loss at epoch {stopped[0]} with {n('lr')} {cfg.lr}: try a "
@@ -270,39 +245,34 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     warnings = diagnose(params, xtr, cfg.lr, name)
     for w in warnings:
         log(f"warning: {w}")
-    has_val = len(val_rows) > 0
-    tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows])
-    va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows])
-    l_star = full_batch_reference(xtr, ytr)[0] if reference else None
+    pooled = shard_data and process_count() > 1  # every process's rows make the figures
+    score = shared_metrics if pooled else metrics
+    n_train, n_val = (int(v) for v in every_process([len(train_rows), len(val_rows)]).sum(axis=0))
+
+    def loss_of(xs, ys):
+        mine = evaluate_loss(params, jnp.asarray(xs).T, jnp.asarray(ys)) if len(ys) else 0.0
+        return mean_over_processes(mine, len(ys)) if pooled else mine
+
+    has_val = n_val > 0
+    tr = score(params, transform, ds.x[train_rows], ds.y[train_rows])
+    va = score(params, transform, ds.x[val_rows], ds.y[val_rows])
+    l_star = full_batch_reference(xtr, ytr)[0] if reference and not pooled else None
     return TrainReport(
         params=[float(v) for v in params.to_theta()],
-        **raw_units(params, transform, ds.x[train_rows]),
+        **raw_units(params, transform, transform.mean[None] if pooled else ds.x[train_rows]),
         feature_names=list(ds.feature_names),
-        train_loss=evaluate_loss(params, jnp.asarray(xtr).T, jnp.asarray(ytr)),
-        val_loss=evaluate_loss(params, jnp.asarray(xva).T, jnp.asarray(yva)) if has_val else None,
+        train_loss=loss_of(xtr, ytr),
+        val_loss=loss_of(xva, yva) if has_val else None,
         train_rmse=tr.rmse, val_rmse=va.rmse if has_val else None,
         train_r2=tr.r2, val_r2=va.r2 if has_val else None,
         epochs=int(state.epoch),
         examples_per_second=float(np.median(hist.examples_per_second)) if hist.examples_per_second else None,
         history=history,
         l_star=l_star,
-        n_train=len(train_rows), n_val=len(val_rows),
+        n_train=n_train, n_val=n_val,
         transform={"mean": transform.mean.tolist(), "std": transform.std.tolist(), "y_lo": transform.y_lo,
                    "y_hi": transform.y_hi},
         source=ds.source,
         warnings=warnings,
         true_params=[float(v) for v in data_mod.true_theta(transform)] if ds.price_cap is not None else None,
     )
-
-
-def raw_units(params, transform, x_raw) -> dict:
-    """θ for unscaled features, ``h = σ(b + Σ wⱼ xⱼ)`` with ``price = lo + (hi − lo)·h``, and the price change
-    per unit of each feature at the average training row: ``(hi − lo)·σ′(z̄)·wⱼ``."""
-    theta = np.asarray(params.to_theta(), np.float64)
-    w_raw = theta[1:] / transform.std
-    b_raw = theta[0] - float(np.sum(theta[1:] * transform.mean / transform.std))
-    z = b_raw + float(np.asarray(x_raw, np.float64).mean(axis=0) @ w_raw)
-    e = math.exp(-abs(z))
-    per_unit = (transform.y_hi - transform.y_lo) * e / (1 + e) ** 2 * w_raw
-    return {"raw_params": [b_raw, *map(float, w_raw)], "price_per_unit": [float(v) for v in per_unit],
-            "price_scale": [float(transform.y_lo), float(transform.y_hi)]}

@@ -31,6 +31,7 @@ import numpy as np
 
 from jaxsgd import engine
 from jaxsgd.defaults import BATCH_SIZE, EPOCHS, LEARNING_RATE, OPTIMIZERS
+from jaxsgd.distributed import mean_over_processes, min_over_processes, process_count, process_index
 from jaxsgd.errors import InputError
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import RuntimeSGDState, make_optimizer, runtime_sgd  # noqa: F401  (re-exported)
@@ -209,7 +210,7 @@ def _check_inputs(x, y, epochs, learning_rate):
 
 def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=None, learning_rate=None, key=None,
         x_val=None, y_val=None, drop_last: bool = True, shuffle: str = "auto", state: TrainState | None = None,
-        on_epoch: Callable | None = None, parallel: bool | None = None) -> FitResult:
+        on_epoch: Callable | None = None, parallel: bool | None = None, shard_data: bool = False) -> FitResult:
     """Trains ``h = σ(b + w·x)`` by mini-batch SGD; returns ``FitResult(state, history)``.
 
     Args:
@@ -233,6 +234,11 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
         parallel); the default ``None`` does so when more than one device is
         visible. The batch size must then be a multiple of the device count,
         otherwise an ``InputError`` says so (it is refused, not padded).
+      shard_data: ``x``, ``y`` (and ``x_val``, ``y_val``) are this process's share of the
+        rows of a multi-process run (:mod:`jaxsgd.distributed`): each process shuffles
+        its share (keys :func:`jaxsgd.engine.part_keys`), cuts batches of ``B/P`` rows, and
+        each global batch is every process's side by side; losses are means over all
+        processes' rows. Each process uses as many rows as the process with the fewest.
 
     Raises:
       InputError: bad arguments, named by their Python names.
@@ -252,33 +258,71 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
         state = state._replace(opt_state=_set_lr(state.opt_state, learning_rate))
     xvt = None if x_val is None else jnp.asarray(x_val, x.dtype).T
     yv = None if y_val is None else jnp.asarray(y_val, x.dtype)
-    n_dev = jax.device_count()
-    mesh = None
-    if parallel or (parallel is None and n_dev > 1):
-        check_divisible(int(batch_size), n_dev, drop_last, n)
-        mesh = data_mesh()
+    keys = np.asarray(state.key, np.uint32)[None]
+    if shard_data:
+        x, y, keys, run, mesh = _sharded(x, y, keys, int(batch_size), drop_last, optimizer)
+        n = x.shape[0]  # this process's rows, trimmed to the fewest any process has
+
+        def loss_of(params, xt, yy):
+            return mean_over_processes(evaluate_loss(params, xt, yy), xt.shape[1])
+    else:
+        n_dev, mesh, loss_of = jax.device_count(), None, evaluate_loss
+        if parallel or (parallel is None and n_dev > 1):
+            check_divisible(int(batch_size), n_dev, drop_last, n)
+            mesh = data_mesh()
+        run = functools.partial(engine.epoch, optimizer=optimizer, batch_size=int(batch_size),
+                                drop_last=bool(drop_last), mesh=mesh)
     rows = engine.rows_of(x, y)
     hist = History([], [], [], [])
-    run = functools.partial(engine.epoch, optimizer=optimizer, batch_size=int(batch_size), drop_last=bool(drop_last),
-                            mesh=mesh)
-    with engine.Shuffler(np.asarray(state.key, np.uint32)[None], n, shuffle) as shuffler:
+    per_epoch = n if not drop_last else n - n % int(batch_size)  # examples seen in an epoch, every process's
+    if shard_data:
+        per_epoch = n // (int(batch_size) // process_count()) * int(batch_size)
+    with engine.Shuffler(keys, n, shuffle) as shuffler:
         for e in range(int(state.epoch), epochs):
             t0 = time.perf_counter()
-            perms = shuffler.get(e)
             # parameters after every step come along (one compiled program for every epoch); the first
             # epoch's give the curve's start
-            runs, trace = run(_as_runs(state), perms, rows, trace=True)
-            if e == 0:
+            runs, trace = run(_as_runs(state), shuffler.get(e), rows, trace=True)
+            if e == 0 and not shard_data:
                 hist.curve.extend(_curve_of(state, trace, x.T, y, int(batch_size)))
+            elif e == 0:
+                hist.curve.append((0, loss_of(state.params, x.T, y)))
             new = _as_state(runs)
-            loss = evaluate_loss(new.params, x.T, y)
+            loss = loss_of(new.params, x.T, y)
             rate = n / (time.perf_counter() - t0)
-            val = evaluate_loss(new.params, xvt, yv) if xvt is not None else float("nan")
+            val = loss_of(new.params, xvt, yv) if xvt is not None else float("nan")
             hist.train_loss.append(loss)
             hist.val_loss.append(val)
             hist.examples_per_second.append(rate)
-            hist.curve.append(((e + 1) * (n if not drop_last else n - n % int(batch_size)), loss))
+            hist.curve.append(((e + 1) * per_epoch, loss))
             if on_epoch is not None and on_epoch(new, loss, val, rate) is False:
                 break  # the stopping epoch is in the history but not in the returned state
             state = new
     return FitResult(state, hist)
+
+
+def _sharded(x, y, keys, batch_size, drop_last, optimizer):
+    """For rows sharded over processes: this process's rows trimmed to the fewest any process has, the keys
+    that shuffle its part, and an epoch that cuts batches of ``B/P`` rows here and runs the global ones."""
+    count, me = process_count(), process_index()
+    if batch_size % count or not drop_last:
+        raise InputError(lambda a: f"with data sharded over {count} processes, {a('batch_size')} must be a "
+                                   f"multiple of {count} and partial batches dropped, got {batch_size}")
+    n = min_over_processes(x.shape[0])
+    if n < batch_size // count:
+        raise InputError(lambda a: f"a process has only {n} rows, fewer than its {batch_size // count} of each "
+                                   f"batch: lower {a('batch_size')} or use fewer processes")
+    mesh = data_mesh() if jax.device_count() > 1 else None
+    spec = jax.sharding.PartitionSpec
+    cut = jax.jit(engine.shuffled_batches, static_argnums=2)
+
+    def run(runs, perms, rows, trace):
+        xs, ys, _ = cut(jnp.asarray(perms), rows, batch_size // count)
+        if mesh is not None:  # the global batch: every process's rows side by side
+            xs = jax.make_array_from_process_local_data(jax.sharding.NamedSharding(mesh, spec(None, None, None,
+                                                                                                "batch")), xs)
+            ys = jax.make_array_from_process_local_data(jax.sharding.NamedSharding(mesh, spec(None, None, "batch")),
+                                                        ys)
+        return engine.epoch_of_batches(runs, xs, ys, optimizer=optimizer, mesh=mesh, trace=trace)
+
+    return x[:n], y[:n], engine.part_keys(keys, me), run, mesh

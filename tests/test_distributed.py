@@ -1,0 +1,162 @@
+"""Several processes on this CPU (Gloo over loopback): results equal one process's; faults end in one line.
+
+Each test starts real processes (``jaxsgd launch`` or ``python -c``), so each takes a few seconds.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from jaxsgd import engine, sgd
+from jaxsgd.cli import main
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+BOUND = 10.0  # seconds a surviving process may take to stop after a peer dies
+
+
+def _port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(*argv, timeout=240):
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "launch", "--processes", "2", "--", *argv],
+                       capture_output=True, text=True, env=ENV, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def _one(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_two_processes_train_as_one(capsys):
+    argv = ["train", "--rows", "3000", "--epochs", "2", "--batch-size", "32", "--json"]
+    rc, out, err = _launch(*argv)
+    assert rc == 0, err[-2000:]
+    two = json.loads(out)  # process 0's report only, unprefixed; the collectives' chatter went to stderr
+    one = _one(capsys, argv)
+    np.testing.assert_allclose(two["params"], one["params"], rtol=1e-6, atol=1e-7)  # float32 sums, other order
+    assert two["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-5)
+    assert "[1]" in err and "[0]" in err  # both processes' stderr, prefixed
+
+
+def test_the_study_split_over_two_processes_is_the_one_process_study(capsys):
+    argv = ["batch-size", "--rows", "2000", "--seeds", "4", "--batch-sizes", "8,32", "--levels", "0.1,0.01",
+            "--budget-epochs", "1", "--json"]
+    rc, out, err = _launch(*argv)
+    assert rc == 0, err[-2000:]
+    two, one = json.loads(out), _one(capsys, argv)
+    for a, b in zip(two["targets"], one["targets"], strict=True):
+        assert [(r["batch_size"], r["steps"], r["best_lr"]) for r in a["rows"]] == \
+               [(r["batch_size"], r["steps"], r["best_lr"]) for r in b["rows"]]
+        assert a["b_crit"] == pytest.approx(b["b_crit"], rel=1e-9, nan_ok=True) if b["b_crit"] else a["b_crit"] is None
+
+
+SHARDED = r"""
+import json, sys, jax, numpy as np
+from jaxsgd import distributed, sgd
+distributed.initialize(distributed.Cluster(sys.argv[1], 2, int(sys.argv[2])))
+rng = np.random.default_rng(0)
+x = rng.normal(size=(203, 2)).astype(np.float32)
+y = rng.uniform(size=203).astype(np.float32)
+me = jax.process_index()
+part = slice(0, 101) if me == 0 else slice(101, 203)  # 101 and 102 rows: both use 101
+state, hist = sgd.fit(x[part], y[part], batch_size=8, epochs=2, key=jax.random.key(3), shard_data=True)
+if me == 0:
+    print(json.dumps({"theta": np.asarray(state.params.to_theta()).tolist(), "loss": hist.train_loss}))
+"""
+
+
+def _simulate_sharded(x, y, parts, batch_size, epochs, key):
+    """The sharded shuffle in one process: part p shuffled by part_keys(key, p), batches of B/P side by side."""
+    opt = sgd.make_optimizer("sgd")
+    runs = engine.init_runs(2, np.asarray(jax.random.key_data(key))[None], [0.5], optimizer=opt)
+    n = min(len(range(*p.indices(len(y)))) for p in parts)
+    rows = [engine.rows_of(jnp.asarray(x[p][:n]), jnp.asarray(y[p][:n])) for p in parts]
+    keys = [engine.part_keys(np.asarray(jax.random.key_data(key))[None], i) for i in range(len(parts))]
+    b = batch_size // len(parts)
+    for e in range(epochs):
+        cut = [engine.shuffled_batches(jnp.asarray(engine.permutations(k, e, n)), r, b) for k, r in zip(keys, rows,
+                                                                                                         strict=True)]
+        xs = jnp.concatenate([c[0] for c in cut], axis=-1)
+        ys = jnp.concatenate([c[1] for c in cut], axis=-1)
+        runs = engine.epoch_of_batches(runs, xs, ys, optimizer=opt)
+    return np.asarray(jnp.concatenate([runs.params.b[0, 0][None], runs.params.w[0, 0]]))
+
+
+def test_sharded_data_equals_the_sharded_shuffle_simulated_in_one_process():
+    port = _port()
+    procs = [subprocess.Popen([sys.executable, "-c", SHARDED, f"127.0.0.1:{port}", str(i)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=ENV) for i in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-1500:] + outs[1][1][-1500:]
+    got = json.loads(outs[0][0].strip().splitlines()[-1])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(203, 2)).astype(np.float32)
+    y = rng.uniform(size=203).astype(np.float32)
+    want = _simulate_sharded(x, y, [slice(0, 101), slice(101, 203)], 8, 2, jax.random.key(3))
+    np.testing.assert_allclose(got["theta"], want, rtol=1e-6, atol=1e-7)
+
+
+def test_a_killed_process_stops_the_other_within_the_bound_and_the_checkpoint_survives(tmp_path):
+    from jaxsgd import checkpoint
+
+    ck = tmp_path / "run.npz"
+    port = _port()
+    procs = [subprocess.Popen([sys.executable, "-m", "jaxsgd", "train", "--rows", "20000", "--epochs", "500",
+                               "--save", str(ck), "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+                               "--process-id", str(i), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=ENV) for i in range(2)]
+    deadline = time.monotonic() + 120
+    while not ck.exists() and time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        time.sleep(0.1)
+    if not ck.exists():
+        for p in procs:
+            p.kill()
+        pytest.fail("no checkpoint: " + procs[0].communicate(timeout=30)[1][-1500:] + procs[1].communicate()[1][-500:])
+    procs[1].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    _, err = procs[0].communicate(timeout=60)
+    took = time.monotonic() - killed
+    procs[1].communicate(timeout=30)
+    assert procs[0].returncode == 1 and took < BOUND
+    lines = [ln for ln in err.splitlines() if not ln.startswith("[Gloo]")]
+    assert len(lines) == 1 and "another process has probably stopped" in lines[0] and str(ck) in lines[0]
+    state, _, meta = checkpoint.load(ck)
+    assert int(state.epoch) >= 1 and len(meta["history"]["train_loss"]) == int(state.epoch)
+
+
+def test_a_process_whose_peers_never_join_gives_up_with_one_line():
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "train", "--rows", "300", "--coordinator",
+                        f"127.0.0.1:{_port()}", "--num-processes", "2", "--process-id", "0", "--join-timeout", "2"],
+                       capture_output=True, text=True, env=ENV, timeout=60)
+    assert r.returncode == 1 and time.monotonic() - t0 < 20
+    assert r.stderr.count("\n") == 1 and "not every process joined within 2 s" in r.stderr
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["launch", "--processes", "2"], "give the command after --"),
+    (["launch", "--processes", "2", "--", "step"], "one of train, batch-size"),
+    (["launch", "--processes", "2", "--", "train", "--process-id", "1"], "set by launch"),
+    (["train", "--coordinator", "h:1", "--num-processes", "2"], "go together"),
+    (["train", "--coordinator", "nope", "--num-processes", "2", "--process-id", "0"], "HOST:PORT"),
+    (["train", "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"], "from 0 to 1"),
+    (["train", "--shard-data"], "is read from a file"),
+])
+def test_bad_cluster_settings_are_one_line(capsys, argv, needle):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
