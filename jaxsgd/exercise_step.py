@@ -158,7 +158,7 @@ def loss_along(s: WorkedStep, t: float) -> float:
     norm = math.sqrt(sum(g * g for g in s.gradient))
     slope = (s.gradient[0] + sum(g * v for g, v in zip(s.gradient[1:], s.x, strict=True))) / norm if norm else 0.0
     z = s.z - t * slope
-    h = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+    h = 0.5 * (1 + math.tanh(z / 2))  # σ(z) without overflow at any z
     return 0.5 * (s.y - h) ** 2
 
 

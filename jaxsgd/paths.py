@@ -73,14 +73,27 @@ def check_output(path, *, argument: str, others=None, replaceable=None, what: st
             raise OutputError(lambda n, arg=arg: f"{n(argument)} {shown}: is the file given as {n(arg)}; "
                                                     "choose another path")
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.islink(path):
+        raise OutputError(lambda n: f"{n(argument)} {shown}: is a symbolic link, which writing would replace; name "
+                                    "the file itself")
     if not os.path.isdir(folder):
         raise OutputError(lambda n: f"{n(argument)} {shown}: the folder {folder} does not exist; create it first")
     if os.path.lexists(path):
         if not os.path.isfile(path):
             raise OutputError(lambda n: f"{n(argument)} {shown}: exists and is not a regular file; choose another path")
+        if not os.stat(path).st_mode & 0o222:  # marked read-only (root may write it, but should not replace it)
+            raise OutputError(lambda n: f"{n(argument)} {shown}: exists and is read-only, so it is left alone; "
+                                        "choose another path or make it writable")
         if replaceable is None or not replaceable(path):
             raise OutputError(lambda n: f"{n(argument)} {shown}: exists and is not {what}, so it is left alone; "
                                         "choose another path or move that file away")
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(os.fsencode(os.path.basename(path))) > longest:
+        raise OutputError(lambda n: f"{n(argument)}: the file name is longer than the {longest} bytes this folder "
+                                    "takes; choose a shorter name")
     try:
         fd, probe = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=folder)
     except OSError as e:
@@ -114,6 +127,22 @@ def check_plot_path(path, *, others=None) -> str:
                         what="an image of that format")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says (Linux); else set and restored
+    at once, as ``os.umask`` only reads by setting (a moment in which another thread's new file would get
+    mode 0o666)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def write_atomically(path, write) -> None:
     """Calls ``write(f)`` on a temporary binary file beside ``path``, then renames it to ``path``.
 
@@ -127,9 +156,7 @@ def write_atomically(path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -77,24 +77,35 @@ def tanh_polynomial(k: int) -> tuple[int, ...]:
     return tuple(q)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
+def _stirling_row(n: int) -> tuple[int, ...]:
+    """``S(n, 0 … n)`` by rows, ``S(m, j) = j·S(m − 1, j) + S(m − 1, j − 1)``: no recursion, any order."""
+    row = [1]
+    for m in range(1, n + 1):
+        row = [0, *(j * (row[j] if j < len(row) else 0) + row[j - 1] for j in range(1, m + 1))]
+    return tuple(row)
+
+
+@functools.lru_cache(maxsize=64)
+def _eulerian_row(n: int) -> tuple[int, ...]:
+    """``A(n, 0 … n − 1)`` by rows, ``A(m, k) = (k + 1)·A(m − 1, k) + (m − k)·A(m − 1, k − 1)``."""
+    row = [1]
+    for m in range(1, n + 1):
+        row = [(k + 1) * (row[k] if k < len(row) else 0) + (m - k) * (row[k - 1] if k >= 1 else 0)
+               for k in range(m)]
+    return tuple(row)
+
+
 def stirling2(n: int, j: int) -> int:
     """Stirling numbers of the second kind ``S(n, j)``."""
-    if n == j:
-        return 1
-    if j == 0 or j > n:
-        return 0
-    return j * stirling2(n - 1, j) + stirling2(n - 1, j - 1)
+    return _stirling_row(n)[j] if 0 <= j <= n else 0
 
 
-@functools.cache
 def eulerian(n: int, k: int) -> int:
     """Eulerian numbers ``A(n, k)`` (permutations of n with k ascents)."""
     if n == 0:
         return 1 if k == 0 else 0
-    if k < 0 or k >= n:
-        return 0
-    return (k + 1) * eulerian(n - 1, k) + (n - k) * eulerian(n - 1, k - 1)
+    return _eulerian_row(n)[k] if 0 <= k < n else 0
 
 
 def stirling_form(n: int) -> tuple[int, ...]:

@@ -186,6 +186,8 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     if ds.dropped_lines:
         log(data_mod.dropped_note(ds))
     train_rows, val_rows = data_mod.split(len(ds.y), cfg.val_fraction, seed=cfg.seed)
+    if cfg.val_fraction > 0 and len(val_rows) == 0:
+        log(f"note: {name('val_fraction')} {cfg.val_fraction:g} of {len(ds.y)} rows rounds to no validation rows")
     if cfg.batch_size > len(train_rows):
         raise InputError(lambda n: f"{n('batch_size')} {cfg.batch_size} is larger than the {len(train_rows)} "
                                    f"training rows: use at most {len(train_rows)}")

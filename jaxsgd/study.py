@@ -186,7 +186,7 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
     f32 = np.finfo(np.float32)
     if lrs.ndim != 1 or lrs.size == 0 or not np.all((lrs >= float(f32.smallest_subnormal)) & (lrs <= float(f32.max))):
         raise StudyError("learning_rates", "learning rates must be one or more numbers > 0 that float32 holds "
-                                           f"(1.4e-45 to 3.4e38), got {cfg.learning_rates}")
+                                           f"(1.4e-45 to 3.4e38), got {', '.join(map(str, np.ravel(lrs)))}")
     if cfg.bootstrap < 1:
         raise StudyError("bootstrap", f"at least one bootstrap resample is needed, got {cfg.bootstrap}")
     return bsizes

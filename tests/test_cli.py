@@ -111,3 +111,34 @@ def test_check_shows_progress_on_stderr_and_quiet_hides_it(capsys):
     assert "[2/2]" in out.err and "within tolerance" in out.out
     assert main(["check", "--max-order", "1", "--methods", "auto", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_step_plot_far_in_the_tails_and_with_a_zero_gradient(tmp_path, capsys, pyplot_available):
+    for i, theta in enumerate((["600", "0"], ["-600", "0"], ["0", "0"])):
+        out = tmp_path / f"s{i}.png"
+        y = "0.5" if theta == ["0", "0"] else "1"
+        assert main(["step", "--theta", *theta, "--x", "1", "--y", y, "--plot", str(out)]) == 0
+        assert out.exists() and capsys.readouterr().err == ""  # no overflow, no matplotlib warning
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["check-derivative", "--order", "1", "--quiet", "σ(1-σ)"], "unrecognized arguments: --quiet"),
+    (["derivative", "0", "--plot", "d.png"], "give K from 1 to 12"),
+    (["train", "--features", "a", "--target", "b"], "name columns of a file: give --data"),
+    (["batch-size", "--rows", "100", "--lrs", "1e39"], "that float32 holds (1.4e-45 to 3.4e38), got 1e+39"),
+])
+def test_options_that_do_not_apply_are_named(capsys, argv, needle):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+
+
+def test_undefined_figures_are_said_not_printed_as_nan():
+    import math
+
+    from jaxsgd import run
+    from jaxsgd.cli.train import format_report
+
+    report = run.run_training(run.TrainConfig(n_rows=300, epochs=1), log=lambda s: None)
+    text = format_report(report._replace(val_r2=math.nan))
+    assert "R² undefined" in text and "nan" not in text.lower()

@@ -103,7 +103,7 @@ def test_checkpoint_is_atomic_and_kept_on_nonfinite_loss(tmp_path, monkeypatch, 
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        (["--csv", "/nonexistent.csv", "--features", "a", "--target", "b"], "no such file"),
+        (["--csv", "/nonexistent.csv", "--features", "a", "--target", "b"], "--rows sets the size of the built-in"),
         (["--batch-size", "0"], "argument --batch-size: must be > 0"),
         (["--batch-size", "100000"], "larger than the 480 training rows"),
         (["--lr", "0"], "argument --lr: must be > 0"),
@@ -117,6 +117,24 @@ def test_bad_input_one_line_exit_2(capsys, extra, needle):
     assert main([*TINY, *extra]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_a_missing_file_is_named(capsys):
+    assert main(["train", "--data", "/nonexistent.csv", "--features", "a", "--target", "b"]) == 2
+    assert "/nonexistent.csv: no such file" in capsys.readouterr().err
+
+
+def test_plot_paths_that_would_lose_something_are_refused_before_the_run(tmp_path, capsys):
+    image = tmp_path / "old.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    image.chmod(0o444)
+    link = tmp_path / "link.png"
+    link.symlink_to(image)
+    for path, needle in ((image, "read-only"), (link, "symbolic link"), (tmp_path / ("x" * 300 + ".png"), "longer")):
+        assert main([*TINY, "--epochs", "1", "--plot", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1
+    assert image.read_bytes() == b"\x89PNG\r\n\x1a\n" and link.is_symlink()
 
 
 def test_bad_csv_inputs(tmp_path, capsys):

@@ -144,7 +144,7 @@ def test_cli_text_progress_and_recommendation(capsys):
         (["--lrs", "-1"], "learning rates must be"),
         (["--levels", "2"], "levels are fractions"),
         (["--seeds", "0"], "must be > 0"),
-        (["--csv", "/nope.csv", "--features", "a", "--target", "b"], "no such file"),
+        (["--csv", "/nope.csv", "--features", "a", "--target", "b"], "--rows sets the size of the built-in data"),
         (["--seed", "-1"], "--seed: must be between 0 and 2**64 - 1"),
         (["--seed", str(2**64)], "--seed: must be between 0 and 2**64 - 1"),
         (["--rows", str(10**15)], "use at most"),

@@ -9,7 +9,7 @@ from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
 from jaxsgd.cli.cluster import add_cluster_options, join, lost_peers
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
-from jaxsgd.cli.train import add_data_options
+from jaxsgd.cli.train import add_data_options, rows_of
 
 
 def add(sub):
@@ -55,7 +55,7 @@ def run(a) -> int:
 
     def go():
         ds = load_data(TrainConfig(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
-                                   n_rows=a.rows, seed=a.seed))
+                                   n_rows=rows_of(a, "batch-size"), seed=a.seed))
         tr = data.fit_transform(ds)
         cfg = study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
                                 max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {}))

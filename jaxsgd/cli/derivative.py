@@ -36,7 +36,7 @@ def run(a) -> int:
     if a.plot:
         if not 1 <= k <= MAX_PLOT_ORDER:
             raise C.UsageError(f"jaxsgd derivative: --plot draws orders 1 to {MAX_PLOT_ORDER} (more curves cannot "
-                               f"be told apart), got K = {k}; plot a smaller K or leave out --plot")
+                               f"be told apart), got K = {k}; give K from 1 to {MAX_PLOT_ORDER}, or leave out --plot")
         check_plot(a.plot, "derivative")
     coeffs = P.sigmoid_polynomial(k)
     tanh = P.tanh_polynomial(k)
@@ -132,8 +132,9 @@ def expression_argv(argv: list[str]) -> list[str]:
     out, takes_value = [argv[0]], False
     for arg in argv[1:]:
         option = _check_option(arg)
-        if not takes_value and arg.startswith("-") and option is None:
-            arg = " " + arg
+        word = arg.startswith("--") and arg[2:].split("=", 1)[0].replace("-", "").isalpha() and len(arg) > 3
+        if not takes_value and arg.startswith("-") and option is None and not word:  # --quiet: an option argparse
+            arg = " " + arg  # refuses by name; -σ^2+σ: the answer
         takes_value = option == "--order" and "=" not in arg
         out.append(arg)
     return out

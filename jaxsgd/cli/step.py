@@ -72,10 +72,11 @@ def plot_step(s, path):
         ax[0].text(0.5, 0.5, "∇L = 0 in this precision: the step does not move θ", ha="center",
                    transform=ax[0].transAxes)
         ax[0].set(xlabel="distance moved from θ⁰ (parameter units)", ylabel="loss ½(y − h)²")
-    ax[0].legend(fontsize=8)
+    if ax[0].get_legend_handles_labels()[0]:
+        ax[0].legend(fontsize=8)
     span = max(8.0, abs(s.z) * 1.2)
     zs = [span * (2 * i / 400 - 1) for i in range(401)]
-    ax[1].plot(zs, [1 / (1 + math.exp(-z)) for z in zs], "-", color="black", label="σ(z)")
+    ax[1].plot(zs, [0.5 * (1 + math.tanh(z / 2)) for z in zs], "-", color="black", label="σ(z)")  # no overflow
     ax[1].plot(zs, [math.exp(-abs(z)) / (1 + math.exp(-abs(z))) ** 2 for z in zs], "--", color="gray",
                label="σ′(z) = σ(z)(1 − σ(z))")
     ax[1].axvline(s.z, ls=":", color="black", lw=1, label=f"this example: z = {s.z:.6g}, σ′(z) = {s.sigma_prime:.3g}")

@@ -3,6 +3,7 @@ a checkpoint."""
 
 from __future__ import annotations
 
+import math
 import sys
 
 from jaxsgd import defaults as D
@@ -19,7 +20,17 @@ def add_data_options(p, rows: int):
     p.add_argument("--target", help="target column (required with --data)")
     p.add_argument("--drop-missing", action="store_true",
                    help="skip rows with missing values (default: refuse them, naming the first lines)")
-    p.add_argument("--rows", type=C.positive_int, default=rows, help=f"rows of built-in data (default {rows})")
+    p.add_argument("--rows", type=C.positive_int, default=None,
+                   help=f"rows of built-in data; not with --data (default {rows})")
+    p.set_defaults(default_rows=rows)
+
+
+def rows_of(a, command: str) -> int:
+    """``--rows``, which only the built-in data take."""
+    if a.rows is not None and a.csv is not None:
+        raise C.UsageError(f"jaxsgd {command}: --rows sets the size of the built-in data; with --data every row "
+                           "of the file is read: leave out one of them")
+    return a.default_rows if a.rows is None else a.rows
 
 
 def add(sub):
@@ -68,7 +79,7 @@ def run(a) -> int:
     if not float(f32.smallest_subnormal) <= a.lr <= float(f32.max):
         raise C.UsageError(f"jaxsgd train: --lr must be a number float32 holds (1.4e-45 to 3.4e38), got {a.lr:g}")
     cfg = job.TrainConfig(
-        csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing, n_rows=a.rows,
+        csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing, n_rows=rows_of(a, "train"),
         batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
         val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
         shuffle=a.shuffle)
@@ -98,6 +109,10 @@ def _amount(v: float) -> str:
     return f"{v:,.2f}" if abs(v) < 1e15 else f"{v:.6g}"
 
 
+def _r2(v: float) -> str:
+    return f"{v:.4f}" if math.isfinite(v) else "undefined (the targets there do not vary)"
+
+
 def format_report(r) -> str:
     """The text report of a :class:`jaxsgd.run.TrainReport`."""
     names = ["b"] + [f"w[{n}]" for n in r.feature_names]
@@ -113,9 +128,9 @@ def format_report(r) -> str:
     lines.append("price change per unit of a feature, at the average training row:")
     for n, v in zip(r.feature_names, r.price_per_unit, strict=True):
         lines.append(f"  {n:<24} {v:+,.6g}")
-    lines.append(f"train: RMSE {_amount(r.train_rmse)}  R² {r.train_r2:.4f}  loss {r.train_loss:.6g}")
+    lines.append(f"train: RMSE {_amount(r.train_rmse)}  R² {_r2(r.train_r2)}  loss {r.train_loss:.6g}")
     if r.val_rmse is not None:
-        lines.append(f"valid: RMSE {_amount(r.val_rmse)}  R² {r.val_r2:.4f}  loss {r.val_loss:.6g}")
+        lines.append(f"valid: RMSE {_amount(r.val_rmse)}  R² {_r2(r.val_r2)}  loss {r.val_loss:.6g}")
     if r.examples_per_second:
         lines.append(f"speed: {r.examples_per_second:,.0f} examples/s (median epoch)")
     return "\n".join(lines)
@@ -130,9 +145,8 @@ def plot_losses(report, path):
     if h.curve:
         seen, loss = zip(*[(max(e, 1), v) for e, v in h.curve], strict=True)
         ax.plot(seen, loss, "-o", color="black", mfc="white", ms=4, label="training loss (all training rows)")
-    per_epoch = report.n_train
-    if h.val_loss and report.n_val:
-        val_seen = [(i + 1) * per_epoch for i in range(len(h.val_loss))]
+    if h.val_loss and report.n_val:  # after each epoch: the curve's last points are the epochs' ends
+        val_seen = [e for e, _ in h.curve][-len(h.val_loss):]
         ax.plot(val_seen, h.val_loss, "s--", color="gray", ms=4, label="validation loss, after each epoch")
     if report.l_star is not None:
         ax.axhline(report.l_star, ls=":", color="black", lw=1,
