@@ -241,14 +241,13 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         raise DataError(f"column {target} is both a feature and the target")
     wanted = [*features] + ([] if target is None else [target])
     table = read_table(path, wanted, needed_by=needed_by, shard=shard)
-    hole = np.isnan(table.values).any(axis=1)
+    hole = np.isnan(table.values).any(axis=1) if np.isnan(table.values).any() else np.zeros(len(table.lines), bool)
     missing = table.lines[hole]
     if missing.size and not drop_missing:
         shown = ", ".join(map(str, missing[:max_missing_rows_shown].tolist()))
         raise DataError(lambda n: f"{path}: {missing.size} row(s) with missing values in {', '.join(wanted)} "
                                   f"(first at {table.unit} {shown}); skip them with {n('drop_missing')}")
-    keep = ~hole
-    arr, at = table.values[keep], table.lines[keep]
+    arr, at = (table.values[~hole], table.lines[~hole]) if missing.size else (table.values, table.lines)
     if not len(arr) and shard is None:
         raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing.size else ""))
     dropped = tuple(missing.tolist())

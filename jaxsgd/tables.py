@@ -112,20 +112,23 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
         t = f.read_row_groups(groups, columns=wanted) if groups else f.schema_arrow.empty_table().select(wanted)
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"{path}: not a readable Parquet file: {e}") from None
-    rows = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups]) + 1 if groups else \
-        np.zeros(0, np.int64)
+    if shard is None:
+        rows = np.arange(1, t.num_rows + 1, dtype=np.int64)
+    else:
+        rows = np.concatenate([np.arange(starts[g], starts[g + 1]) for g in groups] or [np.zeros(0, np.int64)]) + 1
     values = np.empty((t.num_rows, len(wanted)), np.float64)
     for j, name in enumerate(wanted):
         col = t.column(name)
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
             raise DataError(f"{path}, column {name}: holds {col.type}, not numbers")
-        values[:, j] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        nulls = col.is_null().to_numpy(zero_copy_only=False)
-        bad = ~np.isfinite(values[:, j]) & ~nulls
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        values[:, j] = (col if col.type == pa.float64() else col.cast(pa.float64())).to_numpy(zero_copy_only=False)
+        nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else np.zeros(t.num_rows, bool)
+        bad = ~np.isfinite(values[:, j])
+        if bad.any() and (bad & ~nulls).any():
+            i = int(np.flatnonzero(bad & ~nulls)[0])
             raise DataError(f"{path}, row {rows[i]}, column {name}: not a finite number: {values[i, j]!r}")
-        values[nulls, j] = np.nan
+        if col.null_count:
+            values[nulls, j] = np.nan
     return Table(values, rows.astype(np.int64), "row")
 
 
@@ -161,7 +164,12 @@ def _read_csv(path, wanted, needed_by, shard) -> Table:
 
     _check_file(path, "CSV")
     try:
-        data, header_bytes, lo, hi, first_line = _csv_bytes(path, shard)
+        if shard is None:  # pyarrow reads the file itself; here only its header line
+            with open(path, "rb") as f:
+                header_bytes = f.readline()
+            data, lo, hi, first_line = None, 0, 0, 2
+        else:
+            data, header_bytes, lo, hi, first_line = _csv_bytes(path, shard)
     except OSError as e:
         raise DataError(f"{path}: cannot open: {e.strerror}") from None
     if not header_bytes.strip():
@@ -179,34 +187,50 @@ def _read_csv(path, wanted, needed_by, shard) -> Table:
         raise DataError(f"{path}: column {twice[0]} appears {header.count(twice[0])} times in the header, so which "
                         "one to read is unclear: rename the copies")
     idx = [header.index(c) for c in wanted]
-    body = memoryview(data)[lo:hi]  # no copy
-    n_lines = data.count(b"\n", lo, hi) + (1 if hi > lo and data[hi - 1] != 10 else 0)
+    if len(header) == 1 and data is None:  # one column: a blank line would read as a missing cell, so count lines
+        data, header_bytes, lo, hi, first_line = _csv_bytes(path, None)
+
+    def exactly():
+        if data is None:
+            with open(path, "rb") as f:
+                whole = f.read()
+        else:
+            whole = data
+        start, stop = (lo, hi) if data is not None else (len(header_bytes), len(whole))
+        return _read_csv_exactly(path, memoryview(whole)[start:stop], first_line, header, wanted, idx)
+
+    names = [f"c{j}" for j in range(len(header))]
     try:
         t = pc.read_csv(
-            pa.BufferReader(pa.py_buffer(body)),
-            read_options=pc.ReadOptions(column_names=[f"c{j}" for j in range(len(header))], encoding="utf8"),
-            parse_options=pc.ParseOptions(newlines_in_values=False),
-            convert_options=pc.ConvertOptions(include_columns=[f"c{j}" for j in idx],
-                                              column_types={f"c{j}": pa.float64() for j in idx},
+            path if data is None else pa.BufferReader(pa.py_buffer(memoryview(data)[lo:hi])),
+            read_options=pc.ReadOptions(column_names=names, skip_rows=1 if data is None else 0),
+            # a blank line or a newline inside quotes breaks a row's cell count: the exact reader takes over
+            parse_options=pc.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pc.ConvertOptions(include_columns=[names[j] for j in idx],
+                                              column_types={names[j]: pa.float64() for j in idx},
                                               null_values=list(MISSING), strings_can_be_null=False,
                                               quoted_strings_can_be_null=True))
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        t = None
-    if t is None or t.num_rows != n_lines:  # a problem to name, or blank lines: read line by line
-        return _read_csv_exactly(path, body, first_line, header, wanted, idx)
+        return exactly()  # a problem to name, line and column
+    if data is not None and len(header) == 1:
+        n_lines = data.count(b"\n", lo, hi) + (1 if hi > lo and data[hi - 1] != 10 else 0)
+        if t.num_rows != n_lines:
+            return exactly()
     values = np.empty((t.num_rows, len(wanted)), np.float64)
-    empty = np.ones(t.num_rows, bool)
+    empty = np.ones(t.num_rows, bool) if all(t.column(j).null_count for j in range(len(wanted))) else None
     for j in range(len(wanted)):
         col = t.column(j)
         values[:, j] = col.to_numpy(zero_copy_only=False)
-        nulls = col.is_null().to_numpy(zero_copy_only=False)
-        bad = ~np.isfinite(values[:, j]) & ~nulls
-        if bad.any():  # nan or inf written out: refused by name, as the exact reader does
-            return _read_csv_exactly(path, body, first_line, header, wanted, idx)
-        values[nulls, j] = np.nan
-        empty &= nulls
-    if empty.any():  # a row of empty cells (",,"): the exact reader decides whether it is blank or missing
-        return _read_csv_exactly(path, body, first_line, header, wanted, idx)
+        nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
+        finite = np.isfinite(values[:, j])
+        if not finite.all() and (nulls is None or (~finite & ~nulls).any()):
+            return exactly()  # nan or inf written out: refused by name, as the exact reader does
+        if nulls is not None:
+            values[nulls, j] = np.nan
+        if empty is not None:
+            empty &= nulls
+    if empty is not None and empty.any():  # a row of empty cells (",,"): blank or missing? the exact reader says
+        return exactly()
     return Table(values, np.arange(first_line, first_line + t.num_rows, dtype=np.int64), "line")
 
 
@@ -220,10 +244,10 @@ def _read_csv_exactly(path, body, first_line, header, wanted, idx) -> Table:
         line = first_line + body.count(b"\n", 0, e.start)
         raise DataError(f"{path}, line {line}: not a readable CSV row: {e}; save it as UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows, lines = [], []
+    rows, lines, ended = [], [], 0
     try:
         for rec in reader:
-            line = first_line + reader.line_num - 1
+            line, ended = first_line + ended, reader.line_num  # the line a row starts on
             if not rec or all(not c.strip() for c in rec):
                 continue
             if len(rec) > len(header):

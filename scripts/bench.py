@@ -5,6 +5,7 @@
     python scripts/bench.py --quick      # smaller N, for a smoke run
     python scripts/bench.py --only sweep # the sweep row alone
     python scripts/bench.py --only load  # loading a 2,000,000-row table against bare pyarrow
+    python scripts/bench.py --only processes  # train in one process and in two (jaxsgd launch)
 
 Every implementation does the same work per epoch: a uniformly random
 permutation of the N rows, then for each mini-batch of B rows
@@ -476,6 +477,35 @@ def print_load_table(rows):
         print(f"{r['impl']:<28} {r['format']:<8} {r['seconds']:>8.3f} {r['seconds'] / base[r['format']]:>10.2f}")
 
 
+def process_benchmarks(quick, log):
+    """``jaxsgd train`` (replicated data) in one process and as two joined over loopback (``jaxsgd launch``):
+    the median epoch's examples/s and the command's wall time, on this machine."""
+    import subprocess
+
+    out = []
+    rows = "20000" if quick else "100000"
+    for b in ("32", "1024"):
+        argv = ["train", "--rows", rows, "--epochs", "3", "--batch-size", b, "--json", "--quiet"]
+        for label, cmd in (("1 process", argv), ("2 processes", ["launch", "--processes", "2", "--", *argv])):
+            t0 = time.perf_counter()
+            r = subprocess.run([sys.executable, "-m", "jaxsgd", *cmd], capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - t0
+            rate = json.loads(r.stdout)["examples_per_second"]
+            out.append({"impl": label, "batch_size": int(b), "rows": int(rows), "examples_per_second": rate,
+                        "wall_seconds": wall})
+            log(f"  {label:<12} B={b:<5} {rate:,.0f} examples/s, {wall:.1f} s in all")
+    return out
+
+
+def print_process_table(rows):
+    print(f"\njaxsgd train, {rows[0]['rows']:,} rows, 3 epochs: one process against two on this machine")
+    print(f"{'':<12} {'B':>5} {'examples/s':>12} {'× 1 process':>12} {'wall s':>7}")
+    one = {r["batch_size"]: r["examples_per_second"] for r in rows if r["impl"] == "1 process"}
+    for r in rows:
+        print(f"{r['impl']:<12} {r['batch_size']:>5} {r['examples_per_second']:>12,.0f} "
+              f"{r['examples_per_second'] / one[r['batch_size']]:>12.2f} {r['wall_seconds']:>7.1f}")
+
+
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -486,7 +516,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator", "load"], help="run one group")
+    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator", "load", "processes"],
+                    help="run one group")
     ap.add_argument("--large", action="store_true",
                     help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
     a = ap.parse_args(argv)
@@ -506,6 +537,9 @@ def main(argv=None) -> int:
     load = []
     if a.only in (None, "load"):
         load = load_benchmarks(200_000 if a.quick else 2_000_000, 2 if a.quick else 3, log)
+    procs = []
+    if a.only in (None, "processes"):
+        procs = process_benchmarks(a.quick, log)
     accel = []
     if a.only in (None, "accelerator"):
         accel = accelerator_benchmarks(a.large, log)
@@ -519,6 +553,7 @@ def main(argv=None) -> int:
         "nested_grad_compile": compiles,
         "accelerator": accel,
         "load": load,
+        "processes": procs,
         "device": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
@@ -535,6 +570,8 @@ def main(argv=None) -> int:
         print_sgd_table(single)
     if load:
         print_load_table(load)
+    if procs:
+        print_process_table(procs)
     if accel:
         print(f"\nBackend comparison figures ({meta['backend']}, {meta['device']}):")
         for r in accel:

@@ -1,11 +1,11 @@
-"""The layout README draws: every module imports only modules listed above it (lazy imports included)."""
+"""The layout docs/layout.md draws: every module imports only modules listed above it (lazy imports included)."""
 
 import ast
 import re
 
 from conftest import ROOT
 
-LAYOUT = (ROOT / "README.md").read_text().split("## Layout", 1)[1].split("```")[1]
+LAYOUT = (ROOT / "docs" / "layout.md").read_text().split("## Layout", 1)[1].split("```")[1]
 ORDER = re.findall(r"^  (\w+)\.py ", LAYOUT, flags=re.M)
 CLI_ORDER = re.findall(r"^    (\w+)\.py ", LAYOUT, flags=re.M)
 
