@@ -107,7 +107,7 @@ def _step_seconds(x, y, b, lr, repeats=200):
     return (time.perf_counter() - t0) / repeats
 
 
-def advise(result: StudyResult, x, y, *, budget_epochs: int = 3, seed: int = 0) -> Advice:
+def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EPOCHS, seed: int = 0) -> Advice:
     """Choices for the three goals at ``result``'s default level, each with its check run's final loss."""
     if isinstance(budget_epochs, bool) or not isinstance(budget_epochs, int | np.integer) or budget_epochs < 1:
         raise ValueError(f"budget_epochs must be a whole number > 0, got {budget_epochs!r}")

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxsgd.defaults import CHECK_MAX_ORDER
 from jaxsgd.derivatives import pole_radius, sigmoid_derivative
 from jaxsgd.polynomials import eulerian
 
@@ -95,7 +96,7 @@ class Row(NamedTuple):
         return bool(self.max_rel_error <= self.tolerance)
 
 
-def cases(max_order: int = 12, methods=None, dtypes=("float32", "float64"), orders=None) -> list[tuple]:
+def cases(max_order: int = CHECK_MAX_ORDER, methods=None, dtypes=("float32", "float64"), orders=None) -> list[tuple]:
     """The ``(dtype, order, method)`` triples :func:`run_checks` checks: each method within its domain."""
     methods = methods or list(DOMAINS)
     orders = orders or list(range(1, max_order + 1))
@@ -103,7 +104,7 @@ def cases(max_order: int = 12, methods=None, dtypes=("float32", "float64"), orde
             if DOMAINS[m].min_order <= k <= DOMAINS[m].max_order and not (dtype == "float32" and k > 30)]
 
 
-def run_checks(max_order: int = 12, methods=None, dtypes=("float32", "float64"), orders=None):
+def run_checks(max_order: int = CHECK_MAX_ORDER, methods=None, dtypes=("float32", "float64"), orders=None):
     """Yields one :class:`Row` per case of :func:`cases`; ``seconds`` is one evaluation on the grid,
     compiled beforehand (compiling is not counted)."""
     refs = {}

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxsgd.defaults import TRAIN_ROWS
 from jaxsgd.errors import DataError
 from jaxsgd.tables import read_table
 
@@ -91,7 +92,7 @@ class Transform(NamedTuple):
         return self.y_lo + np.asarray(t, np.float64) * (self.y_hi - self.y_lo)
 
 
-def synthetic_house_prices(n: int = 100_000, *, seed: int = 0) -> Dataset:
+def synthetic_house_prices(n: int = TRAIN_ROWS, *, seed: int = 0) -> Dataset:
     """The built-in data set: ``n`` houses, deterministic by ``seed``, generated in chunks.
 
     Memory is the two output arrays (24 bytes per row); no per-row Python objects.

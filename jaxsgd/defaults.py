@@ -18,3 +18,5 @@ VAL_FRACTION = 0.2
 TRAIN_ROWS = 100_000  # rows of built-in data for training
 STUDY_ROWS = 20_000  # rows of built-in data for the batch-size study
 MAX_BATCH = 4096  # the study's largest default batch size
+BUDGET_EPOCHS = 3  # epochs of the check runs behind the study's recommendation
+CHECK_MAX_ORDER = 12  # orders 1 … this that jaxsgd check holds every method to by default

@@ -224,12 +224,15 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
         optimizers (default :data:`jaxsgd.defaults.LEARNING_RATE`) and of any
         ``optax.inject_hyperparams`` one.
       key: a ``jax.random.key``; the same key gives identical parameters.
+      x_val, y_val: optional validation rows (scaled like ``x``, ``y``): their loss
+        after every epoch goes to ``history.val_loss`` (NaN without them).
       shuffle: where permutations are drawn (:data:`jaxsgd.defaults.SHUFFLES`).
       state: continue from this :class:`TrainState` (e.g. a checkpoint's).
       on_epoch: called as ``on_epoch(state, train_loss, val_loss, examples_per_second)``
         after every epoch; returning ``False`` stops the run there, and the
         returned state is the one from before that epoch (e.g. on a non-finite
-        loss). This is the one way to stop a run early.
+        loss), while the history keeps that epoch's losses. This is the one way
+        to stop a run early.
       parallel: shard every mini-batch over all visible devices (data
         parallel); the default ``None`` does so when more than one device is
         visible. The batch size must then be a multiple of the device count,

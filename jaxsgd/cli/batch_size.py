@@ -34,8 +34,8 @@ def add(sub):
     p.add_argument("--max-steps", type=C.positive_int, default=D.STUDY_MAX_STEPS,
                    help=f"most steps any run takes (default {D.STUDY_MAX_STEPS})")
     p.add_argument("--seed", type=C.seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
-    p.add_argument("--budget-epochs", type=C.int_between(1, 100), default=3,
-                   help="epochs of the check runs behind the recommendation, 1 to 100 (default 3)")
+    p.add_argument("--budget-epochs", type=C.int_between(1, 100), default=D.BUDGET_EPOCHS,
+                   help=f"epochs of the check runs behind the recommendation, 1 to 100 (default {D.BUDGET_EPOCHS})")
     p.add_argument("--claims", action="store_true",
                    help="also test the mini-batch gradient for bias and its variance against tr(Σ)/B")
     p.add_argument("--plot", type=C.path, metavar="PATH",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
 
@@ -154,8 +155,9 @@ def add_check(sub):
     p = sub.add_parser("check", help="every derivative method against a high-precision reference",
                        description="Max relative error and time per method, dtype and order, on [−40, 40] "
                                    "with the tails. Exit 0 only if every figure is within its tolerance.")
-    p.add_argument("--max-order", type=C.order_type(100, "check"), default=12,
-                   help="check orders 1 to K (default 12; at most 100, the highest order any method is held to)")
+    p.add_argument("--max-order", type=C.order_type(100, "check"), default=D.CHECK_MAX_ORDER,
+                   help=f"check orders 1 to K (default {D.CHECK_MAX_ORDER}; at most 100, the highest order any "
+                        "method is held to)")
     p.add_argument("--methods", default=None, help="comma-separated subset of the methods (default: all of them)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(run=run_check)

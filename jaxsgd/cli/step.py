@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jaxsgd.cli import common as C
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
+from jaxsgd.exercise_step import DTYPES
 
 
 def add(sub):
@@ -17,7 +18,7 @@ def add(sub):
     p.add_argument("--y", type=C.finite_float, required=True, help="the example's target y (required)")
     p.add_argument("--lr", type=C.positive_float, default=None,
                    help="learning rate α > 0 (default: none, α is kept a symbol in θ¹)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+    p.add_argument("--dtype", choices=list(DTYPES), default="float64",
                    help="arithmetic precision of the numbers (default float64)")
     p.add_argument("--format", choices=["text", "latex", "json"], default="text",
                    help="text (default), latex, or one JSON object")
