@@ -12,13 +12,9 @@ optimizer (plain SGD ``θ ← θ − α g`` by default). :func:`epoch` gathers e
 seed's shuffled rows once and ``lax.scan``s over the batches; batching over runs
 is ``jax.vmap`` (learning rates share the batch, seeds do not).
 
-Permutations (:func:`permutations`) are exactly uniform and a pure function of
-the run's key and the epoch number: Fisher–Yates from numpy's PCG64 seeded by
-``(key, epoch)`` (``"host"``, O(N), the CPU default), or
-:func:`jax.random.permutation` of ``fold_in(key, epoch)`` on the device
-(``"device"``, a sort, the default on GPU/TPU). A :class:`Shuffler` computes the
-next epoch's permutations on a thread of its own while the current epoch runs,
-and is closed by whoever opened it.
+The order of the rows in each epoch comes from :mod:`jaxsgd.shuffles`
+(permutations that are a pure function of the key and the epoch, and the
+:class:`~jaxsgd.shuffles.Shuffler` that draws the next epoch's while one runs).
 
 >>> import jax.numpy as jnp, numpy as np
 >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
@@ -30,7 +26,6 @@ and is closed by whoever opened it.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 from typing import Any, NamedTuple
 
@@ -43,9 +38,10 @@ from jax import lax
 from jaxsgd.defaults import SHUFFLES
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import make_optimizer
+from jaxsgd.shuffles import Shuffler, part_keys, permutations, seed_key
 
 __all__ = ["SHUFFLES", "Runs", "Shuffler", "epoch", "epoch_of_batches", "init_runs", "part_keys", "permutations",
-           "rows_of", "runs_loss", "runs_step", "set_learning_rate", "shuffled_batches", "step", "sweep"]
+           "rows_of", "runs_loss", "runs_step", "seed_key", "set_learning_rate", "shuffled_batches", "step", "sweep"]
 
 
 
@@ -159,85 +155,6 @@ def epoch_of_batches(runs: Runs, xs, ys, *, optimizer, mesh=None, trace: bool = 
     (params, opt_state), steps = _scan(runs_step(optimizer), runs, xs, ys, mesh, trace)
     new = Runs(params, opt_state, runs.keys, runs.epoch + 1)
     return (new, steps) if trace else new
-
-
-def part_keys(keys, part: int) -> np.ndarray:
-    """``(S, 2)`` uint32 key data for shuffling part ``part`` of sharded rows: each seed's key folded with it.
-
-    >>> bool((part_keys(np.array([[0, 7]], np.uint32), 1) != part_keys(np.array([[0, 7]], np.uint32), 0)).any())
-    True
-    """
-    keys = jnp.asarray(keys, jnp.uint32)
-    return np.asarray(jax.vmap(lambda k: jax.random.key_data(jax.random.fold_in(jax.random.wrap_key_data(k), part)))(
-        keys))
-
-
-def permutations(keys, epoch_number: int, n: int, method: str = "auto") -> np.ndarray:
-    """``(S, n)`` int32: a uniformly random permutation of ``range(n)`` per key, for this epoch.
-
-    A pure function of ``(key, epoch_number)``; see the module docstring.
-
-    >>> p = permutations(np.array([[0, 7]], np.uint32), 0, 5)
-    >>> sorted(p[0].tolist())
-    [0, 1, 2, 3, 4]
-    """
-    keys = np.asarray(keys, np.uint32)
-    if method == "auto":
-        method = "host" if jax.default_backend() == "cpu" else "device"
-    if method == "host":
-        return np.stack([np.random.default_rng([int(k0), int(k1), int(epoch_number)]).permutation(n)
-                         for k0, k1 in keys]).astype(np.int32)
-    if method == "device":
-        return np.asarray(_device_permutations(jnp.asarray(keys), jnp.int32(epoch_number), n))
-    raise ValueError(f"unknown shuffle {method!r}: choose one of {', '.join(SHUFFLES)}")
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def _device_permutations(keys, epoch_number, n):
-    def one(k):
-        return jax.random.permutation(jax.random.fold_in(jax.random.wrap_key_data(k), epoch_number), n)
-
-    return jax.vmap(one)(keys).astype(jnp.int32)
-
-
-class Shuffler:
-    """The permutations of successive epochs, the next one computed on this object's thread meanwhile.
-
-    Use as a context manager (or call :meth:`close`): the thread ends with it.
-    Results do not depend on timing: each epoch's permutations are
-    :func:`permutations` of the same keys and epoch number.
-    """
-
-    def __init__(self, keys, n: int, method: str = "auto", *, prefetch: bool = True):
-        self.keys = np.asarray(keys, np.uint32)
-        self.n = n
-        self.method = method
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-shuffle") if prefetch \
-            else None
-        self._next: tuple[int, concurrent.futures.Future] | None = None
-
-    def get(self, epoch_number: int) -> np.ndarray:
-        """Permutations for ``epoch_number``; starts computing those of the epoch after it."""
-        if self._next is not None and self._next[0] == epoch_number:
-            perms = self._next[1].result()
-        else:
-            perms = permutations(self.keys, epoch_number, self.n, self.method)
-        if self._pool is not None:
-            self._next = (epoch_number + 1,
-                          self._pool.submit(permutations, self.keys, epoch_number + 1, self.n, self.method))
-        return perms
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        self._next = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def rows_of(x, y) -> jax.Array:

@@ -32,6 +32,7 @@ import numpy as np
 from jaxsgd import engine
 from jaxsgd.defaults import BATCH_SIZE, EPOCHS, LEARNING_RATE, OPTIMIZERS
 from jaxsgd.distributed import mean_over_processes, min_over_processes, process_count, process_index
+from jaxsgd.engine import seed_key
 from jaxsgd.errors import InputError
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import RuntimeSGDState, make_optimizer, runtime_sgd  # noqa: F401  (re-exported)
@@ -76,24 +77,6 @@ class History(NamedTuple):
 
 def _set_lr(opt_state, learning_rate):
     return opt_state if learning_rate is None else engine.set_learning_rate(opt_state, learning_rate)
-
-
-def seed_key(seed: int) -> jax.Array:
-    """A PRNG key from a seed in ``[0, 2⁶⁴)``, all 64 bits used (``jax.random.key`` keeps 32 without x64).
-
-    Equal to ``jax.random.key(seed)`` for ``seed < 2³²``.
-
-    >>> bool(jax.random.key_data(seed_key(7)).tolist() == jax.random.key_data(jax.random.key(7)).tolist())
-    True
-    >>> seed_key(-1)
-    Traceback (most recent call last):
-    ...
-    ValueError: seed must be a whole number in [0, 2**64), got -1
-    """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**64:
-        raise ValueError(f"seed must be a whole number in [0, 2**64), got {seed!r}")
-    seed = int(seed)
-    return jax.random.wrap_key_data(np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32))
 
 
 def init_state(d: int, *, key, optimizer=None, learning_rate=None, dtype=jnp.float32, params=None) -> TrainState:
