@@ -65,7 +65,8 @@ class Dataset(NamedTuple):
     source: str
     price_cap: float | None = None  # the synthetic data's known scale P, else None
     dropped_lines: tuple[int, ...] = ()  # CSV lines skipped for missing values
-    lines: np.ndarray | None = None  # the CSV line of each row (None for built-in data)
+    lines: np.ndarray | None = None  # the file's line (CSV) or row (Parquet) of each row; None for built-in data
+    unit: str = "line"  # what ``lines`` counts: "line" or "row"
 
 
 class Transform(NamedTuple):
@@ -203,7 +204,7 @@ def check_targets(ds: Dataset, transform: Transform) -> None:
     far = np.flatnonzero(~(np.abs(t) <= FAR_TARGET))
     if far.size:
         i = int(far[0])
-        where = f"line {ds.lines[i]}" if ds.lines is not None else f"row {i}"
+        where = f"{ds.unit} {ds.lines[i]}" if ds.lines is not None else f"row {i}"
         raise DataError(
             f"target {ds.target_name} at {where} is {ds.y[i]:.6g}, too far outside the range "
             f"[{transform.y_lo:.6g}, {transform.y_hi:.6g}] the target scale was fitted on (its loss would "
@@ -253,8 +254,8 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         raise DataError(f"{path}: no data rows" + (" left after dropping missing values" if missing.size else ""))
     dropped = tuple(missing.tolist())
     if target is None:
-        return Dataset(arr, np.empty(0), tuple(features), "", path, None, dropped, at)
-    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, dropped, at)
+        return Dataset(arr, np.empty(0), tuple(features), "", path, None, dropped, at, table.unit)
+    return Dataset(arr[:, :-1], arr[:, -1], tuple(features), target, path, None, dropped, at, table.unit)
 
 
 def dropped_note(ds: Dataset, shown: int = 5) -> str | None:
@@ -262,5 +263,5 @@ def dropped_note(ds: Dataset, shown: int = 5) -> str | None:
     if not ds.dropped_lines:
         return None
     more = ", ..." if len(ds.dropped_lines) > shown else ""
-    return (f"dropped {len(ds.dropped_lines)} row(s) with missing values (line "
+    return (f"dropped {len(ds.dropped_lines)} row(s) with missing values ({ds.unit} "
             f"{', '.join(map(str, ds.dropped_lines[:shown]))}{more})")

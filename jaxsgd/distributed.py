@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 JOIN_TIMEOUT = 60.0  # seconds every process has to join before the others give up
+MAX_JOIN_TIMEOUT = 86_400.0  # a day: longer is a typo, and the runtime takes whole seconds in 32 bits
 HEARTBEAT_TIMEOUT = 10  # seconds of silence before the coordinator counts a process lost
 
 
@@ -74,7 +75,22 @@ def check_cluster(coordinator, num_processes, process_id) -> Cluster | None:
         raise InputError(lambda n: f"{n('num_processes')} must be a whole number ≥ 1, got {num_processes!r}")
     if not isinstance(process_id, int) or not 0 <= process_id < num_processes:
         raise InputError(lambda n: f"{n('process_id')} must be from 0 to {num_processes - 1}, got {process_id!r}")
+    if process_id == 0 and num_processes > 1 and not _can_listen(int(port)):  # the runtime would crash on it
+        raise InputError(lambda n: f"{n('coordinator')} {coordinator}: port {port} is in use on this machine, "
+                                   "where process 0 listens; choose another port")
     return Cluster(str(coordinator), num_processes, process_id)
+
+
+def _can_listen(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+        except OSError:
+            return False
+    return True
 
 
 def initialize(cluster: Cluster | None = None, *, auto: bool = False, join_timeout: float = JOIN_TIMEOUT,
@@ -89,7 +105,9 @@ def initialize(cluster: Cluster | None = None, *, auto: bool = False, join_timeo
     """
     if cluster is None and not auto:
         return
-    _runtime_output_to_stderr()
+    if not 0 < join_timeout <= MAX_JOIN_TIMEOUT:
+        raise InputError(lambda n: f"{n('join_timeout')} must be a number of seconds from 0 to {MAX_JOIN_TIMEOUT:g}, "
+                                   f"got {join_timeout!r}")
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     me = "this process" if cluster is None else f"process {cluster.process_id} of {cluster.num_processes}"
     me = f"{label}: {me}" if label else me
@@ -104,10 +122,18 @@ def initialize(cluster: Cluster | None = None, *, auto: bool = False, join_timeo
     kwargs = {} if cluster is None else {"coordinator_address": cluster.coordinator,
                                          "num_processes": cluster.num_processes, "process_id": cluster.process_id}
     # the runtime's own timeouts sit behind ours: it aborts the process where we exit with one line
-    jax.distributed.initialize(**kwargs, initialization_timeout=int(join_timeout) + 30,
-                               heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT,
-                               shutdown_timeout_seconds=HEARTBEAT_TIMEOUT)
+    try:
+        jax.distributed.initialize(**kwargs, initialization_timeout=int(join_timeout) + 30,
+                                   heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT,
+                                   shutdown_timeout_seconds=HEARTBEAT_TIMEOUT)
+    except (ValueError, RuntimeError) as e:  # e.g. auto: no cluster in the environment
+        joined.set()
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(lambda n: f"cannot join the other processes: {first}" + (
+            f" (no cluster found in the environment: give {n('coordinator')}, {n('num_processes')} and "
+            f"{n('process_id')} instead)" if cluster is None else "")) from None
     joined.set()
+    _runtime_output_to_stderr()
     _state["active"] = True
 
 

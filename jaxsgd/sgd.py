@@ -99,7 +99,7 @@ def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: 
     """Data parallelism needs every mini-batch to split evenly over the devices."""
     if batch_size % n_devices:
         raise InputError(lambda a: f"{a('batch_size')} {batch_size} is not divisible by the {n_devices} devices: "
-                                   f"use a multiple of {n_devices} (or parallel=False to train on one device)")
+                                   f"use a multiple of {n_devices}")
     if not drop_last and n is not None and (n % batch_size) % n_devices:
         raise InputError(lambda a: f"the last partial batch of {n % batch_size} rows does not split over "
                                    f"{n_devices} devices: drop it ({a('drop_last')}) or pick a batch size that "
@@ -291,9 +291,12 @@ def _sharded(x, y, keys, batch_size, drop_last, optimizer):
     """For rows sharded over processes: this process's rows trimmed to the fewest any process has, the keys
     that shuffle its part, and an epoch that cuts batches of ``B/P`` rows here and runs the global ones."""
     count, me = process_count(), process_index()
-    if batch_size % count or not drop_last:
+    if not drop_last:
+        raise InputError(lambda a: f"with data sharded over processes every batch is full: partial batches are "
+                                   f"dropped ({a('drop_last')})")
+    if batch_size % count:
         raise InputError(lambda a: f"with data sharded over {count} processes, {a('batch_size')} must be a "
-                                   f"multiple of {count} and partial batches dropped, got {batch_size}")
+                                   f"multiple of {count}, got {batch_size}")
     n = min_over_processes(x.shape[0])
     if n < batch_size // count:
         raise InputError(lambda a: f"a process has only {n} rows, fewer than its {batch_size // count} of each "

@@ -19,9 +19,11 @@ and the derivative tools do not need it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import math
+import mmap
 import os
 from typing import NamedTuple
 
@@ -56,6 +58,8 @@ def _check_file(path: str, kind: str) -> None:
         raise DataError(f"{path}: no such file")
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, not a {kind} file")
+    if not os.path.isfile(path):  # a pipe or a device: no size, no row groups, and a read could wait forever
+        raise DataError(f"{path}: not a regular file; give a {kind} file")
     if not os.access(path, os.R_OK):
         raise DataError(f"{path}: cannot open: permission denied")
 
@@ -107,6 +111,10 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
     groups = list(range(f.num_row_groups))
     starts = np.concatenate([[0], np.cumsum([f.metadata.row_group(g).num_rows for g in groups])]).astype(np.int64)
     if shard is not None:
+        if len(groups) < shard[1]:
+            raise DataError(f"{path}: {len(groups)} row group(s) cannot be shared by {shard[1]} processes: write it "
+                            f"with at least {shard[1]} (pyarrow.parquet.write_table(..., row_group_size=...)) or "
+                            "use fewer processes")
         groups = groups[shard[0]::shard[1]]
     try:
         t = f.read_row_groups(groups, columns=wanted) if groups else f.schema_arrow.empty_table().select(wanted)
@@ -121,12 +129,14 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
         col = t.column(name)
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
             raise DataError(f"{path}, column {name}: holds {col.type}, not numbers")
-        values[:, j] = (col if col.type == pa.float64() else col.cast(pa.float64())).to_numpy(zero_copy_only=False)
+        # integers beyond 2⁵³ round to the nearest float64, as a CSV cell of the same digits would
+        values[:, j] = (col if col.type == pa.float64() else col.cast(pa.float64(), safe=False)).to_numpy(
+            zero_copy_only=False)
         nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else np.zeros(t.num_rows, bool)
         bad = ~np.isfinite(values[:, j])
         if bad.any() and (bad & ~nulls).any():
             i = int(np.flatnonzero(bad & ~nulls)[0])
-            raise DataError(f"{path}, row {rows[i]}, column {name}: not a finite number: {values[i, j]!r}")
+            raise DataError(f"{path}, row {rows[i]}, column {name}: not a finite number: {float(values[i, j])}")
         if col.null_count:
             values[nulls, j] = np.nan
     return Table(values, rows.astype(np.int64), "row")
@@ -158,11 +168,24 @@ def _csv_bytes(path, shard):
     return data, header, lo, hi, data.count(b"\n", 0, lo) + 1
 
 
+def _has_quote(path) -> bool:
+    """Whether a ``"`` occurs below the header line (a memory-mapped search: quoted cells may hold line breaks;
+    a quoted header, as many writers make, is read apart)."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return m.find(b'"', m.find(b"\n") + 1) >= 0
+
+
 def _read_csv(path, wanted, needed_by, shard) -> Table:
     pa = _pyarrow()
     import pyarrow.csv as pc
 
     _check_file(path, "CSV")
+    if shard is not None and os.path.getsize(path) and _has_quote(path):
+        # a byte range could begin inside a quoted cell: read the whole file, keep this part of the rows
+        whole = _read_csv(path, wanted, needed_by, None)
+        i, n = shard
+        part = slice(len(whole.lines) * i // n, len(whole.lines) * (i + 1) // n)
+        return Table(whole.values[part], whole.lines[part], whole.unit)
     try:
         if shard is None:  # pyarrow reads the file itself; here only its header line
             with open(path, "rb") as f:
@@ -200,11 +223,17 @@ def _read_csv(path, wanted, needed_by, shard) -> Table:
         return _read_csv_exactly(path, memoryview(whole)[start:stop], first_line, header, wanted, idx)
 
     names = [f"c{j}" for j in range(len(header))]
+    quoted = None
+    if data is None:  # the search for quotes runs while pyarrow parses (both outside the interpreter's lock)
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-quotes")
+        quoted = pool.submit(_has_quote, path)
+        pool.shutdown(wait=False)
     try:
         t = pc.read_csv(
             path if data is None else pa.BufferReader(pa.py_buffer(memoryview(data)[lo:hi])),
             read_options=pc.ReadOptions(column_names=names, skip_rows=1 if data is None else 0),
-            # a blank line or a newline inside quotes breaks a row's cell count: the exact reader takes over
+            # a blank line reads as a row of nulls (seen below); a cell that is not a number, a row of too many
+            # cells or bytes that are not UTF-8 fail here: the exact reader takes over in each case
             parse_options=pc.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pc.ConvertOptions(include_columns=[names[j] for j in idx],
                                               column_types={names[j]: pa.float64() for j in idx},
@@ -212,12 +241,15 @@ def _read_csv(path, wanted, needed_by, shard) -> Table:
                                               quoted_strings_can_be_null=True))
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return exactly()  # a problem to name, line and column
-    if data is not None and len(header) == 1:
+    if quoted is not None and quoted.result():  # rows and lines match only if no quoted cell holds a line break
+        with open(path, "rb") as f:
+            data = f.read()
+        lo, hi = len(header_bytes), len(data)
+    if data is not None:
         n_lines = data.count(b"\n", lo, hi) + (1 if hi > lo and data[hi - 1] != 10 else 0)
         if t.num_rows != n_lines:
             return exactly()
     values = np.empty((t.num_rows, len(wanted)), np.float64)
-    empty = np.ones(t.num_rows, bool) if all(t.column(j).null_count for j in range(len(wanted))) else None
     for j in range(len(wanted)):
         col = t.column(j)
         values[:, j] = col.to_numpy(zero_copy_only=False)
@@ -227,10 +259,8 @@ def _read_csv(path, wanted, needed_by, shard) -> Table:
             return exactly()  # nan or inf written out: refused by name, as the exact reader does
         if nulls is not None:
             values[nulls, j] = np.nan
-        if empty is not None:
-            empty &= nulls
-    if empty is not None and empty.any():  # a row of empty cells (",,"): blank or missing? the exact reader says
-        return exactly()
+    if all(t.column(j).null_count for j in range(len(wanted))) and np.isnan(values).all(axis=1).any():
+        return exactly()  # a blank line, or a row of empty cells? the exact reader tells them apart
     return Table(values, np.arange(first_line, first_line + t.num_rows, dtype=np.int64), "line")
 
 
@@ -248,7 +278,7 @@ def _read_csv_exactly(path, body, first_line, header, wanted, idx) -> Table:
     try:
         for rec in reader:
             line, ended = first_line + ended, reader.line_num  # the line a row starts on
-            if not rec or all(not c.strip() for c in rec):
+            if not rec or (len(rec) == 1 and not rec[0].strip()):  # a blank line; ",," is a row of missing cells
                 continue
             if len(rec) > len(header):
                 raise DataError(f"{path}, line {line}: {len(rec)} cells but the header has {len(header)} "

@@ -160,3 +160,36 @@ def test_bad_cluster_settings_are_one_line(capsys, argv, needle):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err
+
+
+def test_launch_exits_with_the_first_failures_code_when_every_process_refuses(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "one_group.parquet"
+    pq.write_table(pa.table({"a": np.arange(50.0), "y": np.arange(50.0)}), p)
+    rc, _, err = _launch("train", "--data", str(p), "--features", "a", "--target", "y", "--shard-data", timeout=120)
+    assert rc == 2 and "1 row group(s) cannot be shared by 2 processes" in err
+
+
+def test_an_occupied_port_a_missing_cluster_and_a_huge_join_timeout_are_one_line(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        assert main(["launch", "--processes", "2", "--port", str(busy), "--", "train"]) == 2
+        assert "is in use" in capsys.readouterr().err
+        assert main(["train", "--coordinator", f"127.0.0.1:{busy}", "--num-processes", "2", "--process-id", "0"]) == 2
+        assert "is in use on this machine" in capsys.readouterr().err
+    assert main(["train", "--coordinator", "127.0.0.1:9", "--num-processes", "2", "--process-id", "1",
+                 "--join-timeout", "1e9"]) == 2
+    assert "--join-timeout must be a number of seconds from 0 to 86400" in capsys.readouterr().err
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "train", "--rows", "300", "--auto-cluster"],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no cluster found in the environment" in r.stderr
+
+
+def test_a_closed_pipe_ends_output_quietly():
+    r = subprocess.run(f"{sys.executable} -m jaxsgd derivative 1000 | head -c 10", shell=True, capture_output=True,
+                       text=True, env=ENV, timeout=60)
+    assert r.stderr == "" and r.stdout.startswith("σ")

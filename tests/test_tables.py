@@ -91,3 +91,35 @@ def test_the_california_housing_file_reads_as_pythons_csv_module_does(california
         want = [[float(r[c]) if r[c].strip() else np.nan for c in cols] for r in csv.DictReader(f)]
     np.testing.assert_array_equal(got.values, np.asarray(want))  # NaN where total_bedrooms is missing, in both
     assert got.lines.tolist() == list(range(2, len(want) + 2)) and np.isnan(got.values[:, 1]).sum() == 207
+
+
+def test_quoted_line_breaks_keep_line_numbers_and_shards(tmp_path):
+    rows = "".join(f'{i},{"" if i == 7 else i},"note\n{i}"\n' for i in range(1, 11))  # each row takes two lines
+    p = _csv(tmp_path, "a,b,c\n" + rows)
+    t = tables.read_table(p, ["a", "b"])
+    assert t.lines.tolist() == list(range(2, 22, 2)) and np.isnan(t.values[6, 1])
+    with pytest.raises(DataError, match=r"first at line 14\)"):
+        data.load_csv(p, ["a"], "b")
+    parts = [tables.read_table(p, ["a"], shard=(i, 3)) for i in range(3)]  # whole rows, never half a cell
+    assert np.concatenate([q.values[:, 0] for q in parts]).tolist() == list(range(1, 11))
+
+
+def test_a_row_of_empty_cells_is_missing_and_a_blank_line_is_not(tmp_path):
+    p = _csv(tmp_path, "a,y\n1,2\n,\n\n3,4\n")
+    with pytest.raises(DataError, match=r"1 row\(s\) with missing values .*line 3\)"):
+        data.load_csv(p, ["a"], "y")
+
+
+def test_a_pipe_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        tables.read_table(fifo, ["a"])
+
+
+def test_parquet_integers_beyond_float64_precision_round(tmp_path):
+    p = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"a": pa.array([2**62 + 1, 3], pa.int64()), "y": [1.0, 2.0]}), p)
+    assert tables.read_table(p, ["a"]).values[:, 0].tolist() == [float(2**62), 3.0]

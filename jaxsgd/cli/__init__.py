@@ -6,6 +6,7 @@ Every subcommand has ``--help``. Bad input is one line on stderr and exit code 2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import jaxsgd
@@ -49,6 +50,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 
 from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
@@ -56,6 +57,8 @@ def run(a) -> int:
     def go():
         ds = load_data(TrainConfig(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
                                    n_rows=rows_of(a, "batch-size"), seed=a.seed))
+        if ds.dropped_lines and distributed.is_writer():
+            print(f"jaxsgd batch-size: {data.dropped_note(ds)}", file=sys.stderr)
         tr = data.fit_transform(ds)
         cfg = study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
                                 max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {}))

@@ -13,7 +13,7 @@ from jaxsgd.cli import common as C
 
 
 def add_cluster_options(p):
-    g = p.add_argument_group("several processes (see jaxsgd launch, and README's 'Several processes')")
+    g = p.add_argument_group("several processes (see jaxsgd launch, and docs/scale.md)")
     g.add_argument("--coordinator", metavar="HOST:PORT",
                    help="address of process 0, where the processes meet (with --num-processes and --process-id; "
                         "default: one process)")
@@ -25,8 +25,8 @@ def add_cluster_options(p):
                    help="let jax.distributed find the processes in the environment (SLURM, Open MPI, Kubernetes) "
                         "instead of the three options above (default: off)")
     g.add_argument("--join-timeout", type=C.positive_float, default=60.0, metavar="SECONDS",
-                   help="how long processes wait for each other to join before giving up with one line "
-                        "(default 60)")
+                   help="how long processes wait for each other to join before giving up with one line, at most "
+                        "86400 (default 60)")
 
 
 def join(a, command: str) -> None:
@@ -37,7 +37,8 @@ def join(a, command: str) -> None:
     if cluster is not None and a.auto_cluster:
         raise C.UsageError(f"jaxsgd {command}: --auto-cluster finds the processes itself: leave out --coordinator, "
                            "--num-processes and --process-id, or --auto-cluster")
-    distributed.initialize(cluster, auto=a.auto_cluster, join_timeout=a.join_timeout, label=f"jaxsgd {command}")
+    C.guard(lambda: distributed.initialize(cluster, auto=a.auto_cluster, join_timeout=a.join_timeout,
+                                           label=f"jaxsgd {command}"), command)
 
 
 @contextlib.contextmanager

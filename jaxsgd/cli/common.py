@@ -31,7 +31,7 @@ class Parser(argparse.ArgumentParser):
 
 # library argument → the flag that sets it, where the flag is not simply --argument-name
 _FLAGS = {"csv": "--data", "n_rows": "--rows", "fractions": "--levels", "learning_rates": "--lrs",
-          "learning_rate": "--lr", "drop_last": "no --keep-last-batch"}
+          "learning_rate": "--lr", "drop_last": "leave out --keep-last-batch"}
 
 
 def flag(argument: str) -> str:

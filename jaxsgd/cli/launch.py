@@ -45,6 +45,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _forward(stream, out, prefix: str) -> None:
     for line in iter(stream.readline, b""):
         out.write(prefix + line.decode(errors="replace"))
@@ -61,6 +70,13 @@ def run(a) -> int:
              if any(arg == o or arg.startswith(o + "=") for arg in cmd)]
     if taken:
         raise C.UsageError(f"jaxsgd launch: {', '.join(taken)} is set by launch for each process; leave it out")
+    from jaxsgd.cli import build_parser  # every process would refuse a bad command: say it once, here
+
+    build_parser().parse_args([*cmd, "--coordinator", "127.0.0.1:1", "--num-processes", str(a.processes),
+                               "--process-id", "0"])
+    if a.port is not None and not _port_free(a.port):
+        raise C.UsageError(f"jaxsgd launch: port {a.port} on 127.0.0.1 is in use; leave out --port to take a free "
+                           "one")
     port = a.port or _free_port()
     procs, threads = [], []
     for i in range(a.processes):
@@ -75,7 +91,7 @@ def run(a) -> int:
             threads.append(t)
     code, failed_at = 0, None
     try:
-        while any(p.poll() is None for p in procs):
+        while [p.poll() for p in procs].count(None):  # poll every process, each round
             time.sleep(0.05)
             bad = [p.returncode for p in procs if p.returncode not in (None, 0)]
             if bad and failed_at is None:

@@ -15,7 +15,7 @@ from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
 def add_data_options(p, rows: int):
     """The options that choose the data: ``--data``/``--csv``, columns, missing values, built-in rows."""
     p.add_argument("--data", "--csv", dest="csv", type=C.path, metavar="PATH",
-                   help="a CSV file with a header (default: the built-in synthetic data)")
+                   help="a .csv file with a header, or a .parquet file (default: the built-in synthetic data)")
     p.add_argument("--features", type=C.columns, help="feature columns, comma separated (required with --data)")
     p.add_argument("--target", help="target column (required with --data)")
     p.add_argument("--drop-missing", action="store_true",
@@ -161,13 +161,14 @@ def plot_losses(report, path):
 
 def add_predict(sub):
     p = sub.add_parser("predict", help="price predictions for new rows from a checkpoint",
-                       description="Reads the checkpoint's feature columns from the CSV and prints one "
+                       description="Reads the checkpoint's feature columns from the file and prints one "
                                    "prediction per row in price units: CSV on stdout with the header "
-                                   "line,prediction, where line is the row's line in the input CSV.")
+                                   "line,prediction, where line is the row's line in the input CSV (row,prediction "
+                                   "and its row number for a Parquet file).")
     p.add_argument("--checkpoint", type=C.path, required=True,
                    help="a checkpoint written by jaxsgd train --save (required)")
     p.add_argument("--data", "--csv", dest="csv", type=C.path, required=True, metavar="PATH",
-                   help="CSV with a header holding the checkpoint's feature columns (required)")
+                   help="a .csv (with a header) or .parquet file holding the checkpoint's feature columns (required)")
     p.add_argument("--drop-missing", action="store_true",
                    help="skip rows with missing values (their count and lines go to stderr)")
     p.set_defaults(run=run_predict)
@@ -186,7 +187,7 @@ def run_predict(a) -> int:
     ds, preds = C.guard(go, "predict")
     if ds.dropped_lines:
         print(f"jaxsgd predict: {data.dropped_note(ds)}", file=sys.stderr)
-    print("line,prediction")
+    print(f"{ds.unit},prediction")
     for line, v in zip(ds.lines, preds, strict=True):
         print(f"{line},{v:.2f}")
     return 0
