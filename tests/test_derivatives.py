@@ -53,7 +53,7 @@ def test_auto_float64(x64, k):
     assert _max_rel_err(got, ref(k, jnp.float64)) <= 1e-12
 
 
-@pytest.mark.parametrize("k", [1, 4, 9])
+@pytest.mark.parametrize("k", [1, 4, 7])
 def test_nested_grad_equals_naive_nesting_in_the_bulk(dtype, k):
     x = jnp.asarray(np.linspace(-6, 6, 25), dtype)
     ours = np.asarray(sigmoid_derivative(x, k, method="nested_grad"), float)

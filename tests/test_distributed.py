@@ -42,7 +42,7 @@ def _one(capsys, argv):
 
 
 def test_two_processes_train_as_one(capsys):
-    argv = ["train", "--rows", "3000", "--epochs", "2", "--batch-size", "32", "--json"]
+    argv = ["train", "--rows", "2000", "--epochs", "2", "--batch-size", "32", "--json"]
     rc, out, err = _launch(*argv)
     assert rc == 0, err[-2000:]
     two = json.loads(out)  # process 0's report only, unprefixed; the collectives' chatter went to stderr
@@ -52,16 +52,40 @@ def test_two_processes_train_as_one(capsys):
     assert "[1]" in err and "[0]" in err  # both processes' stderr, prefixed
 
 
-def test_the_study_split_over_two_processes_is_the_one_process_study(capsys):
-    argv = ["batch-size", "--rows", "2000", "--seeds", "4", "--batch-sizes", "8,32", "--levels", "0.1,0.01",
-            "--budget-epochs", "1", "--json"]
-    rc, out, err = _launch(*argv)
-    assert rc == 0, err[-2000:]
-    two, one = json.loads(out), _one(capsys, argv)
-    for a, b in zip(two["targets"], one["targets"], strict=True):
-        assert [(r["batch_size"], r["steps"], r["best_lr"]) for r in a["rows"]] == \
-               [(r["batch_size"], r["steps"], r["best_lr"]) for r in b["rows"]]
-        assert a["b_crit"] == pytest.approx(b["b_crit"], rel=1e-9, nan_ok=True) if b["b_crit"] else a["b_crit"] is None
+STUDY = r"""
+import json, sys, numpy as np
+from jaxsgd import distributed, study
+distributed.initialize(distributed.Cluster(sys.argv[1], 2, int(sys.argv[2])))
+rng = np.random.default_rng(1)
+x = rng.normal(size=(600, 2)).astype(np.float32)
+y = (1 / (1 + np.exp(-(x[:, 0] - x[:, 1])))).astype(np.float32) * 0.8 + 0.1
+r = study.run_study(x, y, study.StudyConfig(batch_sizes=(4, 16), seeds=4, fractions=(0.1, 0.01),
+                                            learning_rates=(0.5, 2.0, 8.0), max_steps=400))
+if distributed.is_writer():
+    print(json.dumps({"hits": [b.hits.tolist() for b in r.runs], "b_crit": [lv.b_crit for lv in r.levels]}))
+"""
+
+
+def _two(script):
+    port = _port()
+    procs = [subprocess.Popen([sys.executable, "-c", script, f"127.0.0.1:{port}", str(i)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=ENV) for i in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-1500:] + outs[1][1][-1500:]
+    return json.loads(outs[0][0].strip().splitlines()[-1])
+
+
+def test_the_study_split_over_two_processes_is_the_one_process_study():
+    from jaxsgd import study
+
+    two = _two(STUDY)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 2)).astype(np.float32)
+    y = (1 / (1 + np.exp(-(x[:, 0] - x[:, 1])))).astype(np.float32) * 0.8 + 0.1
+    one = study.run_study(x, y, study.StudyConfig(batch_sizes=(4, 16), seeds=4, fractions=(0.1, 0.01),
+                                                  learning_rates=(0.5, 2.0, 8.0), max_steps=400))
+    assert two["hits"] == [b.hits.tolist() for b in one.runs]  # every seed's first hits, in seed order
+    assert two["b_crit"] == [lv.b_crit for lv in one.levels]
 
 
 SHARDED = r"""
@@ -97,12 +121,7 @@ def _simulate_sharded(x, y, parts, batch_size, epochs, key):
 
 
 def test_sharded_data_equals_the_sharded_shuffle_simulated_in_one_process():
-    port = _port()
-    procs = [subprocess.Popen([sys.executable, "-c", SHARDED, f"127.0.0.1:{port}", str(i)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=ENV) for i in range(2)]
-    outs = [p.communicate(timeout=240) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-1500:] + outs[1][1][-1500:]
-    got = json.loads(outs[0][0].strip().splitlines()[-1])
+    got = _two(SHARDED)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(203, 2)).astype(np.float32)
     y = rng.uniform(size=203).astype(np.float32)
