@@ -243,7 +243,8 @@ def load_csv(path, features, target, *, drop_missing: bool = False, max_missing_
         raise DataError(f"column {target} is both a feature and the target")
     wanted = [*features] + ([] if target is None else [target])
     table = read_table(path, wanted, needed_by=needed_by, shard=shard)
-    hole = np.isnan(table.values).any(axis=1) if np.isnan(table.values).any() else np.zeros(len(table.lines), bool)
+    nan = np.isnan(table.values)
+    hole = nan.any(axis=1) if nan.any() else np.zeros(len(table.lines), bool)  # the row-wise pass only if needed
     missing = table.lines[hole]
     if missing.size and not drop_missing:
         shown = ", ".join(map(str, missing[:max_missing_rows_shown].tolist()))

@@ -13,7 +13,7 @@ from jaxsgd import data as data_mod
 from jaxsgd.distributed import every_process, process_count
 from jaxsgd.model import predict_batch
 
-__all__ = ["Metrics", "metrics", "predict_prices", "raw_units", "shared_metrics", "shared_transform"]
+__all__ = ["Metrics", "metrics", "predict_prices", "raw_units", "shared_transform"]
 
 
 class Metrics(NamedTuple):
@@ -23,20 +23,28 @@ class Metrics(NamedTuple):
     r2: float
 
 
-def metrics(params, transform, x_raw, y_raw) -> Metrics:
-    """RMSE and R² in price units of the model's predictions on raw rows.
+def metrics(params, transform, x_raw, y_raw, *, pooled: bool = False) -> Metrics:
+    """RMSE and R² in price units of the model's predictions on raw rows; ``pooled``: over every process's
+    rows together (data sharded over processes).
 
     Computed in the model's units ``t = (y − lo)/(hi − lo)``, where squares cannot
-    overflow whatever the price scale, and brought back by ``hi − lo``.
+    overflow whatever the price scale, and brought back by ``hi − lo``. Each part's
+    count, squared residuals, sum and squares about its own mean are combined
+    exactly (the parallel form of the two-pass variance), so one part gives the
+    two-pass figures themselves.
     """
-    if len(y_raw) == 0:
-        return Metrics(math.nan, math.nan)
     scale = transform.y_hi - transform.y_lo
     t = (np.asarray(y_raw, np.float64) - transform.y_lo) / scale
-    resid = t - _predict(params, transform, x_raw)
-    ss_tot = float(np.sum((t - t.mean()) ** 2))
-    return Metrics(float(np.sqrt(np.mean(resid**2))) * scale,
-                   (1.0 - float(np.sum(resid**2)) / ss_tot) if ss_tot > 0 else math.nan)
+    resid = t - _predict(params, transform, x_raw) if len(t) else t
+    mine = [len(t), float(np.sum(resid**2)), float(np.sum(t)), float(np.sum((t - t.mean()) ** 2)) if len(t) else 0.0]
+    parts = every_process(mine) if pooled else np.asarray([mine])
+    n = parts[:, 0].sum()
+    if n == 0:
+        return Metrics(math.nan, math.nan)
+    means = np.divide(parts[:, 2], parts[:, 0], out=np.zeros(len(parts)), where=parts[:, 0] > 0)
+    ss_tot = float(np.sum(parts[:, 3] + parts[:, 0] * (means - parts[:, 2].sum() / n) ** 2))
+    ss_res = float(parts[:, 1].sum())
+    return Metrics(math.sqrt(ss_res / n) * scale, 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan)
 
 
 def _predict(params, transform, x_raw) -> np.ndarray:
@@ -64,20 +72,6 @@ def shared_transform(ds: data_mod.Dataset, rows) -> data_mod.Transform:
     lo, hi = float(got[:, -2].min()), float(got[:, -1].max())
     pad = 0.05 * (hi - lo)
     return data_mod.Transform(mean, std, lo - pad, hi + pad)
-
-
-def shared_metrics(params, transform, x_raw, y_raw) -> Metrics:
-    """:func:`metrics` over every process's rows together."""
-    if process_count() == 1:
-        return metrics(params, transform, x_raw, y_raw)
-    scale = transform.y_hi - transform.y_lo
-    t = (np.asarray(y_raw, np.float64) - transform.y_lo) / scale
-    resid = t - _predict(params, transform, x_raw) if len(t) else t
-    n, ss_res, s1, s2 = every_process([len(t), np.sum(resid**2), np.sum(t), np.sum(t**2)]).sum(axis=0)
-    if n == 0:
-        return Metrics(math.nan, math.nan)
-    ss_tot = s2 - s1 * s1 / n
-    return Metrics(math.sqrt(ss_res / n) * scale, 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan)
 
 
 def raw_units(params, transform, x_raw) -> dict:

@@ -19,7 +19,8 @@ from jaxsgd import data as data_mod
 from jaxsgd import defaults
 from jaxsgd.distributed import every_process, is_writer, mean_over_processes, process_count, process_index
 from jaxsgd.errors import InputError
-from jaxsgd.evaluation import Metrics, metrics, predict_prices, raw_units, shared_metrics, shared_transform
+from jaxsgd.evaluation import Metrics, metrics, predict_prices, raw_units, shared_transform
+from jaxsgd.model import init_params
 from jaxsgd.paths import check_output
 from jaxsgd.sgd import OPTIMIZERS, evaluate_loss, fit, init_state, make_optimizer, seed_key
 from jaxsgd.study import full_batch_reference
@@ -188,7 +189,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     train_rows, val_rows = data_mod.split(len(ds.y), cfg.val_fraction, seed=cfg.seed)
     if cfg.val_fraction > 0 and len(val_rows) == 0:
         log(f"note: {name('val_fraction')} {cfg.val_fraction:g} of {len(ds.y)} rows rounds to no validation rows")
-    if cfg.batch_size > len(train_rows):
+    if cfg.batch_size > len(train_rows) and not shard_data:  # sharded: fit checks each process's B/P rows
         raise InputError(lambda n: f"{n('batch_size')} {cfg.batch_size} is larger than the {len(train_rows)} "
                                    f"training rows: use at most {len(train_rows)}")
     optimizer = make_optimizer(cfg.optimizer)
@@ -209,7 +210,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     if shard_data:  # batches of B/P rows here, B in all
         per_epoch = len(train_rows) // max(1, cfg.batch_size // process_count()) * cfg.batch_size
     if not kept.curve:
-        start = evaluate_loss(init_state(ds.x.shape[1], key=seed_key(0)).params, jnp.asarray(xtr).T, jnp.asarray(ytr))
+        start = evaluate_loss(init_params(ds.x.shape[1]), jnp.asarray(xtr).T, jnp.asarray(ytr))
         kept.curve.append([0, mean_over_processes(start, len(ytr)) if shard_data else start])
     stopped = []
 
@@ -248,16 +249,16 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     for w in warnings:
         log(f"warning: {w}")
     pooled = shard_data and process_count() > 1  # every process's rows make the figures
-    score = shared_metrics if pooled else metrics
-    n_train, n_val = (int(v) for v in every_process([len(train_rows), len(val_rows)]).sum(axis=0))
+    counts = [len(train_rows), len(val_rows)]  # replicated rows are every process's: counted once
+    n_train, n_val = (int(v) for v in (every_process(counts) if pooled else np.asarray([counts])).sum(axis=0))
 
     def loss_of(xs, ys):
         mine = evaluate_loss(params, jnp.asarray(xs).T, jnp.asarray(ys)) if len(ys) else 0.0
         return mean_over_processes(mine, len(ys)) if pooled else mine
 
     has_val = n_val > 0
-    tr = score(params, transform, ds.x[train_rows], ds.y[train_rows])
-    va = score(params, transform, ds.x[val_rows], ds.y[val_rows])
+    tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows], pooled=pooled)
+    va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows], pooled=pooled)
     l_star = full_batch_reference(xtr, ytr)[0] if reference and not pooled else None
     return TrainReport(
         params=[float(v) for v in params.to_theta()],

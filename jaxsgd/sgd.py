@@ -21,6 +21,7 @@ same compiled epoch, one call per epoch.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -32,10 +33,10 @@ import numpy as np
 from jaxsgd import engine
 from jaxsgd.defaults import BATCH_SIZE, EPOCHS, LEARNING_RATE, OPTIMIZERS
 from jaxsgd.distributed import mean_over_processes, min_over_processes, process_count, process_index
-from jaxsgd.engine import seed_key
 from jaxsgd.errors import InputError
 from jaxsgd.model import Params, init_params, mean_loss
 from jaxsgd.optimizers import RuntimeSGDState, make_optimizer, runtime_sgd  # noqa: F401  (re-exported)
+from jaxsgd.shuffles import seed_key
 
 __all__ = [
     "FitResult",
@@ -236,7 +237,7 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
         learning_rate = LEARNING_RATE
     _check_inputs(x, y, epochs, learning_rate)
     n, d = x.shape
-    _check_batch(batch_size, n)
+    _check_batch(batch_size, math.inf if shard_data else n)  # sharded: B/P against each process's rows, below
     if state is None:
         key = jax.random.key(0) if key is None else key
         state = init_state(d, key=key, optimizer=optimizer, learning_rate=learning_rate, dtype=x.dtype)
@@ -287,6 +288,9 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
     return FitResult(state, hist)
 
 
+_cut = jax.jit(engine.shuffled_batches, static_argnums=2)
+
+
 def _sharded(x, y, keys, batch_size, drop_last, optimizer):
     """For rows sharded over processes: this process's rows trimmed to the fewest any process has, the keys
     that shuffle its part, and an epoch that cuts batches of ``B/P`` rows here and runs the global ones."""
@@ -303,10 +307,8 @@ def _sharded(x, y, keys, batch_size, drop_last, optimizer):
                                    f"batch: lower {a('batch_size')} or use fewer processes")
     mesh = data_mesh() if jax.device_count() > 1 else None
     spec = jax.sharding.PartitionSpec
-    cut = jax.jit(engine.shuffled_batches, static_argnums=2)
-
     def run(runs, perms, rows, trace):
-        xs, ys, _ = cut(jnp.asarray(perms), rows, batch_size // count)
+        xs, ys, _ = _cut(jnp.asarray(perms), rows, batch_size // count)
         if mesh is not None:  # the global batch: every process's rows side by side
             xs = jax.make_array_from_process_local_data(jax.sharding.NamedSharding(mesh, spec(None, None, None,
                                                                                                 "batch")), xs)

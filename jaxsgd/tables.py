@@ -144,28 +144,37 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
 
 # ---------------------------------------------------------------- CSV
 def _csv_bytes(path, shard):
-    """``(file bytes, header line, body start, body end, line number at body start)`` for the whole file or
-    one shard of its lines."""
+    """``(bytes, header line, start, end, line number at start)``: the whole file, or for ``shard=(i, n)`` only
+    the ``i``-th of ``n`` byte ranges of its body cut at line ends (then ``start`` and ``end`` are 0 and the
+    range's length). A shard's first line number counts the line breaks before it, read in blocks and
+    not kept."""
     with open(path, "rb") as f:
-        data = f.read()
-    end_of_header = data.find(b"\n")
-    header = data if end_of_header < 0 else data[: end_of_header + 1]
-    body_start = len(header)
-    if shard is None:
-        return data, header, body_start, len(data), 2
-    i, n = shard
-    size = len(data) - body_start
+        if shard is None or os.fstat(f.fileno()).st_size == 0:  # (an empty file cannot be mapped)
+            data = f.read()
+            end_of_header = data.find(b"\n")
+            header = data if end_of_header < 0 else data[: end_of_header + 1]
+            return data, header, len(header), len(data), 2
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            end_of_header = m.find(b"\n")
+            header = m[:] if end_of_header < 0 else m[: end_of_header + 1]
+            body_start, size = len(header), len(m) - len(header)
+            i, n = shard
 
-    def cut(k):  # the first line start at or after byte k of the body
-        if k <= 0:
-            return body_start
-        if k >= size:
-            return len(data)
-        nl = data.find(b"\n", body_start + k - 1)
-        return len(data) if nl < 0 else nl + 1
+            def cut(k):  # the first line start at or after byte k of the body
+                if k <= 0:
+                    return body_start
+                if k >= size:
+                    return len(m)
+                nl = m.find(b"\n", body_start + k - 1)
+                return len(m) if nl < 0 else nl + 1
 
-    lo, hi = cut(size * i // n), cut(size * (i + 1) // n)
-    return data, header, lo, hi, data.count(b"\n", 0, lo) + 1
+            lo, hi = cut(size * i // n), cut(size * (i + 1) // n)
+            breaks = sum(m[a:min(a + _BLOCK, lo)].count(b"\n") for a in range(0, lo, _BLOCK))
+            part = m[lo:hi]
+    return part, header, 0, len(part), breaks + 1
+
+
+_BLOCK = 1 << 24
 
 
 def _has_quote(path) -> bool:
@@ -249,10 +258,10 @@ def _read_csv(path, wanted, needed_by, shard) -> Table:
         n_lines = data.count(b"\n", lo, hi) + (1 if hi > lo and data[hi - 1] != 10 else 0)
         if t.num_rows != n_lines:
             return exactly()
-    values = np.empty((t.num_rows, len(wanted)), np.float64)
+    values = np.empty((len(wanted), t.num_rows), np.float64).T  # column by column, each contiguous
     for j in range(len(wanted)):
         col = t.column(j)
-        values[:, j] = col.to_numpy(zero_copy_only=False)
+        np.concatenate([c.to_numpy(zero_copy_only=False) for c in col.chunks] or [np.zeros(0)], out=values[:, j])
         nulls = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
         finite = np.isfinite(values[:, j])
         if not finite.all() and (nulls is None or (~finite & ~nulls).any()):

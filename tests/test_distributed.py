@@ -49,6 +49,8 @@ def test_two_processes_train_as_one(capsys):
     one = _one(capsys, argv)
     np.testing.assert_allclose(two["params"], one["params"], rtol=1e-6, atol=1e-7)  # float32 sums, other order
     assert two["history"]["train_loss"] == pytest.approx(one["history"]["train_loss"], rel=1e-5)
+    assert (two["n_train"], two["n_val"]) == (one["n_train"], one["n_val"])  # replicated rows counted once
+    assert two["train_r2"] == pytest.approx(one["train_r2"], rel=1e-5)
     assert "[1]" in err and "[0]" in err  # both processes' stderr, prefixed
 
 
