@@ -1,11 +1,11 @@
 """Several processes as one run: ``jax.distributed`` over a coordinator, Gloo collectives on CPUs.
 
 After :func:`initialize`, ``jax.devices()`` lists every process's devices: a
-mesh over them (:func:`jaxsgd.sgd.data_mesh`) splits each mini-batch over all
+mesh over them (:func:`jaxsgd.train.data_mesh`) splits each mini-batch over all
 processes, and the runtime sums the gradients (an all-reduce). Every process
 runs the same program on the same arguments (JAX's multi-controller model), so
 each must see the same data (replicated) or its own share laid out alike
-(``shard=(process_index, process_count)``, see :mod:`jaxsgd.tables`).
+(``shard=(process_index, process_count)``, see :func:`jaxsgd.data.read_table`).
 
 Faults are bounded here rather than left to the runtime: a process that has not
 joined within ``join_timeout`` seconds, or a collective that fails because a
@@ -28,10 +28,10 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from jaxsgd.defaults import JOIN_TIMEOUT, MAX_JOIN_TIMEOUT
 from jaxsgd.errors import InputError
 
 __all__ = [
-    "JOIN_TIMEOUT",
     "Cluster",
     "active",
     "check_cluster",
@@ -46,8 +46,6 @@ __all__ = [
     "runtime_errors",
 ]
 
-JOIN_TIMEOUT = 60.0  # seconds every process has to join before the others give up
-MAX_JOIN_TIMEOUT = 86_400.0  # a day: longer is a typo, and the runtime takes whole seconds in 32 bits
 HEARTBEAT_TIMEOUT = 10  # seconds of silence before the coordinator counts a process lost
 
 

@@ -1,4 +1,5 @@
-"""Errors a user can fix, worded in the caller's terms.
+"""Every exception jaxsgd raises: errors a user can fix, one family rooted at :class:`InputError`, worded in
+the caller's terms.
 
 A message may name the caller's arguments. It is given as a function of a
 *namer*, which spells an argument's Python name the way the caller knows it: the
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["DataError", "InputError", "Namer", "python_name"]
+__all__ = ["CheckpointError", "DataError", "ExpressionError", "InputError", "Namer", "OutputError", "StudyError",
+           "TrainingStopped", "python_name"]
 
 Namer = Callable[[str], str]
 
@@ -45,3 +47,31 @@ class InputError(ValueError):
 
 class DataError(InputError):
     """Bad data: a one-line message naming the file, line and column where it can."""
+
+
+class CheckpointError(InputError):
+    """A file that is not a jaxsgd checkpoint, or one that does not fit the run."""
+
+
+class OutputError(InputError):
+    """An output path that cannot be written, or whose writing would replace something not ours."""
+
+
+class StudyError(InputError):
+    """A study setting out of range: ``argument`` names the field, ``problem`` says what is wrong.
+
+    >>> str(StudyError("seeds", "at least one seed is needed, got 0"))
+    'seeds: at least one seed is needed, got 0'
+    """
+
+    def __init__(self, argument: str, problem: str):
+        super().__init__(lambda name: f"{name(argument)}: {problem}")
+        self.argument, self.problem = argument, problem
+
+
+class TrainingStopped(InputError):
+    """A non-finite loss stopped the run; the last good checkpoint is kept."""
+
+
+class ExpressionError(InputError):
+    """A person's answer that cannot be read or checked: a one-line reason."""

@@ -1,4 +1,4 @@
-"""The sigmoid neuron ``h(x) = σ(b + w·x)``, its squared loss and one SGD step.
+"""The sigmoid neuron ``h(x) = σ(b + w·x)`` and its squared loss.
 
 Everything here takes one unbatched example; batches come from :func:`jax.vmap`.
 Functions follow the dtype of their inputs (float32 by default in JAX; float64
@@ -10,7 +10,8 @@ Math, for one example ``(x, y)`` with ``z = b + w·x`` and ``h = σ(z)``::
     ∂L/∂z  = −(y − h) · σ′(z),      σ′(z) = σ(z)(1 − σ(z)) = e/(1 + e)²,  e = e^{−|z|}
     ∂L/∂b  = ∂L/∂z,     ∂L/∂wⱼ = ∂L/∂z · xⱼ
 
-and the mini-batch SGD step is ``θ ← θ − α · (1/B) Σᵢ ∇Lᵢ(θ)``.
+and the mini-batch gradient is ``(1/B) Σᵢ ∇Lᵢ(θ) = ∇ mean_loss``, which the one SGD step
+``θ ← θ − α · (1/B) Σᵢ ∇Lᵢ(θ)`` (:func:`jaxsgd.train.step`) takes by :func:`jax.grad`.
 
 ``e/(1 + e)²`` is the same number as ``σ(z)(1 − σ(z))`` (for ``z ≥ 0`` it is
 ``σ(z)·σ(−z)`` with ``σ(−z) = e/(1 + e)``) but it never subtracts two numbers
@@ -27,9 +28,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxsgd.errors import InputError
+
 __all__ = [
     "Params",
-    "batch_grad",
     "batch_loss",
     "example_loss",
     "init_params",
@@ -37,7 +39,6 @@ __all__ = [
     "per_example_grads",
     "predict",
     "predict_batch",
-    "sgd_step",
     "sigmoid",
     "sigmoid_prime",
 ]
@@ -58,7 +59,7 @@ class Params(NamedTuple):
         """
         theta = jnp.asarray(theta, dtype=dtype)
         if theta.ndim != 1 or theta.shape[0] < 2:
-            raise ValueError(f"theta must be a vector (b, w1, ..., wd) with d >= 1, got shape {theta.shape}")
+            raise InputError(f"theta must be a vector (b, w1, ..., wd) with d >= 1, got shape {theta.shape}")
         return cls(theta[0], theta[1:])
 
     def to_theta(self) -> jax.Array:
@@ -149,37 +150,18 @@ def mean_loss(params: Params, xt, y):
 
 
 def batch_loss(params: Params, x, y):
-    """Mean loss ``(1/B) Σᵢ ½ (yᵢ − h(xᵢ))²`` over a batch ``x: (B, d)``, ``y: (B,)``."""
+    """Mean loss ``(1/B) Σᵢ ½ (yᵢ − h(xᵢ))²`` over a batch ``x: (B, d)``, ``y: (B,)``.
+
+    Its gradient is the mini-batch gradient. At the exercise's point,
+    ``θ⁰ = (4, 5, 6)``, ``x = (1, 2)``, ``y = 3``, it is
+    ``−(3 − σ(21))·σ′(21)·(1, 1, 2) ≈ −1.5165e-9·(1, 1, 2)``:
+
+    >>> g = jax.grad(batch_loss)(Params.from_theta([4.0, 5.0, 6.0]), jnp.array([[1.0, 2.0]]), jnp.array([3.0]))
+    >>> [round(float(v) * 1e9, 4) for v in g.to_theta()]
+    [-1.5165, -1.5165, -3.033]
+    """
     return mean_loss(params, jnp.asarray(x).T, y)
 
 
 per_example_grads = jax.vmap(jax.grad(example_loss), in_axes=(None, 0, 0))
 per_example_grads.__doc__ = "``∇Lᵢ`` for every example of a batch, as ``Params`` with a leading batch axis."
-
-
-def batch_grad(params: Params, x, y) -> Params:
-    """``(1/B) Σᵢ ∇Lᵢ(θ)``: the mean of the per-example gradients.
-
-    The exercise's point, ``θ⁰ = (4, 5, 6)``, ``x = (1, 2)``, ``y = 3``: the
-    gradient is ``−(3 − σ(21))·σ′(21)·(1, 1, 2) ≈ −1.5165e-9·(1, 1, 2)``.
-
-    >>> g = batch_grad(Params.from_theta([4.0, 5.0, 6.0]), jnp.array([[1.0, 2.0]]), jnp.array([3.0]))
-    >>> [round(float(v) * 1e9, 4) for v in g.to_theta()]
-    [-1.5165, -1.5165, -3.033]
-    """
-    grads = per_example_grads(params, x, y)
-    return jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
-
-
-def sgd_step(params: Params, x, y, lr) -> Params:
-    """One mini-batch SGD step ``θ ← θ − α · (1/B) Σᵢ ∇Lᵢ(θ)``.
-
-    Pure: returns new parameters. ``lr`` may be a traced value.
-
-    >>> p = Params(jnp.array(0.0), jnp.array([0.0]))
-    >>> p1 = sgd_step(p, jnp.array([[1.0]]), jnp.array([1.0]), 2.0)
-    >>> float(p1.b), float(p1.w[0])   # gradient −(1 − ½)·¼ = −⅛ on both
-    (0.25, 0.25)
-    """
-    g = batch_grad(params, x, y)
-    return jax.tree.map(lambda p, gi: p - lr * gi, params, g)

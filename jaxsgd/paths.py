@@ -9,7 +9,7 @@ an image of the format its extension names for ``plot``.
 >>> check_plot_path("curves.txt")
 Traceback (most recent call last):
 ...
-jaxsgd.paths.OutputError: plot curves.txt: the name must end in an image extension ...
+jaxsgd.errors.OutputError: plot curves.txt: the name must end in an image extension ...
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import tempfile
 
-from jaxsgd.errors import InputError
+from jaxsgd.errors import OutputError
 
-__all__ = ["IMAGE_FORMATS", "OutputError", "check_output", "check_plot_path", "is_image", "write_atomically"]
+__all__ = ["IMAGE_FORMATS", "check_output", "check_plot_path", "is_image", "write_atomically"]
 
 # extension → how files of that format begin (matplotlib's file formats that need no extra TeX)
 IMAGE_FORMATS = {
@@ -35,10 +35,6 @@ IMAGE_FORMATS = {
     ".tiff": (b"II*\x00", b"MM\x00*"),
     ".webp": (b"RIFF",),
 }
-
-
-class OutputError(InputError):
-    """An output path that cannot be written, or whose writing would replace something not ours."""
 
 
 def _same_file(a, b) -> bool:

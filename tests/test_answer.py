@@ -7,10 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxsgd import polynomials as P
-from jaxsgd.answer import MAX_CHECK_ORDER, POINTS, check
+from jaxsgd import derivatives as P
 from jaxsgd.cli import main
-from jaxsgd.expression import ExpressionError
+from jaxsgd.defaults import ANSWER_MAX_ORDER as MAX_CHECK_ORDER
+from jaxsgd.derivatives import check_answer as check
+from jaxsgd.derivatives._interval import POINTS
+from jaxsgd.errors import ExpressionError
 
 ORDERS = range(0, 31)
 

@@ -8,24 +8,26 @@ import jax
 import numpy as np
 import pytest
 
-from jaxsgd import checkpoint
+from jaxsgd import train
 from jaxsgd.cli import main
 from jaxsgd.data import Transform
-from jaxsgd.sgd import init_state, make_optimizer
+from jaxsgd.errors import CheckpointError
+from jaxsgd.model import init_params
 
 META = {"features": ["floor_area_m2", "age_years"], "target": "price", "optimizer": "sgd", "lr": 0.5,
         "batch_size": 16, "seed": 0, "source": "test"}
 
 
 def _state():
-    st = init_state(2, key=jax.random.key(3), optimizer=make_optimizer("sgd"), learning_rate=0.5)
+    st = train.TrainState.create(init_params(2), key=jax.random.key(3), optimizer=train.make_optimizer("sgd"),
+                                 learning_rate=0.5)
     return st._replace(params=st.params._replace(b=st.params.b + 0.25, w=st.params.w - 1.5))
 
 
 @pytest.fixture
 def good(tmp_path):
     path = tmp_path / "good.npz"
-    checkpoint.save(path, _state(), Transform(np.array([100.0, 40.0]), np.array([60.0, 23.0]), 0.0, 1e6), META)
+    train.save_checkpoint(path, _state(), Transform(np.array([100.0, 40.0]), np.array([60.0, 23.0]), 0.0, 1e6), META)
     return path
 
 
@@ -79,21 +81,21 @@ BAD = {
 
 
 def test_round_trip(good):
-    state, transform, meta = checkpoint.load(good)
+    state, transform, meta = train.load_checkpoint(good)
     np.testing.assert_array_equal(np.asarray(state.params.to_theta()), [0.25, -1.5, -1.5])
     assert transform.y_hi == 1e6 and transform.std.tolist() == [60.0, 23.0]
     assert meta["features"] == META["features"] and meta["target"] == "price"
-    assert checkpoint.is_checkpoint(good)
+    assert train.is_checkpoint(good)
 
 
 @pytest.mark.parametrize("kind", BAD)
 def test_load_refuses_what_is_not_a_complete_checkpoint(good, tmp_path, kind):
     bad = tmp_path / "bad.npz"
     BAD[kind](good, bad)
-    with pytest.raises(checkpoint.CheckpointError, match=r"^not a jaxsgd checkpoint: .*bad\.npz") as e:
-        checkpoint.load(bad)
+    with pytest.raises(CheckpointError, match=r"^not a jaxsgd checkpoint: .*bad\.npz") as e:
+        train.load_checkpoint(bad)
     assert "\n" not in str(e.value)
-    assert not checkpoint.is_checkpoint(bad)
+    assert not train.is_checkpoint(bad)
 
 
 @pytest.mark.parametrize("kind", ["empty file", "plain npy", "directory", "no theta", "theta shape",
@@ -113,11 +115,12 @@ def test_cli_says_not_a_checkpoint_in_one_line(good, tmp_path, capsys, kind, com
 
 
 def test_dev_null_is_not_a_checkpoint():
-    with pytest.raises(checkpoint.CheckpointError, match="not a jaxsgd checkpoint: /dev/null"):
-        checkpoint.load("/dev/null")
+    with pytest.raises(CheckpointError, match="not a jaxsgd checkpoint: /dev/null"):
+        train.load_checkpoint("/dev/null")
 
 
 def test_optimizer_state_must_fit_the_template(good):
-    adam = init_state(2, key=jax.random.key(0), optimizer=make_optimizer("adam"), learning_rate=0.1).opt_state
-    with pytest.raises(checkpoint.CheckpointError, match="trained with optimizer sgd"):
-        checkpoint.load(good, adam)
+    adam = train.TrainState.create(init_params(2), key=jax.random.key(0), optimizer=train.make_optimizer("adam"),
+                                   learning_rate=0.1).opt_state
+    with pytest.raises(CheckpointError, match="trained with optimizer sgd"):
+        train.load_checkpoint(good, adam)

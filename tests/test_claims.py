@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsgd import claims
+from jaxsgd import study as claims
 
 
 def _data(n=2000):

@@ -89,7 +89,7 @@ def test_step_plot(tmp_path, capsys, pyplot_available):
 
 
 def test_step_loss_along_the_gradient_falls_for_a_small_step():
-    from jaxsgd.exercise_step import loss_along, worked_step
+    from jaxsgd.exercise import loss_along, worked_step
 
     s = worked_step([0.5, -1.0], [2.0], 0.9, 0.1)
     assert loss_along(s, 0.0) == pytest.approx(0.5 * (s.residual) ** 2, rel=1e-12)
@@ -136,9 +136,10 @@ def test_options_that_do_not_apply_are_named(capsys, argv, needle):
 def test_undefined_figures_are_said_not_printed_as_nan():
     import math
 
-    from jaxsgd import run
+    from jaxsgd import train
     from jaxsgd.cli.train import format_report
+    from jaxsgd.data import DataSource
 
-    report = run.run_training(run.TrainConfig(n_rows=300, epochs=1), log=lambda s: None)
+    report = train.run_training(train.TrainConfig(DataSource(n_rows=300), epochs=1), log=lambda s: None)
     text = format_report(report._replace(val_r2=math.nan))
     assert "R² undefined" in text and "nan" not in text.lower()

@@ -1,4 +1,4 @@
-"""The command line's shared pieces: progress on stderr, flag names, tables."""
+"""The command line's shared pieces: progress on stderr, flag names, data."""
 
 import io
 

@@ -53,50 +53,50 @@ def _csv(tmp_path, text, name="d.csv"):
 
 def test_csv_loading_and_errors(tmp_path):
     good = _csv(tmp_path, "a,b,y\n1,2,3\n4,5,6\n")
-    ds = data.load_csv(good, ["a", "b"], "y")
+    ds = data.load_table(good, ["a", "b"], "y")
     np.testing.assert_array_equal(ds.x, [[1, 2], [4, 5]])
     with pytest.raises(data.DataError, match=r"unknown column c; available: a, b, y"):
-        data.load_csv(good, ["a", "c"], "y")
+        data.load_table(good, ["a", "c"], "y")
     with pytest.raises(data.DataError, match=r"line 3, column b: not a number: 'x'"):
-        data.load_csv(_csv(tmp_path, "a,b,y\n1,2,3\n4,x,6\n"), ["a", "b"], "y")
+        data.load_table(_csv(tmp_path, "a,b,y\n1,2,3\n4,x,6\n"), ["a", "b"], "y")
     with pytest.raises(data.DataError, match=r"line 2, column y: not a finite number: 'inf'"):
-        data.load_csv(_csv(tmp_path, "a,b,y\n1,2,inf\n"), ["a", "b"], "y")
+        data.load_table(_csv(tmp_path, "a,b,y\n1,2,inf\n"), ["a", "b"], "y")
     with pytest.raises(data.DataError, match="the file is empty"):
-        data.load_csv(_csv(tmp_path, ""), ["a"], "y")
+        data.load_table(_csv(tmp_path, ""), ["a"], "y")
     with pytest.raises(data.DataError, match="no such file"):
-        data.load_csv(tmp_path / "nope.csv", ["a"], "y")
+        data.load_table(tmp_path / "nope.csv", ["a"], "y")
     with pytest.raises(data.DataError, match="no data rows"):
-        data.load_csv(_csv(tmp_path, "a,y\n"), ["a"], "y")
+        data.load_table(_csv(tmp_path, "a,y\n"), ["a"], "y")
 
 
 def test_missing_values_reported_or_dropped(tmp_path):
     p = _csv(tmp_path, "a,y\n1,2\n,3\n4,\n5,6\n")
     with pytest.raises(data.DataError, match=r"2 row\(s\) with missing values .*line 3, 4.*with drop_missing"):
-        data.load_csv(p, ["a"], "y")
-    ds = data.load_csv(p, ["a"], "y", drop_missing=True)
+        data.load_table(p, ["a"], "y")
+    ds = data.load_table(p, ["a"], "y", drop_missing=True)
     assert ds.y.tolist() == [2.0, 6.0] and ds.dropped_lines == (3, 4)
 
 
 def test_california_housing(california_csv):
     with pytest.raises(data.DataError, match=r"207 row\(s\) with missing values"):
-        data.load_csv(california_csv, ["median_income", "total_bedrooms"], "median_house_value")
-    ds = data.load_csv(california_csv, ["median_income", "total_bedrooms"], "median_house_value", drop_missing=True)
+        data.load_table(california_csv, ["median_income", "total_bedrooms"], "median_house_value")
+    ds = data.load_table(california_csv, ["median_income", "total_bedrooms"], "median_house_value", drop_missing=True)
     assert len(ds.y) == 20640 - 207
-    full = data.load_csv(california_csv, ["median_income", "housing_median_age"], "median_house_value")
+    full = data.load_table(california_csv, ["median_income", "housing_median_age"], "median_house_value")
     assert full.x.shape == (20640, 2) and full.y.max() == 500001.0
 
 
 def test_row_with_more_cells_than_the_header_names_its_line(tmp_path):
     p = _csv(tmp_path, "a,b,y\n1,2,3\n1,000,2,3\n")
     with pytest.raises(data.DataError, match=r"line 3: 4 cells but the header has 3 columns"):
-        data.load_csv(p, ["a", "b"], "y")
+        data.load_table(p, ["a", "b"], "y")
 
 
 def test_rows_remember_their_csv_lines(tmp_path):
-    ds = data.load_csv(_csv(tmp_path, "a,y\n1,2\n,3\n\n5,6\n"), ["a"], "y", drop_missing=True)
+    ds = data.load_table(_csv(tmp_path, "a,y\n1,2\n,3\n\n5,6\n"), ["a"], "y", drop_missing=True)
     assert ds.lines.tolist() == [2, 5] and ds.dropped_lines == (3,)
     assert data.dropped_note(ds) == "dropped 1 row(s) with missing values (line 3)"
-    assert data.dropped_note(data.load_csv(_csv(tmp_path, "a,y\n1,2\n"), ["a"], "y")) is None
+    assert data.dropped_note(data.load_table(_csv(tmp_path, "a,y\n1,2\n"), ["a"], "y")) is None
 
 
 @pytest.mark.parametrize("scale", [1e201, 1e-200, 2.0**900])
@@ -141,7 +141,7 @@ def test_too_many_rows_for_this_machine(monkeypatch):
 
 
 def test_targets_far_outside_the_fitted_scale_are_named(tmp_path):
-    ds = data.load_csv(_csv(tmp_path, "a,y\n1,0.2\n2,0.5\n3,1e30\n4,0.7\n"), ["a"], "y")
+    ds = data.load_table(_csv(tmp_path, "a,y\n1,0.2\n2,0.5\n3,1e30\n4,0.7\n"), ["a"], "y")
     tr = data.fit_transform(ds, np.array([0, 1, 3]))
     with pytest.raises(data.DataError, match=r"target y at line 4 is 1e\+30, too far outside"):
         data.check_targets(ds, tr)
@@ -151,15 +151,15 @@ def test_targets_far_outside_the_fitted_scale_are_named(tmp_path):
 def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
     p = _csv(tmp_path, "a,a,y\n1,2,3\n4,5,6\n")
     with pytest.raises(data.DataError, match=r"column a appears 2 times in the header"):
-        data.load_csv(p, ["a"], "y")
-    ds = data.load_csv(_csv(tmp_path, "a,a,b,y\n1,2,3,4\n"), ["b"], "y")  # unused duplicates are fine
+        data.load_table(p, ["a"], "y")
+    ds = data.load_table(_csv(tmp_path, "a,a,b,y\n1,2,3,4\n"), ["b"], "y")  # unused duplicates are fine
     assert ds.x.tolist() == [[3.0]]
 
 
 def test_a_file_not_separated_by_commas_or_not_utf8_says_so(tmp_path):
     with pytest.raises(data.DataError, match=r"separated by ';'.*comma"):
-        data.load_csv(_csv(tmp_path, "a;y\n1;2\n"), ["a"], "y")
+        data.load_table(_csv(tmp_path, "a;y\n1;2\n"), ["a"], "y")
     p = tmp_path / "latin1.csv"
     p.write_bytes("a,y\n1,2\n\xe9,3\n".encode("latin-1"))
     with pytest.raises(data.DataError, match="save it as UTF-8"):
-        data.load_csv(p, ["a"], "y")
+        data.load_table(p, ["a"], "y")

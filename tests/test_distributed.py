@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from jaxsgd import engine, sgd
+from jaxsgd import train
 from jaxsgd.cli import main
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
@@ -92,14 +92,14 @@ def test_the_study_split_over_two_processes_is_the_one_process_study():
 
 SHARDED = r"""
 import json, sys, jax, numpy as np
-from jaxsgd import distributed, sgd
+from jaxsgd import distributed, train
 distributed.initialize(distributed.Cluster(sys.argv[1], 2, int(sys.argv[2])))
 rng = np.random.default_rng(0)
 x = rng.normal(size=(203, 2)).astype(np.float32)
 y = rng.uniform(size=203).astype(np.float32)
 me = jax.process_index()
 part = slice(0, 101) if me == 0 else slice(101, 203)  # 101 and 102 rows: both use 101
-state, hist = sgd.fit(x[part], y[part], batch_size=8, epochs=2, key=jax.random.key(3), shard_data=True)
+state, hist = train.fit(x[part], y[part], batch_size=8, epochs=2, key=jax.random.key(3), shard_data=True)
 if me == 0:
     print(json.dumps({"theta": np.asarray(state.params.to_theta()).tolist(), "loss": hist.train_loss}))
 """
@@ -107,18 +107,18 @@ if me == 0:
 
 def _simulate_sharded(x, y, parts, batch_size, epochs, key):
     """The sharded shuffle in one process: part p shuffled by part_keys(key, p), batches of B/P side by side."""
-    opt = sgd.make_optimizer("sgd")
-    runs = engine.init_runs(2, np.asarray(jax.random.key_data(key))[None], [0.5], optimizer=opt)
+    opt = train.make_optimizer("sgd")
+    runs = train.TrainState.create_runs(2, np.asarray(jax.random.key_data(key))[None], [0.5], optimizer=opt)
     n = min(len(range(*p.indices(len(y)))) for p in parts)
-    rows = [engine.rows_of(jnp.asarray(x[p][:n]), jnp.asarray(y[p][:n])) for p in parts]
-    keys = [engine.part_keys(np.asarray(jax.random.key_data(key))[None], i) for i in range(len(parts))]
+    rows = [train.rows_of(jnp.asarray(x[p][:n]), jnp.asarray(y[p][:n])) for p in parts]
+    keys = [train.part_keys(np.asarray(jax.random.key_data(key))[None], i) for i in range(len(parts))]
     b = batch_size // len(parts)
     for e in range(epochs):
-        cut = [engine.shuffled_batches(jnp.asarray(engine.permutations(k, e, n)), r, b) for k, r in zip(keys, rows,
+        cut = [train.shuffled_batches(jnp.asarray(train.permutations(k, e, n)), r, b) for k, r in zip(keys, rows,
                                                                                                          strict=True)]
         xs = jnp.concatenate([c[0] for c in cut], axis=-1)
         ys = jnp.concatenate([c[1] for c in cut], axis=-1)
-        runs = engine.epoch_of_batches(runs, xs, ys, optimizer=opt)
+        runs = train.epoch_of_batches(runs, xs, ys, optimizer=opt)
     return np.asarray(jnp.concatenate([runs.params.b[0, 0][None], runs.params.w[0, 0]]))
 
 
@@ -132,7 +132,7 @@ def test_sharded_data_equals_the_sharded_shuffle_simulated_in_one_process():
 
 
 def test_a_killed_process_stops_the_other_within_the_bound_and_the_checkpoint_survives(tmp_path):
-    from jaxsgd import checkpoint
+    from jaxsgd import train
 
     ck = tmp_path / "run.npz"
     port = _port()
@@ -155,7 +155,7 @@ def test_a_killed_process_stops_the_other_within_the_bound_and_the_checkpoint_su
     assert procs[0].returncode == 1 and took < BOUND
     lines = [ln for ln in err.splitlines() if not ln.startswith("[Gloo]")]
     assert len(lines) == 1 and "another process has probably stopped" in lines[0] and str(ck) in lines[0]
-    state, _, meta = checkpoint.load(ck)
+    state, _, meta = train.load_checkpoint(ck)
     assert int(state.epoch) >= 1 and len(meta["history"]["train_loss"]) == int(state.epoch)
 
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsgd import engine, sgd
+from jaxsgd import train
 
 N, B = 300, 16
 
@@ -26,19 +26,19 @@ LRS = np.array([0.25, 1.0, 4.0, 16.0], np.float32)
 @pytest.fixture(scope="module")
 def sweep3x4():
     x, y = _data()
-    return engine.sweep(x, y, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=2)
+    return train.sweep(x, y, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=2)
 
 
 @pytest.mark.parametrize(("s", "j"), [(0, 0), (1, 2), (2, 3)])
 def test_a_run_taken_out_of_a_sweep_is_train(sweep3x4, s, j):
     x, y = _data()
     key = jax.random.wrap_key_data(jnp.asarray(KEYS[s]))
-    one = sgd.fit(x, y, batch_size=B, epochs=2, learning_rate=float(LRS[j]), key=key).state.params
+    one = train.fit(x, y, batch_size=B, epochs=2, learning_rate=float(LRS[j]), key=key).state.params
     swept = np.asarray(jnp.concatenate([sweep3x4.params.b[s, j, None], sweep3x4.params.w[s, j]]))
     # the same batches and arithmetic, compiled for another shape: equal up to float32 rounding
     np.testing.assert_allclose(swept, np.asarray(one.to_theta()), rtol=2e-5, atol=1e-6)
     # and train is bit for bit the one-run sweep
-    alone = engine.sweep(x, y, learning_rates=LRS[j:j + 1], keys=KEYS[s:s + 1], batch_size=B, epochs=2)
+    alone = train.sweep(x, y, learning_rates=LRS[j:j + 1], keys=KEYS[s:s + 1], batch_size=B, epochs=2)
     np.testing.assert_array_equal(np.asarray(alone.params.b[0, 0]), np.asarray(one.b))
     np.testing.assert_array_equal(np.asarray(alone.params.w[0, 0]), np.asarray(one.w))
 
@@ -47,24 +47,24 @@ def test_learning_rates_share_a_seeds_shuffle_and_seeds_do_not():
     x, y = _data()
     # with a zero learning rate nothing moves; with one learning rate the order matters. Two sweeps with the
     # same seed and different companions give the same run: its batches come from its seed alone
-    a = engine.sweep(x, y, learning_rates=[1.0, 2.0], keys=KEYS[:1], batch_size=B, epochs=1)
-    b = engine.sweep(x, y, learning_rates=[1.0, 8.0], keys=KEYS[:1], batch_size=B, epochs=1)
+    a = train.sweep(x, y, learning_rates=[1.0, 2.0], keys=KEYS[:1], batch_size=B, epochs=1)
+    b = train.sweep(x, y, learning_rates=[1.0, 8.0], keys=KEYS[:1], batch_size=B, epochs=1)
     np.testing.assert_array_equal(np.asarray(a.params.w[0, 0]), np.asarray(b.params.w[0, 0]))
-    perms = engine.permutations(KEYS, 0, N)
+    perms = train.permutations(KEYS, 0, N)
     assert len({p.tobytes() for p in perms}) == 3  # distinct seeds, distinct shuffles
-    assert not np.array_equal(perms[0], engine.permutations(KEYS, 1, N)[0])  # and a new one every epoch
+    assert not np.array_equal(perms[0], train.permutations(KEYS, 1, N)[0])  # and a new one every epoch
 
 
 def test_permutations_are_pure_functions_of_key_and_epoch():
-    p = engine.permutations(KEYS, 7, 1000)
+    p = train.permutations(KEYS, 7, 1000)
     assert all(sorted(row) == list(range(1000)) for row in p)
-    np.testing.assert_array_equal(p, engine.permutations(KEYS, 7, 1000))
+    np.testing.assert_array_equal(p, train.permutations(KEYS, 7, 1000))
 
 
 def test_permutations_are_uniform_on_small_n():
     """All 3! = 6 orders appear about equally often (chi-square, 5 dof, p ≈ 1e-4 bound)."""
     keys = np.stack([np.arange(3000, dtype=np.uint32), np.full(3000, 9, np.uint32)], axis=1)
-    perms = engine.permutations(keys, 0, 3)
+    perms = train.permutations(keys, 0, 3)
     codes = perms[:, 0] * 3 + perms[:, 1]
     counts = np.bincount(codes, minlength=9)[[1, 2, 3, 5, 6, 7]]
     chi2 = ((counts - 500) ** 2 / 500).sum()
@@ -72,17 +72,17 @@ def test_permutations_are_uniform_on_small_n():
 
 
 def test_device_permutations_are_permutations():
-    p = engine.permutations(KEYS, 3, 257, "device")
+    p = train.permutations(KEYS, 3, 257, "device")
     assert p.shape == (3, 257) and all(sorted(row) == list(range(257)) for row in p)
 
 
 def test_shuffler_prefetches_the_same_permutations_and_ends_its_thread():
     before = {t.name for t in threading.enumerate()}
-    with engine.Shuffler(KEYS, N) as sh:
+    with train.Shuffler(KEYS, N) as sh:
         got = [sh.get(e) for e in range(3)]
         assert any(t.name.startswith("jaxsgd-shuffle") for t in threading.enumerate())
     for e, p in enumerate(got):
-        np.testing.assert_array_equal(p, engine.permutations(KEYS, e, N))
+        np.testing.assert_array_equal(p, train.permutations(KEYS, e, N))
     after = {t.name for t in threading.enumerate() if t.name.startswith("jaxsgd-shuffle")}
     assert not (after - before)
 
@@ -110,7 +110,7 @@ def test_sweep_names_a_bad_argument(change, needle):
     x, y = _data()
     args = {"learning_rates": LRS, "keys": KEYS, "batch_size": B, "epochs": 1, **change}
     with pytest.raises(ValueError, match=needle):
-        engine.sweep(x, y, **args)
+        train.sweep(x, y, **args)
 
 
 def test_sweep_refuses_non_finite_or_mismatched_data():
@@ -120,12 +120,12 @@ def test_sweep_refuses_non_finite_or_mismatched_data():
     for args, needle in (((bad, y), "x"), ((x, np.where(np.arange(N) == 3, np.nan, y)), "y"), ((x, y[:-1]), "y"),
                          ((x[:, 0], y), "x")):
         with pytest.raises(ValueError, match=needle):
-            engine.sweep(*args, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=1)
+            train.sweep(*args, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=1)
 
 
 def test_sweep_takes_typed_keys():
     x, y = _data()
-    typed = engine.sweep(x, y, learning_rates=LRS[:1], keys=jax.random.wrap_key_data(jnp.asarray(KEYS[:1])),
+    typed = train.sweep(x, y, learning_rates=LRS[:1], keys=jax.random.wrap_key_data(jnp.asarray(KEYS[:1])),
                          batch_size=B, epochs=1)
-    raw = engine.sweep(x, y, learning_rates=LRS[:1], keys=KEYS[:1], batch_size=B, epochs=1)
+    raw = train.sweep(x, y, learning_rates=LRS[:1], keys=KEYS[:1], batch_size=B, epochs=1)
     np.testing.assert_array_equal(np.asarray(typed.params.w), np.asarray(raw.params.w))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from jaxsgd import sgd
+from jaxsgd import train
 from jaxsgd.cli import main
 from jaxsgd.errors import DataError, InputError
 
@@ -29,7 +29,7 @@ def test_a_hostile_path_in_a_message_is_kept_as_it_is():
 def test_library_and_command_line_name_the_same_argument_their_own_way(capsys):
     x, y = [[0.0], [1.0]], [0.2, 0.8]
     with pytest.raises(InputError, match=r"^batch_size 3 is larger than the 2 training rows"):
-        sgd.fit(x, y, batch_size=3, epochs=1)
+        train.fit(x, y, batch_size=3, epochs=1)
     assert main(["train", "--rows", "10", "--batch-size", "9", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "--batch-size 9 is larger than the 8 training rows" in err and "batch_size" not in err

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxsgd.expression import MAX_LENGTH, ExpressionError, parse
+from jaxsgd.derivatives import parse
+from jaxsgd.derivatives._notation import MAX_LENGTH
+from jaxsgd.errors import ExpressionError
 
 X = ("x",)
 SIG = ("sig", 0, X)

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxsgd import noise
+from jaxsgd import study as noise
 from jaxsgd.model import Params
 
 

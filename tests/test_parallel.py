@@ -10,7 +10,7 @@ from conftest import ROOT
 
 SCRIPT = r"""
 import json, traceback, jax, jax.numpy as jnp, numpy as np
-from jaxsgd import engine, sgd
+from jaxsgd import train
 from jaxsgd.cli import main
 out = {"devices": jax.device_count()}
 rng = np.random.default_rng(0)
@@ -24,21 +24,22 @@ def check(name, fn):  # one failure does not hide the others
         out[name] = "FAILED: " + traceback.format_exc()[-600:]
 
 def data_parallel():
-    par = sgd.fit(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5).state.params
-    one = sgd.fit(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5, parallel=False).state.params
+    par = train.fit(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5).state.params
+    one = train.fit(x, y, batch_size=64, epochs=3, key=jax.random.key(0), learning_rate=0.5,
+                    parallel=False).state.params
     return float(np.abs(np.asarray(par.to_theta()) - np.asarray(one.to_theta())).max())
 
 def all_reduce():
-    opt = sgd.make_optimizer()
-    runs = engine.init_runs(2, np.zeros((1, 2), np.uint32), [0.5], optimizer=opt)
-    perms = jnp.asarray(engine.permutations(np.zeros((1, 2), np.uint32), 0, 1000))
-    lowered = engine.epoch.lower(runs, perms, engine.rows_of(x, y), optimizer=opt, batch_size=64,
-                                 mesh=sgd.data_mesh())
+    opt = train.make_optimizer()
+    runs = train.TrainState.create_runs(2, np.zeros((1, 2), np.uint32), [0.5], optimizer=opt)
+    perms = jnp.asarray(train.permutations(np.zeros((1, 2), np.uint32), 0, 1000))
+    lowered = train.epoch.lower(runs, perms, train.rows_of(x, y), optimizer=opt, batch_size=64,
+                                 mesh=train.data_mesh())
     return "all-reduce" in lowered.compile().as_text()
 
 def refused():
     try:
-        sgd.fit(x, y, batch_size=30, epochs=1)
+        train.fit(x, y, batch_size=30, epochs=1)
     except ValueError as e:
         return str(e)
 
@@ -46,8 +47,8 @@ keys = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(1), 8)))
 lrs = np.linspace(0.1, 0.8, 4).astype(np.float32)
 
 def runs_sharded():
-    m = engine.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=32, epochs=1)
-    single = engine.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=32, epochs=1, shard_runs=False)
+    m = train.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=32, epochs=1)
+    single = train.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=32, epochs=1, shard_runs=False)
     diff = np.abs(np.asarray(m.params.w) - np.asarray(single.params.w)).max()
     return [len(m.params.b.sharding.device_set), float(diff)]
 

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from jaxsgd import paths
+from jaxsgd.errors import OutputError
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(8)
 
@@ -29,7 +30,7 @@ def test_refused_with_the_reason(tmp_path, target, needle):
     (tmp_path / "data.csv").write_text("a,y\n1,2\n")
     (tmp_path / "link.csv").symlink_to(tmp_path / "data.csv")
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(paths.OutputError, match=needle) as e:
+    with pytest.raises(OutputError, match=needle) as e:
         paths.check_output(target(tmp_path), argument="save", others={"csv": tmp_path / "data.csv"},
                            replaceable=lambda p: False, what="a jaxsgd checkpoint")
     assert str(e.value).startswith("save ") and "\n" not in str(e.value)
@@ -49,26 +50,26 @@ def test_unwritable_folder(tmp_path):
     try:
         if os.access(ro, os.W_OK) and os.geteuid() == 0:
             pytest.skip("root writes into read-only folders")
-        with pytest.raises(paths.OutputError, match="cannot write in"):
+        with pytest.raises(OutputError, match="cannot write in"):
             paths.check_output(ro / "x.npz", argument="save")
     finally:
         ro.chmod(0o700)
 
 
 def test_plot_rule(tmp_path):
-    with pytest.raises(paths.OutputError, match="image extension"):
+    with pytest.raises(OutputError, match="image extension"):
         paths.check_plot_path(tmp_path / "curves")
-    with pytest.raises(paths.OutputError, match="image extension"):
+    with pytest.raises(OutputError, match="image extension"):
         paths.check_plot_path(tmp_path / "data.csv")
     (tmp_path / "old.png").write_bytes(PNG)
     assert paths.check_plot_path(tmp_path / "old.png")  # an image of ours may be redrawn
     (tmp_path / "photo.pdf").write_bytes(PNG)  # a PNG named .pdf: not what --plot would write there
-    with pytest.raises(paths.OutputError, match="not an image of that format"):
+    with pytest.raises(OutputError, match="not an image of that format"):
         paths.check_plot_path(tmp_path / "photo.pdf")
     (tmp_path / "table.png").write_text("a,b\n1,2\n")
-    with pytest.raises(paths.OutputError, match="left alone"):
+    with pytest.raises(OutputError, match="left alone"):
         paths.check_plot_path(tmp_path / "table.png")
-    with pytest.raises(paths.OutputError, match="is the file given as csv"):
+    with pytest.raises(OutputError, match="is the file given as csv"):
         paths.check_plot_path(tmp_path / "old.png", others={"csv": tmp_path / "old.png"})
 
 

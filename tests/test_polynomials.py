@@ -5,7 +5,7 @@ from fractions import Fraction
 import mpmath as mp
 import pytest
 
-from jaxsgd import polynomials as P
+from jaxsgd import derivatives as P
 
 
 @pytest.fixture(autouse=True)

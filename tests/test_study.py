@@ -8,10 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxsgd import critical_batch, data, engine, hits, study
+from jaxsgd import data, study, train
 from jaxsgd.cli import main
+from jaxsgd.errors import StudyError
 from jaxsgd.model import mean_loss
-from jaxsgd.sgd import make_optimizer
+from jaxsgd.study import _critical_batch as critical_batch
+from jaxsgd.study import _hits as hits
 
 CFG = study.StudyConfig(batch_sizes=(1, 4, 16, 64), learning_rates=(0.5, 2.0, 8.0), seeds=3,
                         fractions=(0.1, 0.01, 0.001), max_rows=600, max_steps=3000, bootstrap=200)
@@ -31,16 +33,16 @@ def result(small):
 
 def _reference_hits(x, y, b, lr, key, levels, steps):
     """Step by step, one run: the engine's update and the full-data loss after each step, in plain Python."""
-    opt = make_optimizer("sgd")
-    runs = engine.init_runs(x.shape[1], key[None], [lr], optimizer=opt)
+    opt = train.make_optimizer("sgd")
+    runs = train.TrainState.create_runs(x.shape[1], key[None], [lr], optimizer=opt)
     p, s = jax.tree.map(lambda a: a[0, 0], (runs.params, runs.opt_state))
-    step = jax.jit(functools.partial(engine.step, opt))
+    step = jax.jit(functools.partial(train.step, opt))
     loss = jax.jit(mean_loss)
     xt, yj = jnp.asarray(x).T, jnp.asarray(y)
     hits = [-1] * len(levels)
     nb, t = len(y) // b, 0
     for e in range((steps + nb - 1) // nb):
-        perm = engine.permutations(key[None], e, len(y))[0]
+        perm = train.permutations(key[None], e, len(y))[0]
         for i in range(nb):
             if t == steps:
                 return hits
@@ -105,7 +107,7 @@ def test_max_steps_bounds_the_steps(small):
 def test_study_refuses_settings_out_of_range(small):
     for cfg, arg in ((CFG._replace(batch_sizes=(0,)), "batch_sizes"), (CFG._replace(fractions=(2.0,)), "fractions"),
                      (CFG._replace(seeds=0), "seeds")):
-        with pytest.raises(study.StudyError) as e:
+        with pytest.raises(StudyError) as e:
             study.run_study(*small, cfg)
         assert e.value.argument == arg
 
@@ -196,7 +198,7 @@ def test_batch_sizes_are_sorted_and_unique_for_the_default_level_rule():
                                         ({"seeds": 2.5}, "seeds"),
                                         ({"max_steps": 1.5}, "max_steps")])
 def test_study_refuses_more_settings_by_name(small, change, arg):
-    with pytest.raises(study.StudyError) as e:
+    with pytest.raises(StudyError) as e:
         study.run_study(*small, CFG._replace(**change))
     assert e.value.argument == arg
 
@@ -245,7 +247,7 @@ def test_an_interrupt_cancels_the_compiles_not_yet_started(small, monkeypatch):
 
 
 def test_advice_check_runs_take_any_64_bit_seed(small):
-    from jaxsgd import advice
+    from jaxsgd import study as advice
 
     x, y = (jnp.asarray(a[:64]) for a in small)
     lrs = np.array([1.0], np.float32)
@@ -275,7 +277,7 @@ def test_cli_plot_with_nothing_reached_writes_no_warning(tmp_path, capsys):
 
 
 def test_advise_names_a_bad_budget_or_seed(small, result):
-    from jaxsgd import advice
+    from jaxsgd import study as advice
 
     for kwargs, needle in (({"budget_epochs": 0}, "budget_epochs"), ({"seed": -1}, "seed must be")):
         with pytest.raises(ValueError, match=needle):

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jaxsgd import data, tables
+from jaxsgd import data
 from jaxsgd.errors import DataError
 
 
@@ -17,7 +17,7 @@ def _csv(tmp_path, text, name="t.csv"):
 
 def test_csv_values_lines_and_missing_cells(tmp_path):
     p = _csv(tmp_path, "a,b,c\n1, 2.5 ,x\n3,NA,y\n5,6,z\n")
-    t = tables.read_table(p, ["b", "a"])
+    t = data.read_table(p, ["b", "a"])
     np.testing.assert_array_equal(t.values[[0, 2]], [[2.5, 1.0], [6.0, 5.0]])
     assert np.isnan(t.values[1, 0]) and t.lines.tolist() == [2, 3, 4] and t.unit == "line"
 
@@ -30,12 +30,12 @@ def test_csv_values_lines_and_missing_cells(tmp_path):
 ])
 def test_csv_problems_are_named_by_line_and_column(tmp_path, text, needle):
     with pytest.raises(DataError, match=needle):
-        tables.read_table(_csv(tmp_path, text), ["a", "b"])
+        data.read_table(_csv(tmp_path, text), ["a", "b"])
 
 
 def test_blank_lines_and_quoted_newlines_keep_line_numbers(tmp_path):
     p = _csv(tmp_path, 'a,b,note\n1,2,x\n\n3,4,"two\nlines"\n5,6,y\n')
-    t = tables.read_table(p, ["a", "b"])
+    t = data.read_table(p, ["a", "b"])
     assert t.values.tolist() == [[1, 2], [3, 4], [5, 6]] and t.lines.tolist() == [2, 4, 6]
 
 
@@ -43,7 +43,7 @@ def test_blank_lines_and_quoted_newlines_keep_line_numbers(tmp_path):
 def test_csv_shards_cover_every_row_once_with_its_line(tmp_path, parts):
     rows = "".join(f"{i},{i * 2}\n" for i in range(1, 101))
     p = _csv(tmp_path, "a,b\n" + rows)
-    got = [tables.read_table(p, ["a"], shard=(i, parts)) for i in range(parts)]
+    got = [data.read_table(p, ["a"], shard=(i, parts)) for i in range(parts)]
     values = np.concatenate([g.values[:, 0] for g in got])
     lines = np.concatenate([g.lines for g in got])
     assert values.tolist() == list(range(1, 101)) and lines.tolist() == list(range(2, 102))
@@ -53,40 +53,40 @@ def test_parquet_by_row_group_and_its_messages(tmp_path):
     p = tmp_path / "t.parquet"
     pq.write_table(pa.table({"a": np.arange(10.0), "b": np.arange(10) * 2, "s": [str(i) for i in range(10)]}), p,
                    row_group_size=3)
-    whole = tables.read_table(p, ["a", "b"])
+    whole = data.read_table(p, ["a", "b"])
     assert whole.values[:, 1].tolist() == list(range(0, 20, 2)) and whole.lines.tolist() == list(range(1, 11))
-    shards = [tables.read_table(p, ["a"], shard=(i, 2)) for i in range(2)]  # row groups 0, 2 and 1, 3
+    shards = [data.read_table(p, ["a"], shard=(i, 2)) for i in range(2)]  # row groups 0, 2 and 1, 3
     assert sorted(np.concatenate([s.values[:, 0] for s in shards]).tolist()) == list(range(10))
     assert shards[1].lines.tolist() == [4, 5, 6, 10] and shards[1].unit == "row"
     with pytest.raises(DataError, match="column s: holds string, not numbers"):
-        tables.read_table(p, ["a", "s"])
+        data.read_table(p, ["a", "s"])
     with pytest.raises(DataError, match="unknown column z; available: a, b, s"):
-        tables.read_table(p, ["z"])
+        data.read_table(p, ["z"])
 
 
 def test_parquet_missing_and_non_finite_values(tmp_path):
     p = tmp_path / "m.parquet"
     pq.write_table(pa.table({"a": [1.0, None, 3.0], "y": [1.0, 2.0, 3.0]}), p)
     with pytest.raises(DataError, match=r"1 row\(s\) with missing values .*row 2"):
-        data.load_csv(p, ["a"], "y")
-    assert data.load_csv(p, ["a"], "y", drop_missing=True).x[:, 0].tolist() == [1.0, 3.0]
+        data.load_table(p, ["a"], "y")
+    assert data.load_table(p, ["a"], "y", drop_missing=True).x[:, 0].tolist() == [1.0, 3.0]
     pq.write_table(pa.table({"a": [1.0, float("inf")], "y": [1.0, 2.0]}), p)
     with pytest.raises(DataError, match="row 2, column a: not a finite number"):
-        data.load_csv(p, ["a"], "y")
+        data.load_table(p, ["a"], "y")
 
 
 def test_not_a_parquet_file(tmp_path):
     p = tmp_path / "x.parquet"
     p.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="not a readable Parquet file"):
-        tables.read_table(p, ["a"])
+        data.read_table(p, ["a"])
 
 
 def test_the_california_housing_file_reads_as_pythons_csv_module_does(california_csv):
     import csv
 
     cols = ["median_income", "total_bedrooms", "median_house_value"]
-    got = tables.read_table(california_csv, cols)
+    got = data.read_table(california_csv, cols)
     with open(california_csv, newline="") as f:
         want = [[float(r[c]) if r[c].strip() else np.nan for c in cols] for r in csv.DictReader(f)]
     np.testing.assert_array_equal(got.values, np.asarray(want))  # NaN where total_bedrooms is missing, in both
@@ -96,18 +96,18 @@ def test_the_california_housing_file_reads_as_pythons_csv_module_does(california
 def test_quoted_line_breaks_keep_line_numbers_and_shards(tmp_path):
     rows = "".join(f'{i},{"" if i == 7 else i},"note\n{i}"\n' for i in range(1, 11))  # each row takes two lines
     p = _csv(tmp_path, "a,b,c\n" + rows)
-    t = tables.read_table(p, ["a", "b"])
+    t = data.read_table(p, ["a", "b"])
     assert t.lines.tolist() == list(range(2, 22, 2)) and np.isnan(t.values[6, 1])
     with pytest.raises(DataError, match=r"first at line 14\)"):
-        data.load_csv(p, ["a"], "b")
-    parts = [tables.read_table(p, ["a"], shard=(i, 3)) for i in range(3)]  # whole rows, never half a cell
+        data.load_table(p, ["a"], "b")
+    parts = [data.read_table(p, ["a"], shard=(i, 3)) for i in range(3)]  # whole rows, never half a cell
     assert np.concatenate([q.values[:, 0] for q in parts]).tolist() == list(range(1, 11))
 
 
 def test_a_row_of_empty_cells_is_missing_and_a_blank_line_is_not(tmp_path):
     p = _csv(tmp_path, "a,y\n1,2\n,\n\n3,4\n")
     with pytest.raises(DataError, match=r"1 row\(s\) with missing values .*line 3\)"):
-        data.load_csv(p, ["a"], "y")
+        data.load_table(p, ["a"], "y")
 
 
 def test_a_pipe_is_refused_not_waited_on(tmp_path):
@@ -116,10 +116,10 @@ def test_a_pipe_is_refused_not_waited_on(tmp_path):
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
     with pytest.raises(DataError, match="not a regular file"):
-        tables.read_table(fifo, ["a"])
+        data.read_table(fifo, ["a"])
 
 
 def test_parquet_integers_beyond_float64_precision_round(tmp_path):
     p = tmp_path / "big.parquet"
     pq.write_table(pa.table({"a": pa.array([2**62 + 1, 3], pa.int64()), "y": [1.0, 2.0]}), p)
-    assert tables.read_table(p, ["a"]).values[:, 0].tolist() == [float(2**62), 3.0]
+    assert data.read_table(p, ["a"]).values[:, 0].tolist() == [float(2**62), 3.0]

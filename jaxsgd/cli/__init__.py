@@ -6,31 +6,53 @@ Every subcommand has ``--help``. Bad input is one line on stderr and exit code 2
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
 import jaxsgd
-from jaxsgd.cli import batch_size, derivative, launch, step, train
 from jaxsgd.cli.common import Parser, UsageError
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = [step.add, train.add, train.add_predict, derivative.add, derivative.add_check_derivative,
-             derivative.add_check, batch_size.add, launch.add]
+# subcommand -> (its module in jaxsgd.cli, the function that adds its parser), in the order --help lists them
+_COMMANDS = {
+    "step": ("step", "add"),
+    "train": ("train", "add"),
+    "predict": ("train", "add_predict"),
+    "derivative": ("derivative", "add"),
+    "check-derivative": ("derivative", "add_check_derivative"),
+    "check": ("derivative", "add_check"),
+    "batch-size": ("batch_size", "add"),
+    "launch": ("launch", "add"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``command`` alone (only its module is imported), or of every subcommand."""
     parser = Parser(prog="jaxsgd", description="SGD on a sigmoid neuron, exact and compiled with JAX.")
     parser.add_argument("--version", action="version", version=f"jaxsgd {jaxsgd.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in _COMMANDS:
-        add(sub)
+    for name, (module, add) in _COMMANDS.items():
+        if command in (None, name):
+            getattr(importlib.import_module(f"jaxsgd.cli.{module}"), add)(sub)
     return parser
 
 
+def _command(argv) -> str | None:
+    """The subcommand ``argv`` names, if it names a known one."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in _COMMANDS else None
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    argv = derivative.expression_argv(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    parser = build_parser(command)
+    if command == "check-derivative":
+        from jaxsgd.cli.derivative import expression_argv
+
+        argv = expression_argv(argv)
     try:
         try:
             args = parser.parse_args(argv)

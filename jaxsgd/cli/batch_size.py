@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import math
-import sys
 
 from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
 from jaxsgd.cli.cluster import add_cluster_options, join, lost_peers
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
-from jaxsgd.cli.train import add_data_options, rows_of
+from jaxsgd.cli.train import add_data_options, data_source
 
 
 def add(sub):
@@ -51,52 +49,33 @@ def add(sub):
 
 
 def run(a) -> int:
-    from jaxsgd import advice, data, study
-    from jaxsgd.run import TrainConfig, load_data
+    from jaxsgd import study
 
-    def go():
-        ds = load_data(TrainConfig(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
-                                   n_rows=rows_of(a, "batch-size"), seed=a.seed))
-        if ds.dropped_lines and distributed.is_writer():
-            print(f"jaxsgd batch-size: {data.dropped_note(ds)}", file=sys.stderr)
-        tr = data.fit_transform(ds)
-        cfg = study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
-                                max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {}))
-        x, y = tr.features(ds.x), tr.target(ds.y)
-        warm = functools.partial(_warm_advice, lrs=cfg.learning_rates, seed=a.seed)
-        quiet = a.quiet or a.json or not distributed.is_writer()
-        result = study.run_study(x, y, cfg, progress=C.Progress(quiet=quiet), also_compile=warm)
-        studied_x, studied_y, _ = study.subsample(x, y, cfg)  # the check runs train on the rows studied
-        rec = advice.advise(result, studied_x, studied_y, budget_epochs=a.budget_epochs, seed=a.seed)
-        claims = None
-        if a.claims:
-            from jaxsgd import claims as cl
-
-            claims = cl.with_timings(cl.run_claims(x, y, seed=a.seed))
-        return result, rec, claims
-
+    job = study.StudyJob(
+        data=data_source(a, "batch-size"),
+        study=study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
+                                max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {})),
+        budget_epochs=a.budget_epochs, claims=a.claims)
     if a.plot:
         check_plot(a.plot, "batch-size", {"csv": a.csv})
     join(a, "batch-size")
     from jaxsgd import distributed
 
+    writer = distributed.is_writer()
+    progress = C.Progress(quiet=a.quiet or a.json or not writer)
     with lost_peers("batch-size"):
-        result, rec, claims = C.guard(go, "batch-size")
-    if not distributed.is_writer():
+        report = C.guard(lambda: study.run_study_job(
+            job, progress=progress, log=(lambda line: progress.note(f"jaxsgd batch-size: {line}")) if writer
+            else None), "batch-size")
+    if not writer:
         return 0
     if a.plot:
-        plot_study(result, a.plot)
+        plot_study(report.result, a.plot)
     if a.json:
-        C.print_json(study_json(result, rec, claims))
+        C.print_json(study_json(*report))
         return 0
-    print(study_text(result, rec, claims))
+    print(study_text(*report))
     return 0
-
-
-def _warm_advice(n, d, batch_sizes, *, lrs, seed):
-    from jaxsgd import advice
-
-    advice.warm_up(n, d, lrs, batch_sizes, seed=seed)
 
 
 def _fmt_ci(ci, fmt="{:.3g}"):
@@ -104,7 +83,7 @@ def _fmt_ci(ci, fmt="{:.3g}"):
 
 
 def study_text(r, rec, claims) -> str:
-    from jaxsgd.critical_batch import MIN_DEFAULT_STEPS
+    from jaxsgd.study import MIN_DEFAULT_STEPS
 
     sub = f" (a random {r.n_rows} of {r.subsampled_from} rows)" if r.subsampled_from else ""
     lines = [f"{r.n_rows} rows{sub}, {r.seeds} seeds × {len(r.learning_rates)} learning rates; levels "
@@ -139,9 +118,34 @@ def study_text(r, rec, claims) -> str:
                      f"B = {D.BATCH_SIZE}, lr = {D.LEARNING_RATE:g}")
     lines.append(f"  {rec.certainty}")
     if claims is not None:
-        from jaxsgd import claims as cl
+        lines += ["", format_claims(claims)]
+    return "\n".join(lines)
 
-        lines += ["", cl.format_claims(claims)]
+
+def format_claims(c) -> str:
+    """The text of a :class:`jaxsgd.study.Claims`."""
+    from jaxsgd.study import ALPHA
+
+    lines = [f"Claims, {c.draws} mini-batches per B, at θ = ({', '.join(f'{v:.4g}' for v in c.theta)}):",
+             f"{'B':>6} {'|E G_B − G|':>12} {'detectable':>11} {'p-value':>8}  {'verdict':<10} "
+             f"{'E|G_B − G|²':>12} {'tr(Σ)/B·(N−B)/(N−1)':>20} {'ratio':>12}"]
+    for r in c.rows:
+        verdict = "unbiased" if r.unbiased else "BIASED"
+        ratio = f"{r.variance / r.predicted_variance:.3f}±{r.variance_ratio_se:.3f}"
+        lines.append(f"{r.batch_size:>6} {r.bias:>12.3g} {r.bias_detectable:>11.3g} {r.p_value:>8.3f}  "
+                     f"{verdict:<10} {r.variance:>12.4g} {r.predicted_variance:>20.4g} {ratio:>12}")
+    lines.append(f"'unbiased': no bias found at the {ALPHA:g} level by a χ² test on the mean of the draws; "
+                 "'detectable' is the bias size it would have found.")
+    if c.timing:
+        lines.append("One run around powers of two (65,536 rows; the epoch includes its shuffle):")
+        for t in c.timing:
+            lines.append(f"{t['batch_size']:>6}  step {t['step_seconds'] * 1e6:7.1f} µs   epoch "
+                         f"{t['epoch_seconds'] * 1e3:7.2f} ms   {t['examples_per_second'] / 1e6:6.1f}M examples/s")
+        by = {t["batch_size"]: t["epoch_seconds"] for t in c.timing}
+        wins = [(p, by[p] < min(by[p - 1], by[p + 1])) for p in by if p - 1 in by and p + 1 in by]
+        lines.append(f"Power of two faster than both neighbours: {sum(w for _, w in wins)} of {len(wins)} "
+                     f"({', '.join(str(p) for p, w in wins if w) or 'none'}); one run's timings move by ~10–25% "
+                     "between runs on a shared CPU.")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 
 from jaxsgd.cli import common as C
+from jaxsgd.defaults import JOIN_TIMEOUT, MAX_JOIN_TIMEOUT
 
 
 def add_cluster_options(p):
@@ -24,9 +25,9 @@ def add_cluster_options(p):
     g.add_argument("--auto-cluster", action="store_true",
                    help="let jax.distributed find the processes in the environment (SLURM, Open MPI, Kubernetes) "
                         "instead of the three options above (default: off)")
-    g.add_argument("--join-timeout", type=C.positive_float, default=60.0, metavar="SECONDS",
+    g.add_argument("--join-timeout", type=C.positive_float, default=JOIN_TIMEOUT, metavar="SECONDS",
                    help="how long processes wait for each other to join before giving up with one line, at most "
-                        "86400 (default 60)")
+                        f"{MAX_JOIN_TIMEOUT:g} (default {JOIN_TIMEOUT:g})")
 
 
 def join(a, command: str) -> None:

@@ -13,14 +13,12 @@ MAX_PLOT_ORDER = 12  # curves on one plot: beyond a dozen they cannot be told ap
 
 
 def add(sub):
-    from jaxsgd.polynomials import MAX_ORDER
-
     p = sub.add_parser("derivative", help="σ⁽ᵏ⁾ as an exact polynomial in σ",
                        description="The k-th derivative of σ as an exact integer polynomial in σ, its factored "
                                    "form through σ′ = σ(1 − σ), and through tanh⁽ᵏ⁾ as a polynomial in tanh. "
                                    "Every σ line, and the line 'as input', can be given to check-derivative.")
-    p.add_argument("order", type=C.order_type(MAX_ORDER, "derivative"), metavar="K",
-                   help=f"the order k, 0 to {MAX_ORDER}")
+    p.add_argument("order", type=C.order_type(D.POLYNOMIAL_MAX_ORDER, "derivative"), metavar="K",
+                   help=f"the order k, 0 to {D.POLYNOMIAL_MAX_ORDER}")
     p.add_argument("--format", choices=["text", "latex", "json"], default="text",
                    help="text (default), latex, or one JSON object")
     p.add_argument("--plot", type=C.path, metavar="PATH",
@@ -31,7 +29,7 @@ def add(sub):
 
 
 def run(a) -> int:
-    from jaxsgd import polynomials as P
+    from jaxsgd import derivatives as P
 
     k = a.order
     if a.plot:
@@ -64,7 +62,7 @@ def run(a) -> int:
 
 def plot_derivatives(order, path):
     """σ⁽ʲ⁾ for j = 1 … ``order`` over x, each scaled by its largest |value| on the plotted range."""
-    from jaxsgd import polynomials as P
+    from jaxsgd import derivatives as P
 
     plt = pyplot()
     xs = [-10 + 20 * i / 800 for i in range(801)]
@@ -91,8 +89,6 @@ def plot_derivatives(order, path):
 
 
 def add_check_derivative(sub):
-    from jaxsgd.answer import MAX_CHECK_ORDER
-
     p = sub.add_parser("check-derivative", help="check a formula for σ⁽ᵏ⁾ (in σ, x, e, exp or tanh)",
                        description="Checks a person's answer, e.g. jaxsgd check-derivative --order 2 "
                                    "\"σ(1−σ)(1−2σ)\". Answers in σ alone are compared exactly; answers with x, "
@@ -101,8 +97,8 @@ def add_check_derivative(sub):
                                    "the point that decided (exit 1); an answer that cannot be read or evaluated "
                                    "is one line on stderr (exit 2). --order 0 checks identities for σ itself, "
                                    "e.g. \"(1 + tanh(x/2))/2\".")
-    p.add_argument("--order", type=C.order_type(MAX_CHECK_ORDER, "check-derivative"), required=True,
-                   help=f"the order k of σ⁽ᵏ⁾, 0 to {MAX_CHECK_ORDER} (required; 0 checks identities for σ itself)")
+    p.add_argument("--order", type=C.order_type(D.ANSWER_MAX_ORDER, "check-derivative"), required=True,
+                   help=f"the order k of σ⁽ᵏ⁾, 0 to {D.ANSWER_MAX_ORDER} (required; 0 checks identities for σ itself)")
     p.add_argument("expression", metavar="EXPR",
                    help="the answer, e.g. \"σ(1−σ)\", \"σ(x)σ(−x)\", \"e^-x/(1+e^-x)^2\"; it may start with '-'")
     p.add_argument("--hide-answer", action="store_true",
@@ -112,11 +108,11 @@ def add_check_derivative(sub):
 
 
 def run_check_derivative(a) -> int:
-    from jaxsgd.answer import check
-    from jaxsgd.expression import ExpressionError
+    from jaxsgd.derivatives import check_answer
+    from jaxsgd.errors import ExpressionError
 
     try:
-        result = check(a.order, a.expression)
+        result = check_answer(a.order, a.expression)
     except ExpressionError as e:
         raise C.UsageError(f"jaxsgd check-derivative: {e}") from None
     print(result.message(hide_answer=a.hide_answer))
@@ -155,16 +151,16 @@ def add_check(sub):
     p = sub.add_parser("check", help="every derivative method against a high-precision reference",
                        description="Max relative error and time per method, dtype and order, on [−40, 40] "
                                    "with the tails. Exit 0 only if every figure is within its tolerance.")
-    p.add_argument("--max-order", type=C.order_type(100, "check"), default=D.CHECK_MAX_ORDER,
-                   help=f"check orders 1 to K (default {D.CHECK_MAX_ORDER}; at most 100, the highest order any "
-                        "method is held to)")
+    p.add_argument("--max-order", type=C.order_type(D.ACCURACY_MAX_ORDER, "check"), default=D.CHECK_MAX_ORDER,
+                   help=f"check orders 1 to K (default {D.CHECK_MAX_ORDER}; at most {D.ACCURACY_MAX_ORDER}, the "
+                        "highest order any method is held to)")
     p.add_argument("--methods", default=None, help="comma-separated subset of the methods (default: all of them)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(run=run_check)
 
 
 def run_check(a) -> int:
-    from jaxsgd import checker
+    from jaxsgd import derivatives as checker
 
     methods = None
     if a.methods:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jaxsgd.cli import common as C
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
-from jaxsgd.exercise_step import DTYPES
+from jaxsgd.defaults import STEP_DTYPES
 
 
 def add(sub):
@@ -18,7 +18,7 @@ def add(sub):
     p.add_argument("--y", type=C.finite_float, required=True, help="the example's target y (required)")
     p.add_argument("--lr", type=C.positive_float, default=None,
                    help="learning rate α > 0 (default: none, α is kept a symbol in θ¹)")
-    p.add_argument("--dtype", choices=list(DTYPES), default="float64",
+    p.add_argument("--dtype", choices=list(STEP_DTYPES), default="float64",
                    help="arithmetic precision of the numbers (default float64)")
     p.add_argument("--format", choices=["text", "latex", "json"], default="text",
                    help="text (default), latex, or one JSON object")
@@ -29,7 +29,7 @@ def add(sub):
 
 
 def run(a) -> int:
-    from jaxsgd import exercise_step as ws
+    from jaxsgd import exercise as ws
 
     if a.plot:
         check_plot(a.plot, "step")
@@ -50,7 +50,7 @@ def plot_step(s, path):
     gradient), with θ⁰ and θ¹ marked; and σ(z) with the example's z."""
     import math
 
-    from jaxsgd import exercise_step as ws
+    from jaxsgd import exercise as ws
 
     plt = pyplot()
     g = s.gradient

@@ -25,12 +25,15 @@ def add_data_options(p, rows: int):
     p.set_defaults(default_rows=rows)
 
 
-def rows_of(a, command: str) -> int:
-    """``--rows``, which only the built-in data take."""
+def data_source(a, command: str):
+    """The :class:`jaxsgd.data.DataSource` the data options name; ``--rows`` only with the built-in data."""
+    from jaxsgd.data import DataSource
+
     if a.rows is not None and a.csv is not None:
         raise C.UsageError(f"jaxsgd {command}: --rows sets the size of the built-in data; with --data every row "
                            "of the file is read: leave out one of them")
-    return a.default_rows if a.rows is None else a.rows
+    return DataSource(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
+                      n_rows=a.default_rows if a.rows is None else a.rows, seed=a.seed)
 
 
 def add(sub):
@@ -73,14 +76,14 @@ def add(sub):
 def run(a) -> int:
     import numpy as np
 
-    from jaxsgd import run as job
+    from jaxsgd import train
 
     f32 = np.finfo(np.float32)
     if not float(f32.smallest_subnormal) <= a.lr <= float(f32.max):
         raise C.UsageError(f"jaxsgd train: --lr must be a number float32 holds (1.4e-45 to 3.4e38), got {a.lr:g}")
-    cfg = job.TrainConfig(
-        csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing, n_rows=rows_of(a, "train"),
-        batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
+    cfg = train.TrainConfig(
+        data=data_source(a, "train"), batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer,
+        seed=a.seed,
         val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
         shuffle=a.shuffle)
     if a.plot:
@@ -91,7 +94,7 @@ def run(a) -> int:
     writer = distributed.is_writer()
     progress = C.Progress(quiet=a.quiet or not writer)
     with lost_peers("train", a.save):
-        report = C.guard(lambda: job.run_training(cfg, log=progress.note, progress=progress, name=C.flag,
+        report = C.guard(lambda: train.run_training(cfg, log=progress.note, progress=progress, name=C.flag,
                                                   reference=bool(a.plot), shard_data=a.shard_data), "train")
     if not writer:
         return 0
@@ -114,7 +117,7 @@ def _r2(v: float) -> str:
 
 
 def format_report(r) -> str:
-    """The text report of a :class:`jaxsgd.run.TrainReport`."""
+    """The text report of a :class:`jaxsgd.train.TrainReport`."""
     names = ["b"] + [f"w[{n}]" for n in r.feature_names]
     lines = [f"trained {r.epochs} epochs on {r.source} ({r.n_train} train / {r.n_val} validation rows)",
              "θ (scaled units):"]
@@ -175,14 +178,13 @@ def add_predict(sub):
 
 
 def run_predict(a) -> int:
-    from jaxsgd import checkpoint, data
-    from jaxsgd.run import predict_prices
+    from jaxsgd import data, train
 
     def go():
-        state, transform, meta = checkpoint.load(a.checkpoint)
-        ds = data.load_csv(a.csv, meta["features"], None, drop_missing=a.drop_missing,
+        state, transform, meta = train.load_checkpoint(a.checkpoint)
+        ds = data.load_table(a.csv, meta["features"], None, drop_missing=a.drop_missing,
                            needed_by="the checkpoint")
-        return ds, predict_prices(state.params, transform, ds.x)
+        return ds, train.predict_prices(state.params, transform, ds.x)
 
     ds, preds = C.guard(go, "predict")
     if ds.dropped_lines:

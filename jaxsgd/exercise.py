@@ -1,0 +1,323 @@
+"""The exercise's worked SGD step, written out as a student should write it.
+
+For one example ``(x, y)`` and ``θ⁰ = (b, w1, …, wd)``::
+
+    z   = b + Σⱼ wⱼ xⱼ
+    ∇L  = −(y − σ(z)) · σ(z) · (1 − σ(z)) · (1, x1, …, xd)
+    θ¹  = θ⁰ − α ∇L = θ⁰ + α · (y − σ(z)) · σ(z) · (1 − σ(z)) · (1, x1, …, xd)
+
+The numbers come from :func:`jax.grad` of :func:`jaxsgd.model.example_loss`
+in the requested dtype, which uses ``σ′(z) = 1/(2 + eᶻ + e⁻ᶻ)`` and so stays right in
+the saturated tails.
+
+>>> s = worked_step([4, 5, 6], [1, 2], 3, dtype="float64")
+>>> s.z, f"{s.gradient[0]:.14e}"     # exact: −1.5165120838575247e-09
+(21.0, '-1.51651208385752e-09')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsgd.defaults import STEP_DTYPES as DTYPES
+from jaxsgd.errors import InputError
+from jaxsgd.model import Params, example_loss, sigmoid, sigmoid_prime
+
+__all__ = ["WorkedStep", "as_json", "format_latex", "format_text", "loss_along", "symbolic_theta1", "worked_step"]
+
+
+
+class WorkedStep(NamedTuple):
+    """Inputs and results of one worked SGD step (numbers as Python floats)."""
+
+    theta: tuple[float, ...]
+    x: tuple[float, ...]
+    y: float
+    lr: float | None
+    dtype: str
+    z: float
+    h: float
+    gradient: tuple[float, ...]
+    naive_float32_gradient: tuple[float, ...] | None  # None where float32 cannot hold the inputs
+    theta1: tuple[float, ...] | None
+    residual: float = math.nan  # y − σ(z)
+    sigma_prime: float = math.nan  # σ′(z), tail-accurate
+
+
+def _check_finite(name, values):
+    for v in values:
+        if not math.isfinite(v):
+            raise InputError(lambda n, v=v: f"{n(name)} must be finite numbers, got {v!r}")
+
+
+def _fits(dtype: str, values) -> bool:
+    """Whether every value is within the finite range of ``dtype`` (no overflow to ±inf on the cast)."""
+    top = float(np.finfo(dtype).max)
+    return all(abs(v) <= top for v in values)
+
+
+def _check_range(name, values, dtype):
+    if not _fits(dtype, values):
+        big = max(values, key=abs)
+        top = float(np.finfo(dtype).max)
+        raise InputError(lambda n: f"{n(name)} has {big!r}, beyond the {dtype} range (±{top:.3g}): use "
+                                   f"{n('dtype')} float64 or smaller numbers")
+
+
+def _check_result(what, values, dtype, smaller):
+    """``smaller``: the arguments to make smaller when ``what`` overflows."""
+    if not all(math.isfinite(v) for v in values):
+        def say(n):
+            wider = "" if dtype == "float64" else f", or {n('dtype')} float64"
+            return (f"{what} overflows {dtype} ({', '.join(map(repr, values))}): use smaller "
+                    f"{' or '.join(map(n, smaller))}{wider}")
+        raise InputError(say)
+
+
+def worked_step(theta, x, y, lr=None, *, dtype: str = "float64") -> WorkedStep:
+    """Computes one SGD step on a single example ``(x, y)`` from ``θ⁰ = theta``.
+
+    ``naive_float32_gradient`` is what :func:`jax.grad` of the same loss gives in
+    float32 with :func:`jax.nn.sigmoid`, whose derivative ``σ(1 − σ)`` rounds
+    to 0 once ``σ(z)`` rounds to 1 (``None`` where float32 cannot hold the inputs).
+
+    Every number returned is finite: an ``InputError`` names the input that is not
+    finite or beyond ``dtype``'s range, ``lr ≤ 0``, or which of ``z``, the
+    gradient and ``θ¹`` overflows ``dtype``.
+
+    >>> worked_step([0, 1e308, 1e308], [1, 2], 3, dtype="float64")
+    Traceback (most recent call last):
+    ...
+    jaxsgd.errors.InputError: z = b + w·x overflows float64 (inf): use smaller theta or x
+    """
+    theta = tuple(float(t) for t in theta)
+    x = tuple(float(v) for v in x)
+    y = float(y)
+    _check_finite("theta", theta)
+    _check_finite("x", x)
+    _check_finite("y", (y,))
+    if lr is not None:
+        lr = float(lr)
+        _check_finite("lr", (lr,))
+        if lr <= 0:
+            raise InputError(lambda n: f"the learning rate {n('lr')} must be > 0, got {lr!r}")
+    if len(x) < 1:
+        raise InputError(lambda n: f"{n('x')} needs at least one feature")
+    if len(theta) != len(x) + 1:
+        raise InputError(lambda n: f"{n('theta')} has {len(theta)} numbers but {n('x')} has {len(x)} features: "
+                                   f"give {n('theta')} as b w1 ... wd ({len(x) + 1} numbers)")
+    if dtype not in DTYPES:
+        raise InputError(lambda n: f"{n('dtype')} must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    _check_range("theta", theta, dtype)
+    _check_range("x", x, dtype)
+    _check_range("y", (y,), dtype)
+    if lr is not None:
+        _check_range("lr", (lr,), dtype)
+    with jax.enable_x64(dtype == "float64"):
+        dt = jnp.dtype(dtype)
+        params = Params.from_theta(theta, dtype=dt)
+        xa, ya = jnp.asarray(x, dt), jnp.asarray(y, dt)
+        z = params.b + jnp.dot(params.w, xa)
+        _check_result("z = b + w·x", (float(z),), dtype, ("theta", "x"))
+        grad = jax.grad(example_loss)(params, xa, ya).to_theta()
+        gradient = tuple(map(float, grad))
+        _check_result("the gradient", gradient, dtype, ("y", "x"))
+        theta1 = None if lr is None else tuple(map(float, params.to_theta() - jnp.asarray(lr, dt) * grad))
+        if theta1 is not None:
+            _check_result("θ¹ = θ⁰ − lr·∇L", theta1, dtype, ("lr",))
+        h = sigmoid(z)
+        return WorkedStep(
+            theta, x, y, lr, dtype, float(z), float(h),
+            gradient, _naive_float32_gradient(theta, x, y), theta1, float(ya - h), float(sigmoid_prime(z)),
+        )
+
+
+def _naive_float32_gradient(theta, x, y) -> tuple[float, ...] | None:
+    """``None`` where float32 cannot hold the inputs or the result."""
+    if not _fits("float32", (*theta, *x, y)):
+        return None
+
+    def naive_loss(p, xv, yv):
+        return 0.5 * (yv - jax.nn.sigmoid(p.b + jnp.dot(p.w, xv))) ** 2
+
+    with jax.enable_x64(False):
+        f32 = jnp.float32
+        g = jax.grad(naive_loss)(Params.from_theta(theta, dtype=f32), jnp.asarray(x, f32), jnp.asarray(y, f32))
+        g = tuple(map(float, g.to_theta()))
+        return g if all(map(math.isfinite, g)) else None
+
+
+def loss_along(s: WorkedStep, t: float) -> float:
+    """The loss ``½(y − σ(z))²`` in float64 at ``θ⁰ − t·∇L/|∇L|``: ``t`` is the distance moved against the
+    gradient (``t = α|∇L|`` is the step taken). ``z`` moves by ``−t·(∇L·(1, x))/|∇L|``."""
+    norm = math.sqrt(sum(g * g for g in s.gradient))
+    slope = (s.gradient[0] + sum(g * v for g, v in zip(s.gradient[1:], s.x, strict=True))) / norm if norm else 0.0
+    z = s.z - t * slope
+    h = 0.5 * (1 + math.tanh(z / 2))  # σ(z) without overflow at any z
+    return 0.5 * (s.y - h) ** 2
+
+
+def _num(v: float, dtype: str = "float64") -> str:
+    """Shortest text that round-trips ``v`` in ``dtype``; integers without ``.0``."""
+    if float(v).is_integer() and abs(v) < 1e15:
+        text = str(int(v))
+    else:
+        text = repr(float(v)) if dtype == "float64" else str(np.float32(v))
+    return text
+
+
+def _paren(v: float, dtype: str = "float64") -> str:
+    s = _num(v, dtype)
+    return f"({s})" if s.startswith("-") else s
+
+
+def _vec(values, dtype="float64") -> str:
+    return "(" + ", ".join(_num(v, dtype) for v in values) + ")"
+
+
+def _z_sum(s: WorkedStep) -> str:
+    terms = [_num(s.theta[0])] + [f"{_paren(w)}·{_paren(xj)}" for w, xj in zip(s.theta[1:], s.x, strict=True)]
+    return " + ".join(terms)
+
+
+def _names(d: int) -> str:
+    return ", ".join(["1"] + [f"x{j + 1}" for j in range(d)])
+
+
+def expression(s: WorkedStep) -> str:
+    """``θ¹ = θ⁰ + α·(y − σ(z))·σ(z)·(1 − σ(z))·(1, x)`` with the numbers substituted."""
+    z, alpha = _num(s.z, s.dtype), ("α" if s.lr is None else _num(s.lr))
+    return (
+        f"θ¹ = {_vec(s.theta)} + {alpha}·({_num(s.y)} − σ({z}))·σ({z})·(1 − σ({z}))·{_vec((1.0, *s.x))}"
+    )
+
+
+def latex(s: WorkedStep) -> str:
+    """The same expression as :func:`expression`, in LaTeX."""
+    z = _num(s.z, s.dtype)
+    alpha = r"\alpha" if s.lr is None else _num(s.lr)
+    def vec(v):
+        return r"\begin{pmatrix}" + r" \\ ".join(_num(t) for t in v) + r"\end{pmatrix}"
+
+    sig = rf"\sigma({z})"
+    y = _num(s.y)
+    return rf"\theta^{{1}} = {vec(s.theta)} + {alpha}\,({y} - {sig})\,{sig}\,(1 - {sig})\,{vec((1.0, *s.x))}"
+
+
+def lesson(s: WorkedStep) -> str:
+    """One line on what this data point teaches."""
+    d = len(s.x)
+    tail = _tail(abs(s.z))  # σ(−|z|), the distance of σ(z) from 0 or 1
+    if isinstance(tail, float) and tail > 1e-2:
+        return (
+            f"σ(z) = {s.h:.6g} is away from 0 and 1, so the gradient is of the size of the error "
+            "(y − h) and the step moves θ noticeably."
+        )
+    side = "1" if s.z > 0 else "0"
+    tail = f"{tail:.2g}" if isinstance(tail, float) else tail
+    naive = s.naive_float32_gradient
+    naive_zero = naive is not None and all(g == 0.0 for g in naive) and any(g != 0.0 for g in s.gradient)
+    note = "; a naive float32 gradient through σ(1 − σ) is exactly 0 here" if naive_zero else ""
+    if s.theta1 is not None and s.theta1 == s.theta:
+        note += f", and in {s.dtype} θ¹ rounds back to θ⁰"
+    return (
+        f"The neuron is saturated: σ({_num(s.z, s.dtype)}) ≈ {side} {'−' if side == '1' else '+'} {tail}, "
+        f"so σ′(z) ≈ {tail} and the step is tiny (|Δθ| ≈ {abs(s.gradient[0]):.2g}·α per unit feature){note}. "
+        f"Standardise the {d} feature{'s' if d > 1 else ''} to keep z near 0."
+    )
+
+
+def _tail(a: float):
+    """σ(−a) for a ≥ 0: a float, or beyond float64 (a > 700) its text from log₁₀ σ(−a) ≈ −a·log₁₀ e."""
+    if a <= 700.0:
+        return 1.0 / (1.0 + math.exp(a))
+    e10 = -a * math.log10(math.e)
+    if e10 < -1e15:  # the mantissa is lost in float64: the order of magnitude alone
+        return f"10^({e10:.3g})"
+    exponent = math.floor(e10)
+    mantissa = 10.0 ** (e10 - exponent)
+    if round(mantissa, 1) >= 10.0:
+        mantissa, exponent = mantissa / 10.0, exponent + 1
+    return f"{mantissa:.2g}e{exponent}"
+
+
+def symbolic_theta1(s: WorkedStep, alpha: str = "α") -> str:
+    """``θ¹ = θ⁰ − α∇L`` with the numbers in and α kept a symbol: ``(4 + 1.5165…e-09·α, …)``."""
+    terms = []
+    for t, g in zip(s.theta, s.gradient, strict=True):
+        c = -g
+        sign = "−" if c < 0 else "+"
+        terms.append(f"{_num(t)} {sign} {_num(abs(c), s.dtype)}·{alpha}")
+    return "(" + ", ".join(terms) + ")"
+
+
+def format_text(s: WorkedStep) -> str:
+    """The worked step as plain text, formula first, then numbers."""
+    d = len(s.x)
+    names = ["b"] + [f"w{j + 1}" for j in range(d)]
+    lines = [
+        "Model     h(x) = σ(b + w·x),  L = ½(y − h)²,  update θ ← θ − α∇L",
+        f"Gradient  ∇L = −(y − σ(z))·σ(z)·(1 − σ(z))·({_names(d)}),  z = b + w·x",
+        f"Step      {expression(s)}",
+        f"z         = {_z_sum(s)} = {_num(s.z, s.dtype)}",
+        f"σ(z)      = {_num(s.h, s.dtype)}   ({s.dtype})",
+        f"y − σ(z)  = {_num(s.residual, s.dtype)}",
+        f"σ′(z)     = {_num(s.sigma_prime, s.dtype)}   (e/(1 + e)², e = e^(−|z|): no cancellation where "
+        "σ(1 − σ) rounds to 0)",
+    ]
+    for n, g in zip(names, s.gradient, strict=True):
+        lines.append(f"∂L/∂{n:<5}= {_num(g, s.dtype)}")
+    lines.append(f"θ¹        = {symbolic_theta1(s)}")
+    if s.theta1 is not None:
+        lines.append(f"θ¹ (α = {_num(s.lr)}) = {_vec(s.theta1, s.dtype)}")
+    lines.append(f"Lesson    {lesson(s)}")
+    return "\n".join(lines)
+
+
+def _latex_symbolic(s: WorkedStep) -> str:
+    return symbolic_theta1(s, r"\alpha").replace("−", "-").replace("·", r"\,")
+
+
+def format_latex(s: WorkedStep) -> str:
+    """LaTeX: the gradient formula, the substituted step, and θ¹ when α is given."""
+    d = len(s.x)
+    xs = r" \\ ".join(["1"] + [f"x_{{{j + 1}}}" for j in range(d)])
+    out = [
+        r"\nabla L = -\bigl(y - \sigma(z)\bigr)\,\sigma(z)\,\bigl(1 - \sigma(z)\bigr)"
+        rf"\begin{{pmatrix}}{xs}\end{{pmatrix}}, \quad z = b + w^\top x",
+        latex(s),
+        rf"z = {_num(s.z, s.dtype)}, \quad y - \sigma(z) = {_num(s.residual, s.dtype)}, \quad "
+        rf"\sigma'(z) = {_num(s.sigma_prime, s.dtype)}",
+        r"\theta^{1} = " + _latex_symbolic(s),
+    ]
+    if s.theta1 is not None:
+        vals = r" \\ ".join(_num(t, s.dtype) for t in s.theta1)
+        out.append(rf"\theta^{{1}} = \begin{{pmatrix}}{vals}\end{{pmatrix}}")
+    return "\n".join(out)
+
+
+def as_json(s: WorkedStep) -> dict:
+    """The JSON object of ``jaxsgd step --format json``."""
+    return {
+        "theta0": list(s.theta),
+        "x": list(s.x),
+        "y": s.y,
+        "lr": s.lr,
+        "dtype": s.dtype,
+        "z": s.z,
+        "sigma_z": s.h,
+        "gradient": list(s.gradient),
+        "naive_float32_gradient": None if s.naive_float32_gradient is None else list(s.naive_float32_gradient),
+        "theta1": None if s.theta1 is None else list(s.theta1),
+        "residual": s.residual,
+        "sigma_prime": s.sigma_prime,
+        "theta1_symbolic": symbolic_theta1(s),
+        "expression": expression(s),
+        "latex": latex(s),
+        "lesson": lesson(s),
+    }

@@ -1,0 +1,70 @@
+"""Which batch size, measured: steps and examples to loss levels against B, the noise scale, advice, claims.
+
+:func:`run_study` trains every (seed × learning rate) run of each batch size B
+and records the steps ``S(B)`` to each loss level ``L* + f·(L₀ − L*)`` at the
+best learning rate; :func:`fit_critical_batch` fits ``S = S_min(1 + B_crit/B)``
+(McCandlish et al., 2018) with bootstrap intervals over seeds, beside the noise
+scale ``B_simple = tr Σ/|G|²`` (:func:`noise_scale`). :func:`advise` turns the
+study into settings checked by training; :func:`run_claims` tests two textbook
+claims about mini-batch gradients. :func:`run_study_job` is the
+``jaxsgd batch-size`` job.
+
+>>> s_min, b_crit = fit_critical_batch([1, 2, 4, 8], [130.0, 70.0, 40.0, 25.0])
+>>> round(s_min), round(b_crit)
+(10, 12)
+"""
+
+from jaxsgd.study._advice import Advice, Choice, advise, final_losses, warm_up
+from jaxsgd.study._claims import (
+    ALPHA,
+    ClaimRow,
+    Claims,
+    bias_test,
+    chi2_sf,
+    run_claims,
+    step_seconds,
+    step_timings,
+    with_timings,
+)
+from jaxsgd.study._critical_batch import MIN_DEFAULT_STEPS, LevelResult, Row, fit_critical_batch
+from jaxsgd.study._hits import BatchRuns
+from jaxsgd.study._job import StudyJob, StudyReport, run_study_job
+from jaxsgd.study._noise import NoiseScale, noise_scale, noise_scale_of, noise_scale_two_batch, per_example_gradients
+from jaxsgd.study._study import FRACTIONS, LEARNING_RATES, StudyConfig, StudyResult, run_study, subsample, validate
+
+__all__ = [
+    "ALPHA",
+    "FRACTIONS",
+    "LEARNING_RATES",
+    "MIN_DEFAULT_STEPS",
+    "Advice",
+    "BatchRuns",
+    "Choice",
+    "ClaimRow",
+    "Claims",
+    "LevelResult",
+    "NoiseScale",
+    "Row",
+    "StudyConfig",
+    "StudyJob",
+    "StudyReport",
+    "StudyResult",
+    "advise",
+    "bias_test",
+    "chi2_sf",
+    "final_losses",
+    "fit_critical_batch",
+    "noise_scale",
+    "noise_scale_of",
+    "noise_scale_two_batch",
+    "per_example_gradients",
+    "run_claims",
+    "run_study",
+    "run_study_job",
+    "step_seconds",
+    "step_timings",
+    "subsample",
+    "validate",
+    "warm_up",
+    "with_timings",
+]

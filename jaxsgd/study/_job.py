@@ -1,0 +1,67 @@
+"""The batch-size job: a :class:`StudyJob` in, a :class:`StudyReport` out; ``jaxsgd batch-size`` parses and
+renders it.
+
+It loads the data, scales it, runs :func:`jaxsgd.study.run_study` on the rows
+studied (a random subset above ``max_rows``), advises on those same rows
+(:func:`jaxsgd.study.advise`, its programs compiled on the study's compile
+thread while the study runs), and, if asked, tests the claims on all rows.
+
+>>> from jaxsgd.data import DataSource
+>>> job = StudyJob(DataSource(n_rows=400), StudyConfig(batch_sizes=(8, 64), seeds=2, bootstrap=20),
+...                budget_epochs=1)
+>>> report = run_study_job(job)
+>>> [row.batch_size for row in report.result.default.rows], len(report.advice.choices)
+([8, 64], 3)
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+from jaxsgd import data, defaults
+from jaxsgd.study._advice import Advice, advise, warm_up
+from jaxsgd.study._claims import Claims, run_claims, with_timings
+from jaxsgd.study._study import StudyConfig, StudyResult, run_study, subsample
+
+
+class StudyJob(NamedTuple):
+    """The batch-size job's settings: where the rows come from, the study's, the check runs' budget, claims."""
+
+    data: data.DataSource = data.DataSource(n_rows=defaults.STUDY_ROWS)
+    study: StudyConfig = StudyConfig()
+    budget_epochs: int = defaults.BUDGET_EPOCHS
+    claims: bool = False
+
+
+class StudyReport(NamedTuple):
+    """The study, its recommendation, and the claims (``None`` unless asked for)."""
+
+    result: StudyResult
+    advice: Advice
+    claims: Claims | None
+
+
+def run_study_job(job: StudyJob, *, progress=None, log=None) -> StudyReport:
+    """Loads, scales, studies, advises and (if ``job.claims``) tests the claims.
+
+    ``progress(done, total, message)`` follows the study's batch sizes; ``log``
+    takes notes (rows dropped for missing values). Raises ``InputError`` for bad
+    settings or data, each naming its argument.
+    """
+    ds = data.load(job.data)
+    if ds.dropped_lines and log is not None:
+        log(data.dropped_note(ds))
+    tr = data.fit_transform(ds)
+    x, y = tr.features(ds.x), tr.target(ds.y)
+    cfg = job.study
+    warm = functools.partial(_warm_advice, lrs=cfg.learning_rates, seed=cfg.seed)
+    result = run_study(x, y, cfg, progress=progress, also_compile=warm)
+    studied_x, studied_y, _ = subsample(x, y, cfg)  # the check runs train on the rows studied
+    advice = advise(result, studied_x, studied_y, budget_epochs=job.budget_epochs, seed=cfg.seed)
+    claims = with_timings(run_claims(x, y, seed=cfg.seed)) if job.claims else None
+    return StudyReport(result, advice, claims)
+
+
+def _warm_advice(n, d, batch_sizes, *, lrs, seed):
+    warm_up(n, d, lrs, batch_sizes, seed=seed)

@@ -1,0 +1,153 @@
+"""Checkpoints: a ``.npz`` file written atomically (temporary file, then rename).
+
+A checkpoint holds everything needed to continue bit for bit and to predict in
+price units: the :class:`~jaxsgd.train.TrainState` (parameters, optimizer state
+leaves, RNG key data, epoch), the data :class:`~jaxsgd.data.Transform`, and the
+run's settings (feature names, optimizer, learning rate, batch size, seed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsgd.data import Transform
+from jaxsgd.errors import CheckpointError
+from jaxsgd.model import Params
+from jaxsgd.paths import write_atomically
+from jaxsgd.train._engine import TrainState
+
+MAGIC = "jaxsgd-checkpoint-v1"
+
+
+def save_checkpoint(path, state: TrainState, transform: Transform, meta: dict) -> None:
+    """Writes ``state``, ``transform`` and ``meta`` (JSON-able) to ``path`` atomically."""
+    path = os.fspath(path)
+    leaves = jax.tree.leaves(state.opt_state)
+    arrays = {f"opt_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    arrays.update(
+        theta=np.asarray(state.params.to_theta()),
+        key=np.asarray(state.key),
+        epoch=np.asarray(state.epoch),
+        mean=transform.mean,
+        std=transform.std,
+        y_range=np.array([transform.y_lo, transform.y_hi]),
+        meta=np.array(json.dumps({"magic": MAGIC, "n_opt": len(leaves), **meta})),
+    )
+    write_atomically(path, lambda f: np.savez(f, **arrays))
+
+
+def _not_ours(path, why) -> CheckpointError:
+    return CheckpointError(f"not a jaxsgd checkpoint: {path} ({why}); give a file written by jaxsgd train --save")
+
+
+def _read(path) -> dict:
+    """The arrays of the ``.npz`` file at ``path``, or a ``CheckpointError`` saying what the file is instead."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if os.path.isdir(path):
+        raise _not_ours(path, "a directory")
+    if not os.path.isfile(path):
+        raise _not_ours(path, "not a regular file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e.strerror}") from None
+    if not head:
+        raise _not_ours(path, "an empty file")
+    if head.startswith(b"\x93NUMPY"):
+        raise _not_ours(path, "a single .npy array; checkpoints are .npz archives")
+    if not head.startswith(b"PK"):
+        raise _not_ours(path, "not a .npz archive")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # any archive numpy cannot read, whatever the reason, is not ours
+        raise _not_ours(path, f"unreadable .npz archive: {type(e).__name__}") from None
+
+
+def _array(path, data, name, shape, kind="f", finite=True) -> np.ndarray:
+    """``data[name]`` checked for presence, dtype kind (``"f"``, ``"u"``, ``"i"``), shape and finiteness."""
+    if name not in data:
+        raise _not_ours(path, f"no {name} array")
+    a = data[name]
+    if a.dtype.kind not in kind or a.shape != shape:
+        raise _not_ours(path, f"{name} is {a.dtype} of shape {a.shape}, expected shape {shape}")
+    if finite and a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise _not_ours(path, f"{name} has non-finite values")
+    return a
+
+
+def _meta(path, data) -> dict:
+    try:
+        meta = json.loads(str(data["meta"])) if "meta" in data and data["meta"].shape == () else None
+    except json.JSONDecodeError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
+        raise _not_ours(path, "no jaxsgd metadata")
+    features, n_opt = meta.get("features"), meta.get("n_opt")
+    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
+        raise _not_ours(path, "no feature names in its metadata")
+    if not (isinstance(n_opt, int) and n_opt >= 0) or not all(isinstance(meta.get(k), str)
+                                                            for k in ("optimizer", "target")):
+        raise _not_ours(path, "incomplete metadata")
+    return meta
+
+
+def load_checkpoint(path, opt_template=None):
+    """Reads a checkpoint: ``(state, transform, meta)``.
+
+    ``opt_template`` is an optimizer state of the right structure (from
+    ``optimizer.init``); without it the returned state's ``opt_state`` is the
+    flat list of leaves.
+
+    Raises ``CheckpointError`` ("not a jaxsgd checkpoint: …") for anything that
+    is not a complete checkpoint: a directory, an empty file, a plain ``.npy``,
+    missing fields, wrong shapes, non-finite parameters or scales.
+    """
+    path = os.fspath(path)
+    data = _read(path)
+    meta = _meta(path, data)
+    d = len(meta["features"])
+    theta = _array(path, data, "theta", (d + 1,))
+    if not np.all(np.abs(theta) <= np.finfo(np.float32).max):
+        raise _not_ours(path, "theta is beyond the float32 range")
+    mean = _array(path, data, "mean", (d,))
+    std = _array(path, data, "std", (d,))
+    lo, hi = (float(v) for v in _array(path, data, "y_range", (2,)))
+    if not (np.all(std > 0) and hi > lo and np.isfinite(hi - lo)):
+        raise _not_ours(path, "its data scales are not positive and finite")
+    key = _array(path, data, "key", jax.random.key_data(jax.random.key(0)).shape, kind="u")
+    epoch = _array(path, data, "epoch", (), kind="iu")
+    if not 0 <= int(epoch) <= np.iinfo(np.int32).max:
+        raise _not_ours(path, f"epoch {int(epoch)} is out of range")
+    leaves = [_array(path, data, f"opt_{i}", np.shape(data.get(f"opt_{i}")), kind="fiub")
+              for i in range(meta["n_opt"])]
+    if opt_template is not None:
+        treedef = jax.tree.structure(opt_template)
+        want = [np.shape(leaf) for leaf in jax.tree.leaves(opt_template)]
+        if want != [leaf.shape for leaf in leaves]:
+            used = meta["optimizer"]
+            raise CheckpointError(lambda n: f"{path}: checkpoint was trained with {n('optimizer')} {used}, whose "
+                                            f"state does not fit this run's optimizer: resume with "
+                                            f"{n('optimizer')} {used}")
+        opt_state = jax.tree.unflatten(treedef, [jnp.asarray(leaf) for leaf in leaves])
+    else:
+        opt_state = [jnp.asarray(leaf) for leaf in leaves]
+    params = Params.from_theta(jnp.asarray(theta, jnp.float32))
+    state = TrainState(params, opt_state, jnp.asarray(key, jnp.uint32), jnp.asarray(epoch, jnp.int32))
+    return state, Transform(mean.astype(np.float64), std.astype(np.float64), lo, hi), meta
+
+
+def is_checkpoint(path) -> bool:
+    """Whether ``path`` holds a complete jaxsgd checkpoint (so that replacing it loses nothing of the user's)."""
+    try:
+        load_checkpoint(path)
+    except CheckpointError:
+        return False
+    return True

@@ -1,0 +1,294 @@
+"""The one SGD step and the one shuffled mini-batch epoch, for one run or many: a leading
+``(seeds, learning rates)`` runs axis.
+
+A sweep of ``S`` seeds × ``L`` learning rates holds parameters of shape
+``b: (S, L)``, ``w: (S, L, d)`` in one :class:`TrainState`. Each seed has its own
+permutation of the rows per epoch; the ``L`` runs of a seed share it (common
+random numbers: learning rates are compared on the same batches, and one gather
+serves them all). :func:`jaxsgd.train.fit` is the case ``S = L = 1``.
+
+The update is written once (:func:`step`): the gradient of
+:func:`jaxsgd.model.mean_loss` over the batch by :func:`jax.grad`, then the
+optimizer (plain SGD ``θ ← θ − α g`` by default). :func:`epoch` gathers each
+seed's shuffled rows once and ``lax.scan``s over the batches; batching over runs
+is ``jax.vmap`` (learning rates share the batch, seeds do not).
+
+The order of the rows in each epoch comes from :func:`jaxsgd.train.permutations`
+(a pure function of the key and the epoch), drawn ahead by a
+:class:`~jaxsgd.train.Shuffler` while the current epoch runs.
+
+>>> import jax.numpy as jnp, numpy as np
+>>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+>>> y = (x[:, 0] > 0).astype(np.float32)
+>>> runs = sweep(x, y, learning_rates=[0.5, 2.0], keys=np.array([[0, 1], [0, 2]], np.uint32), batch_size=8, epochs=2)
+>>> runs.params.w.shape, runs.key.shape
+((2, 2, 2), (2, 2))
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from jaxsgd import checks
+from jaxsgd.errors import InputError
+from jaxsgd.model import init_params, mean_loss
+from jaxsgd.train._optimizers import make_optimizer
+from jaxsgd.train._shuffles import Shuffler
+
+
+class TrainState(NamedTuple):
+    """Everything a run needs to continue, for one run or ``S × L`` runs: a pytree, checkpointable as arrays.
+
+    One run (:func:`jaxsgd.train.fit`): ``params`` as the model has them, ``key``
+    its ``(2,)`` uint32 key data. ``S`` seeds × ``L`` learning rates
+    (:func:`sweep`, the study): ``params`` and ``opt_state`` with leading
+    ``(S, L)`` axes and ``key`` of shape ``(S, 2)``, one per seed. ``epoch``
+    counts the epochs completed. Built by :meth:`create` or :meth:`create_runs`
+    (the pattern of flax's ``TrainState.create``).
+    """
+
+    params: Any
+    opt_state: Any
+    key: jax.Array  # uint32 key data: (2,) for one run, (S, 2) for S seeds
+    epoch: jax.Array  # int32, epochs completed
+
+    @classmethod
+    def create(cls, params, *, optimizer, key, learning_rate=None) -> TrainState:
+        """One run from ``params``; ``learning_rate`` (if given) replaces the optimizer's injected rate.
+
+        >>> s = TrainState.create(init_params(2), optimizer=make_optimizer("sgd"), key=jax.random.key(0))
+        >>> int(s.epoch), s.key.shape
+        (0, (2,))
+        """
+        opt_state = optimizer.init(params)
+        if learning_rate is not None:
+            opt_state = set_learning_rate(opt_state, learning_rate)
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            key = jax.random.key_data(key)
+        return cls(params, opt_state, jnp.asarray(key, jnp.uint32), jnp.zeros((), jnp.int32))
+
+    @classmethod
+    def create_runs(cls, d: int, keys, learning_rates, *, optimizer, dtype=jnp.float32) -> TrainState:
+        """Zero parameters for every (seed, learning rate); ``keys``: ``(S, 2)`` uint32 key data."""
+        keys = jnp.asarray(keys, jnp.uint32)
+        lrs = jnp.asarray(learning_rates, dtype)
+        s, n_lr = keys.shape[0], lrs.shape[0]
+        params = jax.tree.map(lambda a: jnp.broadcast_to(a, (s, n_lr, *a.shape)), init_params(d, dtype))
+        per_lr = jax.vmap(lambda p, a: set_learning_rate(optimizer.init(p), a), in_axes=(0, 0))
+        opt_state = jax.vmap(per_lr, in_axes=(0, None))(params, lrs)
+        return cls(params, opt_state, keys, jnp.zeros((), jnp.int32))
+
+    def as_runs(self) -> TrainState:
+        """One run as the ``S = L = 1`` case of many (a leading ``(1, 1)`` on parameters and state)."""
+        one = functools.partial(jax.tree.map, lambda a: jnp.asarray(a)[None, None])
+        return TrainState(one(self.params), one(self.opt_state), jnp.asarray(self.key, jnp.uint32)[None], self.epoch)
+
+    def run(self, seed: int = 0, lr: int = 0) -> TrainState:
+        """Run ``(seed, lr)`` of many, as one run."""
+        pick = functools.partial(jax.tree.map, lambda a: a[seed, lr])
+        return TrainState(pick(self.params), pick(self.opt_state), self.key[seed], self.epoch)
+
+
+def step(optimizer: optax.GradientTransformation, params, opt_state, xt, y):
+    """The SGD step, every run's: ``g = (1/B) Σᵢ ∇Lᵢ(θ) = ∇ mean_loss`` by :func:`jax.grad`, then the optimizer.
+
+    With the default optimizer this is the exercise's ``θ ← θ − α g``. ``xt`` is a
+    feature-major batch ``(d, B)``, ``y`` its targets ``(B,)``; returns
+    ``(params, opt_state)``. Pure, and jit-able with ``optimizer`` static.
+
+    >>> opt = make_optimizer("sgd")
+    >>> p = init_params(1)
+    >>> p1, _ = step(opt, p, set_learning_rate(opt.init(p), 2.0), jnp.array([[1.0]]), jnp.array([1.0]))
+    >>> float(p1.b), float(p1.w[0])   # gradient −(1 − ½)·¼ = −⅛ on both
+    (0.25, 0.25)
+    """
+    g = jax.grad(mean_loss)(params, xt, y)
+    updates, opt_state = optimizer.update(g, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def runs_step(optimizer):
+    """:func:`step` for ``(S, L)`` runs: ``(params, opt_state, xt (S, d, B), y (S, B)) -> (params, opt_state)``."""
+    one = functools.partial(step, optimizer)
+    per_lr = jax.vmap(one, in_axes=(0, 0, None, None))  # learning rates share the batch
+    return jax.vmap(per_lr, in_axes=(0, 0, 0, 0))  # seeds do not
+
+
+def set_learning_rate(opt_state, learning_rate):
+    """``opt_state`` with its injected learning rate replaced (a runtime value: no recompile)."""
+    if not hasattr(opt_state, "hyperparams"):
+        raise InputError(lambda n: f"{n('learning_rate')} was given but the optimizer has no injected learning "
+                                   "rate; pass optimizer=optax.inject_hyperparams(...)(learning_rate=...) or leave "
+                                   "it out")
+    hp = dict(opt_state.hyperparams)
+    hp["learning_rate"] = jnp.asarray(learning_rate, jnp.result_type(hp["learning_rate"]))
+    return opt_state._replace(hyperparams=hp)
+
+
+runs_loss = jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None))
+runs_loss.__doc__ = "``(S, L)`` full-data losses of every run: ``runs_loss(params, xt (d, N), y (N,))``."
+
+
+def shuffled_batches(perms, rows, batch_size: int):
+    """Each seed's rows in its shuffled order, cut into full batches: ``xs (nb, S, d, B)``, ``ys (nb, S, B)``,
+    and the shuffled rows ``(S, N, d + 1)`` (for a last partial batch). One gather per seed (traceable)."""
+    n, d = rows.shape[0], rows.shape[1] - 1
+    nb = n // batch_size
+    shuffled = rows[perms]
+    body = shuffled[:, :nb * batch_size].reshape(perms.shape[0], nb, batch_size, d + 1).transpose(1, 0, 3, 2)
+    return body[:, :, :d], body[:, :, d], shuffled
+
+
+def _shard(a, mesh, spec):
+    if mesh is None:
+        return a
+    return lax.with_sharding_constraint(a, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace"))
+def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
+          trace: bool = False):
+    """One epoch of every run: ``perms (S, N)`` int32, ``rows (N, d + 1)`` holding ``[x | y]``.
+
+    Shapes, optimizer, batch size, the mesh and ``trace`` are static; learning
+    rates (in the optimizer state), keys and data are runtime values. With a
+    ``mesh`` (a ``"batch"`` axis) every mini-batch is split over its devices.
+    Returns the new :class:`TrainState`; with ``trace=True`` also the parameters
+    after every full batch (a leading steps axis).
+    """
+    n, d = rows.shape[0], rows.shape[1] - 1
+    nb, rem = divmod(n, batch_size)
+    xs, ys, shuffled = shuffled_batches(perms, rows, batch_size)
+    update = runs_step(optimizer)
+    (params, opt_state), steps = _scan(update, runs, xs, ys, mesh, trace)
+    if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
+        tail = shuffled[:, nb * batch_size:].transpose(0, 2, 1)
+        params, opt_state = update(params, opt_state, _shard(tail[:, :d], mesh, (None, None, "batch")),
+                                   _shard(tail[:, d], mesh, (None, "batch")))
+    new = TrainState(params, opt_state, runs.key, runs.epoch + 1)
+    return (new, steps) if trace else new
+
+
+def _scan(update, runs, xs, ys, mesh, trace):
+    xs = _shard(xs, mesh, (None, None, None, "batch"))  # (nb, S, d, B)
+    ys = _shard(ys, mesh, (None, None, "batch"))  # (nb, S, B)
+
+    def scan_step(carry, batch):
+        new = update(*carry, *batch)
+        return new, (new[0] if trace else None)
+
+    return lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=2)
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "mesh", "trace"))
+def epoch_of_batches(runs: TrainState, xs, ys, *, optimizer, mesh=None, trace: bool = False):
+    """:func:`epoch` on batches already cut: ``xs (nb, S, d, B)``, ``ys (nb, S, B)``.
+
+    For data sharded over processes: each process cuts its own batches of ``B/P``
+    rows from its share (:func:`jaxsgd.train.part_keys` shuffles it), and the global batch is
+    their concatenation along the last axis (``jax.make_array_from_process_local_data``).
+    """
+    (params, opt_state), steps = _scan(runs_step(optimizer), runs, xs, ys, mesh, trace)
+    new = TrainState(params, opt_state, runs.key, runs.epoch + 1)
+    return (new, steps) if trace else new
+
+
+def rows_of(x, y) -> jax.Array:
+    """``[x | y]`` as one ``(N, d + 1)`` array: each example's features and target side by side for the gather."""
+    x = jnp.asarray(x)
+    return jnp.concatenate([x, jnp.asarray(y, x.dtype)[:, None]], axis=1)
+
+
+def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer=None, drop_last: bool = True,
+          shuffle: str = "auto", shard_runs: bool | None = None) -> TrainState:
+    r"""``S × L`` runs of mini-batch SGD at once: ``S = len(keys)`` seeds × ``L = len(learning_rates)`` rates.
+
+    Run ``(i, j)`` starts from θ = 0 and takes, for ``epochs`` epochs, the steps
+
+    .. math::
+
+      θ ← θ − α_j \frac{1}{B} \sum_{k ∈ β} ∇L_k(θ)
+
+    over the batches ``β`` of seed ``i``'s permutation of the rows (one per
+    epoch, shared by the ``L`` learning rates: common random numbers). Run
+    ``(i, j)`` equals :func:`jaxsgd.train.fit` with ``learning_rate=learning_rates[j]``
+    and ``key=keys[i]`` up to float32 rounding (the same batches and arithmetic,
+    compiled for another shape). Each epoch is one compiled call for all runs.
+
+    The arguments are keyword-only and flat (not a config NamedTuple) because a
+    sweep is called like :func:`jax.jit`-ed code is: with arrays and a few
+    settings, each named at the call.
+
+    Args:
+      x: features ``(N, d)``.
+      y: targets ``(N,)``.
+      learning_rates: the ``L`` rates α (runtime values: changing them does not recompile).
+      keys: ``(S, 2)`` uint32 key data, one key per seed (e.g.
+        ``jax.random.key_data(jax.random.split(key, S))``).
+      batch_size: ``B``, from 1 to ``N``.
+      epochs: passes over the data.
+      optimizer: an optax ``GradientTransformation`` whose learning rate is
+        injected (default: plain SGD, :func:`jaxsgd.train.runtime_sgd`).
+      drop_last: drop the last ``N mod B`` rows of each epoch (default) or take
+        them as a smaller batch.
+      shuffle: where permutations are drawn (:data:`jaxsgd.defaults.SHUFFLES`).
+      shard_runs: split the seeds over this process's devices (default: when
+        there are several and they divide ``S``); the data are replicated.
+
+    Returns:
+      A :class:`TrainState` with leading ``(S, L)`` axes on ``params`` and
+      ``opt_state``, and ``key`` of shape ``(S, 2)``.
+
+    Raises:
+      InputError: bad arguments, named by their Python names.
+
+    Example:
+      >>> import numpy as np
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> runs = sweep(x, (x[:, 0] > 0).astype(np.float32), learning_rates=[0.5, 2.0],
+      ...              keys=np.array([[0, 1], [0, 2]], np.uint32), batch_size=8, epochs=2)
+      >>> runs.params.w.shape, int(runs.epoch)
+      ((2, 2, 2), 2)
+
+    References:
+      McCandlish et al., 2018, "An Empirical Model of Large-Batch Training"
+      (common random numbers across learning rates, as their sweeps use).
+    """
+    optimizer = make_optimizer("sgd") if optimizer is None else optimizer
+    x = jnp.asarray(x)
+    n, d = checks.data(x, y, floating=False)
+    checks.learning_rates(learning_rates, x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32)
+    if isinstance(keys, jax.Array) and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        keys = jax.random.key_data(keys)
+    keys = checks.keys(keys)
+    checks.batch_size(batch_size, n)
+    checks.count("epochs", epochs)
+    rows = rows_of(x, y)
+    runs = TrainState.create_runs(d, keys, learning_rates, optimizer=optimizer, dtype=x.dtype)
+    n_dev = jax.local_device_count()  # a sweep stays within its process (see jaxsgd.distributed)
+    if shard_runs is None:
+        shard_runs = n_dev > 1 and len(keys) % n_dev == 0
+    seeds = None  # replicated unless the seeds axis is split over the devices
+    if shard_runs:
+        if len(keys) % n_dev:
+            raise InputError(lambda a: f"{len(keys)} seeds do not split over {n_dev} devices ({a('shard_runs')}): "
+                                       f"use a multiple of {n_dev}")
+        seeds = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.local_devices()), ("runs",)),
+                                           jax.sharding.PartitionSpec("runs"))
+
+    def place(a):
+        return a if seeds is None else jax.device_put(a, seeds)
+
+    runs = TrainState(jax.tree.map(place, runs.params), jax.tree.map(place, runs.opt_state), runs.key, runs.epoch)
+    with Shuffler(keys, n, shuffle) as shuffler:
+        for e in range(epochs):
+            runs = epoch(runs, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,
+                         batch_size=int(batch_size), drop_last=bool(drop_last))
+    return runs

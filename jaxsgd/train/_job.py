@@ -1,0 +1,242 @@
+"""The train job: a :class:`TrainConfig` in, a :class:`TrainReport` out; ``jaxsgd train`` parses and renders it.
+
+>>> from jaxsgd.data import DataSource
+>>> report = run_training(TrainConfig(data=DataSource(n_rows=2000), epochs=2), log=lambda s: None)
+>>> report.epochs, report.n_train, report.n_val, len(report.history.curve) > 2
+(2, 1600, 400, True)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsgd import checks, defaults
+from jaxsgd import data as data_mod
+from jaxsgd.distributed import every_process, is_writer, mean_over_processes, process_count, process_index
+from jaxsgd.errors import CheckpointError, TrainingStopped
+from jaxsgd.model import init_params
+from jaxsgd.paths import check_output
+from jaxsgd.train._checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
+from jaxsgd.train._engine import TrainState
+from jaxsgd.train._fit import History, fit
+from jaxsgd.train._metrics import metrics, raw_units, shared_transform
+from jaxsgd.train._optimizers import make_optimizer
+from jaxsgd.train._reference import evaluate_loss, full_batch_reference
+from jaxsgd.train._shuffles import seed_key
+
+
+class TrainConfig(NamedTuple):
+    """Settings of one training run; the defaults (:mod:`jaxsgd.defaults`) are the ``jaxsgd train`` defaults."""
+
+    data: data_mod.DataSource = data_mod.DataSource()
+    batch_size: int = defaults.BATCH_SIZE
+    lr: float = defaults.LEARNING_RATE
+    epochs: int = defaults.EPOCHS
+    optimizer: str = "sgd"
+    seed: int = 0
+    val_fraction: float = defaults.VAL_FRACTION
+    save: str | None = None
+    resume: str | None = None
+    drop_last: bool = True
+    shuffle: str = "auto"
+
+
+class TrainReport(NamedTuple):
+    """What :func:`run_training` returns; losses are mean ½(y − h)² on the scaled target."""
+
+    params: list  # θ = (b, w1, …, wd) on scaled features
+    raw_params: list  # θ on unscaled features, h = σ(b + Σ wⱼ xⱼ)
+    price_per_unit: list  # price change per unit of each feature at the average training row
+    price_scale: list  # [lo, hi]: price = lo + (hi − lo)·h
+    feature_names: list
+    train_loss: float
+    val_loss: float | None
+    train_rmse: float  # price units
+    val_rmse: float | None
+    train_r2: float
+    val_r2: float | None
+    epochs: int
+    examples_per_second: float | None  # median over the epochs of this call
+    history: History  # from θ = 0, the epochs of a resumed checkpoint included
+    l_star: float | None  # the full-batch optimum on the training rows, when asked for (``reference=True``)
+    n_train: int
+    n_val: int
+    transform: dict
+    source: str
+    warnings: list
+    true_params: list | None  # the built-in data's true θ in scaled units; None for a CSV
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+SATURATED_Z = 10.0  # |z| beyond this: σ within 5e-5 of 0 or 1, outside every scaled target, σ′ < 5e-5
+
+
+def diagnose(params, x_scaled, lr: float, name=str) -> list[str]:
+    """Warnings on a finished run whose θ diverged or whose neuron saturated (and so stalled).
+
+    Scaled targets lie inside (0, 1) (within [0.045, 0.955] for CSV data), so a fit
+    never needs ``|z| > 10``: a θ that puts many rows there came from steps too large,
+    and there the gradient vanishes and the loss stops falling. ``name`` spells the
+    learning-rate argument (see :mod:`jaxsgd.errors`).
+    """
+    theta = np.asarray(params.to_theta(), np.float64)
+    big = float(np.max(np.abs(theta)))
+    z = theta[0] + np.asarray(x_scaled, np.float64) @ theta[1:]
+    saturated = float(np.mean(np.abs(z) > SATURATED_Z)) if len(z) else 0.0
+    if big < 1e6 and saturated < 0.1:
+        return []
+    return [f"θ grew to {big:.3g} and σ(z) is saturated (|z| > {SATURATED_Z:g}) on {saturated:.0%} of the "
+            f"training rows, so the gradient vanishes and the loss is stuck: the learning rate is probably too "
+            f"large; try {name('lr')} {min(lr / 10, TrainConfig().lr):g}"]
+
+
+def _resume(cfg: TrainConfig, ds, optimizer, log, name):
+    """``(state, transform, history)`` from the checkpoint ``cfg.resume``, checked against this run."""
+    template = TrainState.create(init_params(ds.x.shape[1]), optimizer=optimizer, key=seed_key(cfg.seed)).opt_state
+    state, transform, meta = load_checkpoint(cfg.resume, template)
+    if meta.get("features") != list(ds.feature_names):
+        raise CheckpointError(
+            f"{cfg.resume}: checkpoint has features {','.join(meta.get('features', []))} but this run has "
+            f"{','.join(ds.feature_names)}")
+    if meta["target"] != ds.target_name:
+        was = meta["target"]
+        raise CheckpointError(
+            lambda n: f"{cfg.resume}: checkpoint was trained on target {was}, not {ds.target_name}: resume "
+                      f"with {n('target')} {was} or train afresh without {n('resume')}")
+    if meta.get("optimizer") != cfg.optimizer:
+        was = meta.get("optimizer")
+        raise CheckpointError(lambda n: f"{cfg.resume}: checkpoint was trained with {n('optimizer')} "
+                                        f"{was}, not {cfg.optimizer}")
+    if int(state.epoch) >= cfg.epochs:
+        log(f"checkpoint is at epoch {int(state.epoch)} already; {name('epochs')} {cfg.epochs} is the total")
+    h = meta.get("history")
+    need = ("train_loss", "val_loss", "curve")  # examples_per_second came later: older checkpoints lack it
+    ok = isinstance(h, dict) and all(isinstance(h.get(k), list) for k in need)
+    if not ok:
+        return state, transform, History.empty()
+    speeds = h.get("examples_per_second") if isinstance(h.get("examples_per_second"), list) else []
+    val = [math.nan if v is None else v for v in h["val_loss"]]
+    return state, transform, History(list(h["train_loss"]), val, list(speeds), [tuple(c) for c in h["curve"]])
+
+
+def _validate(cfg: TrainConfig) -> None:
+    checks.count("batch_size", cfg.batch_size)
+    checks.learning_rate(cfg.lr, name="lr")
+    checks.count("epochs", cfg.epochs)
+    checks.choice("optimizer", cfg.optimizer, defaults.OPTIMIZERS)
+    checks.choice("shuffle", cfg.shuffle, defaults.SHUFFLES)
+    checks.seed(cfg.seed)
+
+
+def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, reference: bool = False,
+                 shard_data: bool = False) -> TrainReport:
+    """Loads the data, trains (or resumes), saves, and returns a :class:`TrainReport`.
+
+    ``log`` takes notes and warnings; ``progress(epoch, epochs, message)``, if
+    given, takes each epoch's line instead of ``log``; ``name`` spells the
+    config's fields in warnings (see :mod:`jaxsgd.errors`); ``reference`` also
+    computes ``L*`` by full-batch gradient descent (a few seconds on 10⁵ rows).
+    Raises ``DataError``/``CheckpointError`` for bad
+    input, ``OutputError`` for a ``save`` path that cannot be written or holds a
+    file that is not a checkpoint (checked before the data are read), and
+    :class:`TrainingStopped` on a non-finite loss; each is an ``InputError``.
+    """
+    _validate(cfg)
+    if cfg.save is not None:
+        check_output(cfg.save, argument="save", others={"csv": cfg.data.csv},
+                     replaceable=is_checkpoint, what="a jaxsgd checkpoint")
+    ds = data_mod.load(cfg.data, (process_index(), process_count()) if shard_data else None)
+    if ds.dropped_lines:
+        log(data_mod.dropped_note(ds))
+    train_rows, val_rows = data_mod.split(len(ds.y), cfg.val_fraction, seed=cfg.seed)
+    if cfg.val_fraction > 0 and len(val_rows) == 0:
+        log(f"note: {name('val_fraction')} {cfg.val_fraction:g} of {len(ds.y)} rows rounds to no validation rows")
+    if not shard_data:  # sharded: fit checks each process's B/P rows
+        checks.batch_size(cfg.batch_size, len(train_rows))
+    optimizer = make_optimizer(cfg.optimizer)
+    state, transform, prior = None, None, History.empty()
+    if cfg.resume:
+        state, transform, prior = _resume(cfg, ds, optimizer, log, name)
+    else:
+        transform = shared_transform(ds, train_rows) if shard_data else data_mod.fit_transform(ds, train_rows)
+    data_mod.check_targets(ds, transform)
+    xtr = transform.features(ds.x[train_rows])
+    ytr = transform.target(ds.y[train_rows])
+    xva = transform.features(ds.x[val_rows])
+    yva = transform.target(ds.y[val_rows])
+    meta = {"features": list(ds.feature_names), "target": ds.target_name, "optimizer": cfg.optimizer,
+            "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source}
+    stopped = []
+
+    def on_epoch(st, hist):
+        e, loss, val, rate = int(st.epoch), hist.train_loss[-1], hist.val_loss[-1], hist.examples_per_second[-1]
+        if not (math.isfinite(loss) and (math.isfinite(val) or len(val_rows) == 0)):
+            stopped.append(e)
+            return False
+        shown = f"  val_loss {val:.6g}" if len(val_rows) else ""
+        message = f"epoch {e:4d}  loss {loss:.6g}{shown}  {rate:,.0f} examples/s"
+        if progress is None:
+            log(message)
+        else:
+            progress(e, cfg.epochs, message)
+        if cfg.save and is_writer():
+            save_checkpoint(cfg.save, st, transform, {**meta, "history": _plain(hist)._asdict()})
+
+    state, history = fit(
+        xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
+        key=seed_key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
+        state=state, history=prior, on_epoch=on_epoch, shard_data=shard_data)
+    if stopped:
+        kept_file = f"; last good checkpoint kept in {cfg.save}" if cfg.save else ""
+        raise TrainingStopped(lambda n: f"non-finite loss at epoch {stopped[0]} with {n('lr')} {cfg.lr}: try a "
+                                        f"smaller learning rate{kept_file}")
+    speeds = history.examples_per_second[len(prior.examples_per_second):]  # this call's epochs
+    params = state.params
+    warnings = diagnose(params, xtr, cfg.lr, name)
+    for w in warnings:
+        log(f"warning: {w}")
+    pooled = shard_data and process_count() > 1  # every process's rows make the figures
+    counts = [len(train_rows), len(val_rows)]  # replicated rows are every process's: counted once
+    n_train, n_val = (int(v) for v in (every_process(counts) if pooled else np.asarray([counts])).sum(axis=0))
+
+    def loss_of(xs, ys):
+        mine = evaluate_loss(params, jnp.asarray(xs).T, jnp.asarray(ys)) if len(ys) else 0.0
+        return mean_over_processes(mine, len(ys)) if pooled else mine
+
+    has_val = n_val > 0
+    tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows], pooled=pooled)
+    va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows], pooled=pooled)
+    l_star = full_batch_reference(xtr, ytr)[0] if reference and not pooled else None
+    return TrainReport(
+        params=[float(v) for v in params.to_theta()],
+        **raw_units(params, transform, transform.mean[None] if pooled else ds.x[train_rows]),
+        feature_names=list(ds.feature_names),
+        train_loss=loss_of(xtr, ytr),
+        val_loss=loss_of(xva, yva) if has_val else None,
+        train_rmse=tr.rmse, val_rmse=va.rmse if has_val else None,
+        train_r2=tr.r2, val_r2=va.r2 if has_val else None,
+        epochs=int(state.epoch),
+        examples_per_second=float(np.median(speeds)) if speeds else None,
+        history=_plain(history),
+        l_star=l_star,
+        n_train=n_train, n_val=n_val,
+        transform={"mean": transform.mean.tolist(), "std": transform.std.tolist(), "y_lo": transform.y_lo,
+                   "y_hi": transform.y_hi},
+        source=ds.source,
+        warnings=warnings,
+        true_params=[float(v) for v in data_mod.true_theta(transform)] if ds.price_cap is not None else None,
+    )
+
+
+def _plain(h: History) -> History:
+    """The history as JSON has it: ``[examples, loss]`` pairs of plain numbers, NaN validation losses as None."""
+    return History([float(v) for v in h.train_loss], [None if math.isnan(v) else float(v) for v in h.val_loss],
+                   [float(v) for v in h.examples_per_second], [[int(e), float(v)] for e, v in h.curve])
