@@ -6,6 +6,7 @@
     python scripts/bench.py --only sweep # the sweep row alone
     python scripts/bench.py --only load  # loading a 2,000,000-row table against bare pyarrow
     python scripts/bench.py --only processes  # train in one process and in two (jaxsgd launch)
+    python scripts/bench.py --only startup    # derivative and check-derivative from a cold process (no JAX)
 
 Every implementation does the same work per epoch: a uniformly random
 permutation of the N rows, then for each mini-batch of B rows
@@ -41,8 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxsgd import engine, sgd
-from jaxsgd.model import Params, batch_grad
+from jaxsgd import train
+from jaxsgd.model import Params, batch_loss
 
 C_SOURCE = r"""
 #include <math.h>
@@ -182,7 +183,7 @@ def bench_optax_loop(x, y, bsz, budget_batches):
 
     @jax.jit
     def step(params, state, xb, yb):
-        g = batch_grad(params, xb, yb)
+        g = jax.grad(batch_loss)(params, xb, yb)
         u, state = opt.update(g, state, params)
         return optax.apply_updates(params, u), state
 
@@ -200,20 +201,20 @@ def bench_optax_loop(x, y, bsz, budget_batches):
 def bench_jaxsgd(x, y, bsz, repeats, shuffle="auto"):
     """One run through the engine (what ``jaxsgd.train`` runs): examples/s of the best epoch, compile seconds."""
     n, d = x.shape
-    rows = engine.rows_of(x, y)
-    opt = sgd.make_optimizer("sgd")
+    rows = train.rows_of(x, y)
+    opt = train.make_optimizer("sgd")
     keys = np.zeros((1, 2), np.uint32)
-    runs = engine.init_runs(d, keys, [0.1], optimizer=opt)
-    with engine.Shuffler(keys, n, shuffle) as shuffler:
+    runs = train.TrainState.create_runs(d, keys, [0.1], optimizer=opt)
+    with train.Shuffler(keys, n, shuffle) as shuffler:
         t0 = time.perf_counter()
-        runs = engine.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
+        runs = train.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
         jax.block_until_ready(runs.params)
         compile_s = time.perf_counter() - t0
         e = 1
 
         def one():
             nonlocal runs, e
-            runs = engine.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=bsz)
+            runs = train.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=bsz)
             jax.block_until_ready(runs.params)
             e += 1
 
@@ -227,28 +228,28 @@ def bench_sweep(x, y, bsz, repeats, seeds=8, n_lr=8):
     permutations computed on the shuffler's thread meanwhile (the study's loop). Run-examples/s.
     """
     n, d = x.shape
-    rows = engine.rows_of(x, y)
-    opt = sgd.make_optimizer("sgd")
+    rows = train.rows_of(x, y)
+    opt = train.make_optimizer("sgd")
     keys = np.stack([np.arange(seeds, dtype=np.uint32), np.full(seeds, 11, np.uint32)], axis=1)
     lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32)
-    runs = engine.init_runs(d, keys, lrs, optimizer=opt)
-    jax.block_until_ready(engine.epoch(runs, engine.permutations(keys, 0, n), rows, optimizer=opt, batch_size=bsz))
+    runs = train.TrainState.create_runs(d, keys, lrs, optimizer=opt)
+    jax.block_until_ready(train.epoch(runs, train.permutations(keys, 0, n), rows, optimizer=opt, batch_size=bsz))
     e = 0
 
     def cold():
         nonlocal e
         e += 1
-        jax.block_until_ready(engine.epoch(runs, engine.permutations(keys, e, n), rows, optimizer=opt,
+        jax.block_until_ready(train.epoch(runs, train.permutations(keys, e, n), rows, optimizer=opt,
                                            batch_size=bsz).params)
 
     cold_s = _best(cold, repeats)
     epochs = max(3, repeats)
-    with engine.Shuffler(keys, n) as shuffler:
-        r = engine.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
+    with train.Shuffler(keys, n) as shuffler:
+        r = train.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
         jax.block_until_ready(r.params)
         t0 = time.perf_counter()
         for k in range(1, epochs + 1):
-            r = engine.epoch(r, shuffler.get(k), rows, optimizer=opt, batch_size=bsz)
+            r = train.epoch(r, shuffler.get(k), rows, optimizer=opt, batch_size=bsz)
         jax.block_until_ready(r.params)
         steady_s = (time.perf_counter() - t0) / epochs
     total = seeds * n_lr * (n // bsz * bsz)
@@ -402,7 +403,7 @@ def accelerator_benchmarks(large: bool, log):
     xm, ym = x[:n_many], y[:n_many]
 
     def sweep():
-        r = engine.sweep(xm, ym, learning_rates=lrs, keys=keys, batch_size=32, epochs=1)
+        r = train.sweep(xm, ym, learning_rates=lrs, keys=keys, batch_size=32, epochs=1)
         jax.block_until_ready(r.params)
 
     sweep()
@@ -428,7 +429,7 @@ def accelerator_benchmarks(large: bool, log):
 
 
 def load_benchmarks(n_rows, repeats, log):
-    """Loading an ``n_rows`` × 3 table: ``jaxsgd.data.load_csv`` against bare pyarrow on the same file, and the
+    """Loading an ``n_rows`` × 3 table: ``jaxsgd.data.load_table`` against bare pyarrow on the same file, and the
     line-by-line Python reader it keeps for naming errors (what loading was before pyarrow)."""
     import tempfile
 
@@ -436,7 +437,8 @@ def load_benchmarks(n_rows, repeats, log):
     import pyarrow.csv as pc
     import pyarrow.parquet as pq
 
-    from jaxsgd import data, tables
+    from jaxsgd import data
+    from jaxsgd.data import _tables as tables  # the internal line-by-line reader, benchmarked as a baseline
 
     rng = np.random.default_rng(0)
     cols = {"a": rng.uniform(40, 250, n_rows), "b": rng.uniform(0, 80, n_rows), "y": rng.normal(5e5, 2e5, n_rows)}
@@ -459,10 +461,10 @@ def load_benchmarks(n_rows, repeats, log):
         cases = [
             ("pyarrow.csv.read_csv", "csv", lambda: pc.read_csv(csv_path), repeats),
             ("pyarrow.csv, float64 given", "csv", lambda: pc.read_csv(csv_path, convert_options=typed), repeats),
-            ("jaxsgd load_csv", "csv", lambda: data.load_csv(csv_path, ["a", "b"], "y"), repeats),
+            ("jaxsgd load_table", "csv", lambda: data.load_table(csv_path, ["a", "b"], "y"), repeats),
             ("line-by-line reader", "csv", old_reader, 1),
             ("pyarrow.parquet.read_table", "parquet", lambda: pq.read_table(pq_path), repeats),
-            ("jaxsgd load_csv", "parquet", lambda: data.load_csv(pq_path, ["a", "b"], "y"), repeats),
+            ("jaxsgd load_table", "parquet", lambda: data.load_table(pq_path, ["a", "b"], "y"), repeats),
         ]
         for impl, fmt, fn, reps in cases:
             secs = _best(fn, reps)
@@ -513,6 +515,37 @@ def print_process_table(rows):
               f"{r['examples_per_second'] / one[r['batch_size']]:>12.2f} {r['wall_seconds']:>7.1f}")
 
 
+STARTUP_GOAL = 0.3  # seconds: derivative and check-derivative answer this fast from a cold process
+
+
+def startup_benchmarks(repeats, log):
+    """Wall seconds of ``python -m jaxsgd derivative 3`` and of ``check-derivative`` (exact and interval) from
+    a cold process, with JAX made unimportable, against bare ``python -c pass`` on this machine."""
+    code = "import sys; sys.modules['jax'] = None; from jaxsgd.cli import main; sys.exit(main(sys.argv[1:]))"
+    cases = [("python -c pass", ["-c", "pass"]),
+             ("derivative 3", ["-c", code, "derivative", "3"]),
+             ("check-derivative, in σ", ["-c", code, "check-derivative", "--order", "2", "σ(1−σ)(1−2σ)"]),
+             ("check-derivative, in x", ["-c", code, "check-derivative", "--order", "1", "e^-x/(1+e^-x)^2"])]
+    out = []
+    for label, argv in cases:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, *argv], capture_output=True, check=True)
+            best = min(best, time.perf_counter() - t0)
+        out.append({"impl": label, "seconds": best})
+        log(f"  startup {label:<26} {best:.3f} s")
+    return out
+
+
+def print_startup_table(rows):
+    bare = rows[0]["seconds"]
+    print(f"\nStart-up from a cold process, JAX unimportable (best of several; goal ≤ {STARTUP_GOAL} s)")
+    print(f"{'command':<28} {'seconds':>8} {'× python -c pass':>17} {'× goal':>7}")
+    for r in rows:
+        print(f"{r['impl']:<28} {r['seconds']:>8.3f} {r['seconds'] / bare:>17.1f} {r['seconds'] / STARTUP_GOAL:>7.2f}")
+
+
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -523,7 +556,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator", "load", "processes"],
+    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator", "load", "processes", "startup"],
                     help="run one group")
     ap.add_argument("--large", action="store_true",
                     help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
@@ -547,6 +580,9 @@ def main(argv=None) -> int:
     procs = []
     if a.only in (None, "processes"):
         procs = process_benchmarks(a.quick, log)
+    startup = []
+    if a.only in (None, "startup"):
+        startup = startup_benchmarks(3 if a.quick else 7, log)
     accel = []
     if a.only in (None, "accelerator"):
         accel = accelerator_benchmarks(a.large, log)
@@ -561,6 +597,7 @@ def main(argv=None) -> int:
         "accelerator": accel,
         "load": load,
         "processes": procs,
+        "startup": startup,
         "device": jax.devices()[0].device_kind,
         "backend": jax.default_backend(),
         "jax_version": jax.__version__,
@@ -577,6 +614,8 @@ def main(argv=None) -> int:
         print_sgd_table(single)
     if load:
         print_load_table(load)
+    if startup:
+        print_startup_table(startup)
     if procs:
         print_process_table(procs)
     if accel:

@@ -24,7 +24,7 @@ def test_rows_and_tolerances():
     rows = list(checker.run_checks(3, methods=["auto", "closed_form"], dtypes=("float64",)))
     assert [(r.method, r.order) for r in rows] == [(m, k) for k in (1, 2, 3) for m in ("auto", "closed_form")]
     assert all(r.ok and r.max_rel_error < 1e-13 for r in rows)
-    bad = checker.Row("x", "float64", 1, 2e-12, 1e-12, 0.0)
+    bad = checker.AccuracyRow("x", "float64", 1, 2e-12, 1e-12, 0.0)
     assert not bad.ok
 
 

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from jaxsgd import data
+from jaxsgd.data import _datasets as datasets
+from jaxsgd.errors import DataError
 
 
 def test_synthetic_is_deterministic_and_chunked(monkeypatch):
@@ -12,7 +14,7 @@ def test_synthetic_is_deterministic_and_chunked(monkeypatch):
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.y, b.y)
     assert not np.array_equal(a.y, data.synthetic_house_prices(3000, seed=5).y)
-    monkeypatch.setattr(data, "_CHUNK", 1000)  # several chunks: same shapes, valid ranges
+    monkeypatch.setattr(datasets, "_CHUNK", 1000)  # several chunks: same shapes, valid ranges
     c = data.synthetic_house_prices(3500, seed=4)
     assert c.x.shape == (3500, 2) and (c.x[:, 0] >= 40).all() and (c.x[:, 1] <= 80).all()
 
@@ -41,7 +43,7 @@ def test_split_is_by_seed_and_disjoint():
     assert len(va) == 20 and len(tr) == 80 and not set(tr) & set(va)
     _, va2 = data.split(100, 0.2, seed=1)
     np.testing.assert_array_equal(va, va2)
-    with pytest.raises(data.DataError, match="val_fraction"):
+    with pytest.raises(DataError, match="val_fraction"):
         data.split(10, 1.0, seed=0)
 
 
@@ -55,30 +57,30 @@ def test_csv_loading_and_errors(tmp_path):
     good = _csv(tmp_path, "a,b,y\n1,2,3\n4,5,6\n")
     ds = data.load_table(good, ["a", "b"], "y")
     np.testing.assert_array_equal(ds.x, [[1, 2], [4, 5]])
-    with pytest.raises(data.DataError, match=r"unknown column c; available: a, b, y"):
+    with pytest.raises(DataError, match=r"unknown column c; available: a, b, y"):
         data.load_table(good, ["a", "c"], "y")
-    with pytest.raises(data.DataError, match=r"line 3, column b: not a number: 'x'"):
+    with pytest.raises(DataError, match=r"line 3, column b: not a number: 'x'"):
         data.load_table(_csv(tmp_path, "a,b,y\n1,2,3\n4,x,6\n"), ["a", "b"], "y")
-    with pytest.raises(data.DataError, match=r"line 2, column y: not a finite number: 'inf'"):
+    with pytest.raises(DataError, match=r"line 2, column y: not a finite number: 'inf'"):
         data.load_table(_csv(tmp_path, "a,b,y\n1,2,inf\n"), ["a", "b"], "y")
-    with pytest.raises(data.DataError, match="the file is empty"):
+    with pytest.raises(DataError, match="the file is empty"):
         data.load_table(_csv(tmp_path, ""), ["a"], "y")
-    with pytest.raises(data.DataError, match="no such file"):
+    with pytest.raises(DataError, match="no such file"):
         data.load_table(tmp_path / "nope.csv", ["a"], "y")
-    with pytest.raises(data.DataError, match="no data rows"):
+    with pytest.raises(DataError, match="no data rows"):
         data.load_table(_csv(tmp_path, "a,y\n"), ["a"], "y")
 
 
 def test_missing_values_reported_or_dropped(tmp_path):
     p = _csv(tmp_path, "a,y\n1,2\n,3\n4,\n5,6\n")
-    with pytest.raises(data.DataError, match=r"2 row\(s\) with missing values .*line 3, 4.*with drop_missing"):
+    with pytest.raises(DataError, match=r"2 row\(s\) with missing values .*line 3, 4.*with drop_missing"):
         data.load_table(p, ["a"], "y")
     ds = data.load_table(p, ["a"], "y", drop_missing=True)
     assert ds.y.tolist() == [2.0, 6.0] and ds.dropped_lines == (3, 4)
 
 
 def test_california_housing(california_csv):
-    with pytest.raises(data.DataError, match=r"207 row\(s\) with missing values"):
+    with pytest.raises(DataError, match=r"207 row\(s\) with missing values"):
         data.load_table(california_csv, ["median_income", "total_bedrooms"], "median_house_value")
     ds = data.load_table(california_csv, ["median_income", "total_bedrooms"], "median_house_value", drop_missing=True)
     assert len(ds.y) == 20640 - 207
@@ -88,7 +90,7 @@ def test_california_housing(california_csv):
 
 def test_row_with_more_cells_than_the_header_names_its_line(tmp_path):
     p = _csv(tmp_path, "a,b,y\n1,2,3\n1,000,2,3\n")
-    with pytest.raises(data.DataError, match=r"line 3: 4 cells but the header has 3 columns"):
+    with pytest.raises(DataError, match=r"line 3: 4 cells but the header has 3 columns"):
         data.load_table(p, ["a", "b"], "y")
 
 
@@ -119,9 +121,9 @@ def test_ordinary_data_standardise_exactly_as_numpy():
 
 def test_ranges_that_overflow_are_refused():
     y = np.array([-1.7e308, 0.0, 1.7e308])
-    with pytest.raises(data.DataError, match=r"target y ranges from -1.7e\+308 to 1.7e\+308.*rescale"):
+    with pytest.raises(DataError, match=r"target y ranges from -1.7e\+308 to 1.7e\+308.*rescale"):
         data.fit_transform(data.Dataset(np.array([[1.0], [2.0], [3.0]]), y, ("a",), "y", "t"))
-    with pytest.raises(data.DataError, match=r"feature a spans more than float64"):
+    with pytest.raises(DataError, match=r"feature a spans more than float64"):
         data.fit_transform(data.Dataset(y[:, None], np.array([1.0, 2.0, 3.0]), ("a",), "y", "t"))
 
 
@@ -132,8 +134,8 @@ def test_far_out_features_saturate_without_warnings():
 
 
 def test_too_many_rows_for_this_machine(monkeypatch):
-    monkeypatch.setattr(data, "physical_memory", lambda: 1_000_000)
-    with pytest.raises(data.DataError, match=r"10,000 rows .* use at most 7,812 rows"):
+    monkeypatch.setattr(datasets, "physical_memory", lambda: 1_000_000)
+    with pytest.raises(DataError, match=r"10,000 rows .* use at most 7,812 rows"):
         data.synthetic_house_prices(10_000)
     assert data.synthetic_house_prices(7_812).x.shape == (7_812, 2)
     monkeypatch.undo()
@@ -143,23 +145,23 @@ def test_too_many_rows_for_this_machine(monkeypatch):
 def test_targets_far_outside_the_fitted_scale_are_named(tmp_path):
     ds = data.load_table(_csv(tmp_path, "a,y\n1,0.2\n2,0.5\n3,1e30\n4,0.7\n"), ["a"], "y")
     tr = data.fit_transform(ds, np.array([0, 1, 3]))
-    with pytest.raises(data.DataError, match=r"target y at line 4 is 1e\+30, too far outside"):
+    with pytest.raises(DataError, match=r"target y at line 4 is 1e\+30, too far outside"):
         data.check_targets(ds, tr)
     data.check_targets(ds._replace(y=np.array([0.2, 0.5, 9.0, 0.7])), tr)  # far-ish, but scalable
 
 
 def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
     p = _csv(tmp_path, "a,a,y\n1,2,3\n4,5,6\n")
-    with pytest.raises(data.DataError, match=r"column a appears 2 times in the header"):
+    with pytest.raises(DataError, match=r"column a appears 2 times in the header"):
         data.load_table(p, ["a"], "y")
     ds = data.load_table(_csv(tmp_path, "a,a,b,y\n1,2,3,4\n"), ["b"], "y")  # unused duplicates are fine
     assert ds.x.tolist() == [[3.0]]
 
 
 def test_a_file_not_separated_by_commas_or_not_utf8_says_so(tmp_path):
-    with pytest.raises(data.DataError, match=r"separated by ';'.*comma"):
+    with pytest.raises(DataError, match=r"separated by ';'.*comma"):
         data.load_table(_csv(tmp_path, "a;y\n1;2\n"), ["a"], "y")
     p = tmp_path / "latin1.csv"
     p.write_bytes("a,y\n1,2\n\xe9,3\n".encode("latin-1"))
-    with pytest.raises(data.DataError, match="save it as UTF-8"):
+    with pytest.raises(DataError, match="save it as UTF-8"):
         data.load_table(p, ["a"], "y")

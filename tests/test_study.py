@@ -10,7 +10,7 @@ import pytest
 
 from jaxsgd import data, study, train
 from jaxsgd.cli import main
-from jaxsgd.errors import StudyError
+from jaxsgd.errors import InputError, StudyError
 from jaxsgd.model import mean_loss
 from jaxsgd.study import _critical_batch as critical_batch
 from jaxsgd.study import _hits as hits
@@ -198,9 +198,9 @@ def test_batch_sizes_are_sorted_and_unique_for_the_default_level_rule():
                                         ({"seeds": 2.5}, "seeds"),
                                         ({"max_steps": 1.5}, "max_steps")])
 def test_study_refuses_more_settings_by_name(small, change, arg):
-    with pytest.raises(StudyError) as e:
+    with pytest.raises(InputError) as e:
         study.run_study(*small, CFG._replace(**change))
-    assert e.value.argument == arg
+    assert str(e.value).startswith(arg)
 
 
 def test_study_refuses_non_finite_or_mismatched_data(small):

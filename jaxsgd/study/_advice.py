@@ -86,7 +86,37 @@ def warm_up(n: int, d: int, learning_rates, batch_sizes, *, seed: int = 0):
 
 
 def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EPOCHS, seed: int = 0) -> Advice:
-    """Choices for the three goals at ``result``'s default level, each with its check run's final loss."""
+    """Settings for three goals at the study's default level, each checked by a short training run.
+
+    The goals (see the module docstring): fewest examples ``E(B) = B·S(B)``,
+    least wall time ``S(B) × t_step(B)`` measured here, and lowest loss after
+    ``budget_epochs`` epochs over the learning-rate grid. Each choice, and the
+    defaults (``B = 32``, ``lr = 0.5``), is then trained for the budget with two
+    seeds, and the median final full-data loss is reported beside it.
+
+    Args:
+      result: a :class:`~jaxsgd.study.StudyResult` of these rows.
+      x: the scaled features the study ran on ``(N, d)``.
+      y: the scaled targets ``(N,)``.
+      budget_epochs: epochs of every check run.
+      seed: the check runs' seed.
+
+    Returns:
+      An :class:`Advice`: the choices, the defaults' check loss, the budget, and
+      how well determined ``B_crit`` is, in words.
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxsgd.study import StudyConfig, run_study
+      >>> x = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
+      >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)
+      >>> r = run_study(x, y, StudyConfig(batch_sizes=(4, 32), seeds=2, fractions=(0.1,), bootstrap=20))
+      >>> [c.goal for c in advise(r, x, y, budget_epochs=1).choices][:2]
+      ['fewest examples', 'least wall time here']
+
+    References:
+      McCandlish et al., 2018, "An Empirical Model of Large-Batch Training" (the examples–steps trade-off).
+    """
     checks.count("budget_epochs", budget_epochs)
     _check_keys(seed)
     x = jax.numpy.asarray(x, jax.numpy.float32)

@@ -132,17 +132,54 @@ def _all_seeds(local: np.ndarray, *, count: int) -> np.ndarray:
 
 
 def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compile=None) -> StudyResult:
-    """The whole study on scaled data ``x: (N, d)``, ``y: (N,)``.
+    r"""Steps and examples to several loss levels against the batch size B, with intervals over seeds.
 
-    ``progress(done, total, message)`` is called after each batch size (the
-    command line draws a bar with an ETA from it). In a multi-process run
-    (:mod:`jaxsgd.distributed`) every process holds the same data and runs its
-    share of the seeds (``seeds`` must be a multiple of the process count); the
-    first-hit steps are gathered after every chunk, so every process returns the
-    same result. ``also_compile(n, d,
-    batch_sizes)``, if given, runs on the study's compile thread once the
-    study's own programs are compiled (the command line compiles the
-    recommendation's programs there).
+    For each batch size B every (seed × learning rate) run trains from θ = 0,
+    the full-data loss after every step; at each level
+
+    .. math::
+
+      L_j = L^* + f_j (L_0 − L^*)
+
+    the first step at or below ``L_j`` is recorded exactly. ``S(B)`` is the
+    smallest median over seeds of those steps among the learning rates, and
+    ``E(B) = B·S(B)``. Each level's ``S(B)`` is fitted by
+    ``S = S_min(1 + B_crit/B)`` (McCandlish et al.'s trade-off curve), and
+    ``B_simple = tr Σ/|G|²`` is measured where the full-batch path reaches it.
+
+    Args:
+      x: scaled features ``(N, d)`` (float32 is used).
+      y: scaled targets ``(N,)``.
+      cfg: the :class:`StudyConfig` (default: the ``STUDY_*`` values of :mod:`jaxsgd.defaults`).
+      progress: ``progress(done, total, message)``, called after each batch
+        size (the command line draws a bar with an ETA from it).
+      also_compile: ``also_compile(n, d, batch_sizes)``, run on the study's
+        compile thread once the study's own programs are compiled (the batch-size
+        job compiles the recommendation's programs there).
+
+    In a multi-process run (:mod:`jaxsgd.distributed`) every process holds the
+    same data and runs its share of the seeds (``seeds`` must be a multiple of
+    the process count); the hits are gathered after every chunk, so every
+    process returns the same result.
+
+    Returns:
+      A :class:`StudyResult`: levels with their rows (best learning rate, ``S``,
+      ``E`` and their 95% bootstrap intervals), ``B_crit`` and ``B_simple`` with
+      theirs, the raw runs, and timings.
+
+    Raises:
+      InputError: a bad setting (a :class:`~jaxsgd.errors.StudyError` naming the field) or bad data.
+
+    Example:
+      >>> import numpy as np
+      >>> x = np.random.default_rng(0).normal(size=(500, 2)).astype(np.float32)
+      >>> y = (1 / (1 + np.exp(-x[:, 0] + 0.5 * np.random.default_rng(1).normal(size=500)))).astype(np.float32)
+      >>> r = run_study(x, y, StudyConfig(batch_sizes=(4, 32), seeds=2, fractions=(0.1,), bootstrap=20))
+      >>> [row.batch_size for row in r.default.rows], r.default.fraction
+      ([4, 32], 0.1)
+
+    References:
+      McCandlish, Kaplan, Amodei et al., 2018, "An Empirical Model of Large-Batch Training".
     """
     cfg = StudyConfig() if cfg is None else cfg
     t_start = time.perf_counter()
