@@ -13,18 +13,23 @@ from jaxsgd.cli.train import add_data_options, data_source
 
 def add(sub):
     p = sub.add_parser("batch-size", help="which batch size? steps and examples to several loss levels, measured",
-                       description="For B = 1, 2, 4, … every (seed × learning rate) run trains on the same data; "
-                                   "the full-data loss after every step gives the exact first step at each level "
-                                   "L* + f·(L0 − L*). Fits S = S_min(1 + B_crit/B) per level with bootstrap "
-                                   "intervals over seeds, compares B_crit with the noise scale B_simple, and "
-                                   "recommends a batch size and learning rate, each checked by a short run.")
+                       description="For B = 1, 2, 4, … every (seed × learning rate) run trains on the same data, "
+                                   "and its arrival at each level L* + f·(L0 − L*) is recorded: the step S from "
+                                   "which its full-data loss stays at or below the level through step 2S. Each B "
+                                   "runs half-octave learning rates around the larger B's best, extended while the "
+                                   "best sits at an edge. Fits S = S_min(1 + B_crit/B) per level with bootstrap "
+                                   "intervals over seeds, compares B_crit with the noise scales B_noise and "
+                                   "B_simple, and recommends one batch size and learning rate, checked by a "
+                                   "short run beside the defaults.")
     add_data_options(p, D.STUDY_ROWS)
     p.add_argument("--max-rows", type=C.positive_int, default=D.STUDY_MAX_ROWS,
                    help="rows studied; a larger table is subsampled, and the output says so (default "
                         f"{D.STUDY_MAX_ROWS})")
     p.add_argument("--batch-sizes", type=C.int_list, help=f"comma separated (default 1,2,4,… up to {D.MAX_BATCH})")
-    p.add_argument("--lrs", type=C.float_list, help="learning-rate grid, comma separated (default "
-                        f"{','.join(f'{v:g}' for v in D.STUDY_LEARNING_RATES)})")
+    p.add_argument("--lrs", type=C.float_list, help="learning rates every B starts from, comma separated, extended "
+                        "by half-octaves while the best sits at an edge (default: "
+                        f"{','.join(f'{v:g}' for v in D.STUDY_LEARNING_RATES)} at the largest B, then half-octaves "
+                        "around the larger B's best)")
     p.add_argument("--levels", type=C.fraction_list, default=D.STUDY_FRACTIONS,
                    help="loss levels as fractions f of the gap L0 − L*, comma separated (default "
                         f"{','.join(f'{v:g}' for v in D.STUDY_FRACTIONS)})")
@@ -34,7 +39,8 @@ def add(sub):
                    help=f"most steps any run takes (default {D.STUDY_MAX_STEPS})")
     p.add_argument("--seed", type=C.seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
     p.add_argument("--budget-epochs", type=C.int_between(1, 100), default=D.BUDGET_EPOCHS,
-                   help=f"epochs of the check runs behind the recommendation, 1 to 100 (default {D.BUDGET_EPOCHS})")
+                   help="epochs of the check runs behind the recommendation, 1 to 100, or more where the "
+                        f"recommendation needs them to arrive at the level (default {D.BUDGET_EPOCHS})")
     p.add_argument("--claims", action="store_true",
                    help="also test the mini-batch gradient for bias and its variance against tr(Σ)/B")
     p.add_argument("--plot", type=C.path, metavar="PATH",
@@ -54,7 +60,8 @@ def run(a) -> int:
     job = study.StudyJob(
         data=data_source(a, "batch-size"),
         study=study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
-                                max_steps=a.max_steps, seed=a.seed, **({"learning_rates": a.lrs} if a.lrs else {})),
+                                max_steps=a.max_steps, seed=a.seed,
+                                **({"learning_rates": a.lrs, "adapt": False} if a.lrs else {})),
         budget_epochs=a.budget_epochs, claims=a.claims)
     if a.plot:
         check_plot(a.plot, "batch-size", {"csv": a.csv})
@@ -82,44 +89,115 @@ def _fmt_ci(ci, fmt="{:.3g}"):
     return "—" if ci is None else "[" + "–".join(fmt.format(v) for v in ci) + "]"
 
 
-def study_text(r, rec, claims) -> str:
+def _crit(lv, largest) -> str:
+    if lv.b_crit is None:
+        return "—"
+    return f"> {largest}" if math.isinf(lv.b_crit) else f"{lv.b_crit:.3g}"
+
+
+def _money(v) -> str:
+    return "—" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}")
+
+
+def default_reason(r) -> str:
+    """Why the default level is the one it is, in words."""
     from jaxsgd.study import MIN_DEFAULT_STEPS
 
-    sub = f" (a random {r.n_rows} of {r.subsampled_from} rows)" if r.subsampled_from else ""
-    lines = [f"{r.n_rows} rows{sub}, {r.seeds} seeds × {len(r.learning_rates)} learning rates; levels "
-             f"L* + f·(L0 − L*) with L0 = {r.l0:.6g}, L* = {r.l_star:.6g}; {r.wall_seconds:.1f} s",
-             f"{'level f':>9} {'loss':>10} {'B_crit':>8} {'95% over seeds':>17} {'B_simple':>9} "
-             f"{'95% over rows':>17} {'B_crit/B_simple':>15}"]
-    for lv in r.levels:
-        ratio = f"{lv.b_crit / lv.b_simple:.2g}" if lv.b_crit and lv.b_simple else "—"
-        crit = "—" if lv.b_crit is None else f"{lv.b_crit:.3g}"
-        simple = "—" if lv.b_simple is None else f"{lv.b_simple:.3g}"
-        lines.append(f"{lv.fraction:>9g} {lv.loss:>10.6g} {crit:>8} {_fmt_ci(lv.b_crit_ci):>17} {simple:>9} "
-                     f"{_fmt_ci(lv.b_simple_ci):>17} {ratio:>15}" + ("   ← default" if lv.default else ""))
     lv = r.default
     biggest = [row for row in lv.rows if row.steps is not None]
-    why = (f"the first level the largest batch size needs ≥ {MIN_DEFAULT_STEPS} steps for" if biggest and
-           biggest[-1].steps >= MIN_DEFAULT_STEPS else
-           f"the deepest level reached; no level made the largest batch size take {MIN_DEFAULT_STEPS} steps"
-           if biggest else "the deepest level; no batch size reached any level")
-    lines += ["", f"At the default level f = {lv.fraction:g} ({why}):",
+    if biggest and biggest[-1].steps >= MIN_DEFAULT_STEPS:
+        return f"the first level the largest batch size needs ≥ {MIN_DEFAULT_STEPS} steps for"
+    if biggest:
+        return (f"the deepest level reached: no level made the largest batch size take {MIN_DEFAULT_STEPS} "
+                "steps (deeper --levels would)")
+    return "the deepest level: no batch size reached any level"
+
+
+def study_text(r, rec, claims) -> str:
+    sub = f" (a random {r.n_rows} of {r.subsampled_from} rows)" if r.subsampled_from else ""
+    largest = max(row.batch_size for row in r.levels[0].rows)
+    lines = [f"{r.n_rows} rows{sub}, {r.seeds} seeds per learning rate; levels L* + f·(L0 − L*) with "
+             f"L0 = {r.l0:.6g}, L* = {r.l_star:.6g}; {r.wall_seconds:.1f} s",
+             "S(B): the median over seeds of the step from which a run's loss stays at or below the level through "
+             "step 2S (at least 16 more steps), at B's best learning rate",
+             f"{'level f':>9} {'loss':>10} {'RMSE':>10} {'B_crit':>8} {'95% over seeds':>17} {'B_noise':>9} "
+             f"{'95% over rows':>17} {'B_simple':>9} {'95% over rows':>17} {'B_crit/B_noise':>14}"]
+    for lv in r.levels:
+        ratio = (f"{lv.b_crit / lv.b_noise:.2g}" if lv.b_crit and lv.b_noise and math.isfinite(lv.b_crit)
+                 and math.isfinite(lv.b_noise) else "—")
+        noise = "—" if lv.b_noise is None else f"{lv.b_noise:.3g}"
+        simple = "—" if lv.b_simple is None else f"{lv.b_simple:.3g}"
+        lines.append(f"{lv.fraction:>9g} {lv.loss:>10.6g} {_money(lv.rmse):>10} {_crit(lv, largest):>8} "
+                     f"{_fmt_ci(lv.b_crit_ci):>17} {noise:>9} {_fmt_ci(lv.b_noise_ci):>17} {simple:>9} "
+                     f"{_fmt_ci(lv.b_simple_ci):>17} {ratio:>14}" + ("   ← default" if lv.default else ""))
+    notes = _level_notes(r, largest)
+    if notes:
+        lines += ["", *notes]
+    lv = r.default
+    lines += ["", f"At the default level f = {lv.fraction:g}, RMSE {_money(lv.rmse)} ({default_reason(r)}):",
               f"{'B':>6} {'best lr':>8} {'steps S':>8} {'95%':>15} {'examples E':>11} {'95%':>19}"]
     for row in lv.rows:
+        mark = ("  capped" if row.capped else "") + ("  best rate at the edge tried" if row.edge else "")
         if row.steps is None:
-            lines.append(f"{row.batch_size:>6} {'—':>8} {'not reached':>8}")
+            why = "not reached within its step cap" if row.capped else "not reached"
+            lines.append(f"{row.batch_size:>6} {'—':>8} {why}")
             continue
-        lines.append(f"{row.batch_size:>6} {row.best_lr:>8g} {row.steps:>8g} {_fmt_ci(row.steps_ci, '{:g}'):>15} "
-                     f"{row.examples:>11g} {_fmt_ci(row.examples_ci, '{:g}'):>19}")
-    lines += ["", "Recommendation (best learning rate: the grid value whose median steps over seeds to the level "
-                  "is smallest at that B)"]
-    for c in rec.choices:
-        lines.append(f"  {c.goal + ':':<28} B = {c.batch_size}, lr = {c.learning_rate:g}   ({c.note}); loss after "
-                     f"{rec.budget_epochs} epochs {c.check_loss:.6g} vs {rec.default_loss:.6g} with the defaults "
-                     f"B = {D.BATCH_SIZE}, lr = {D.LEARNING_RATE:g}")
-    lines.append(f"  {rec.certainty}")
+        lines.append(f"{row.batch_size:>6} {row.best_lr:>8.4g} {row.steps:>8g} {_fmt_ci(row.steps_ci, '{:g}'):>15} "
+                     f"{row.examples:>11g} {_fmt_ci(row.examples_ci, '{:g}'):>19}{mark}")
+    lines += ["", "Best learning rate: among the rates run at B (half-octaves around the larger batch size's best, "
+                  "extended while the best sat at an edge), the one with the smallest median S."]
+    if rec.recommendation is None:
+        lines += ["", f"No recommendation: {rec.certainty}"]
+    else:
+        c = rec.recommendation
+        lines += ["", f"Recommendation: B = {c.batch_size}, lr = {c.learning_rate:.4g} ({c.goal}: {c.examples:g} "
+                      f"examples, {c.steps:g} steps to the level)",
+                  f"  check, {rec.budget_epochs} epochs × 2 seeds: loss {c.check_loss:.6g} (RMSE "
+                  f"{_money(c.check_rmse)}) vs {rec.default_loss:.6g} (RMSE {_money(rec.default_rmse)}) with the "
+                  f"defaults B = {D.BATCH_SIZE}, lr = {D.LEARNING_RATE:g}: {rec.verdict}",
+                  f"  {rec.certainty}",
+                  "  other goals:"]
+        for o in rec.choices:
+            lines.append(f"    {o.goal + ':':<18} B = {o.batch_size}, lr = {o.learning_rate:.4g} ({o.examples:g} "
+                         f"examples, {o.steps:g} steps); check loss {o.check_loss:.6g}; one run's step here "
+                         f"{o.step_seconds * 1e6:.0f} µs")
+    lines += ["", _profile_line(r)]
     if claims is not None:
         lines += ["", format_claims(claims)]
     return "\n".join(lines)
+
+
+def _level_notes(r, largest) -> list[str]:
+    """What did not happen, level by level: batch sizes that never arrived (and why), fits on fewer sizes,
+    S(B) that rises with B, B_crit beyond the sizes studied."""
+    out = []
+    for lv in r.levels:
+        missing = [row.batch_size for row in lv.rows if row.steps is None]
+        capped = [row.batch_size for row in lv.rows if row.capped]
+        said = []
+        if missing:
+            said.append(f"B = {', '.join(map(str, missing))} did not arrive within the step cap (a smaller batch "
+                        f"may take at most 4× the larger one's steps, and 2S ≤ --max-steps); the fit uses "
+                        f"B = {', '.join(map(str, lv.fitted)) or 'none'}")
+        elif capped:
+            said.append(f"at B = {', '.join(map(str, capped))} some runs were stopped at the cap before they arrived")
+        if lv.b_crit is not None and math.isinf(lv.b_crit):
+            said.append(f"S(B) falls like 1/B up to B = {largest}: B_crit is beyond the largest batch size studied")
+        if lv.b_crit is None and len(lv.fitted) >= 2:
+            said.append("S(B) does not fall with B like S_min(1 + B_crit/B): no B_crit")
+        if not lv.monotone:
+            said.append("S(B) rises with B beyond its intervals somewhere: tuning did not settle")
+        if said:
+            out.append(f"f = {lv.fraction:g}: " + "; ".join(said))
+    return out
+
+
+def _profile_line(r) -> str:
+    p = r.profile
+    evals = sum(p.get("evaluations_per_run", {}).values())
+    return (f"Time: {r.wall_seconds:.1f} s in all; runs {p['runs']:.1f} s ({evals:,} full-loss evaluations per "
+            f"run over all batch sizes), waiting for compiles {p['compile_wait']:.1f} s, L* {p['reference']:.1f} s, "
+            f"noise scales {p['noise_scales']:.1f} s, statistics {p['statistics']:.1f} s")
 
 
 def format_claims(c) -> str:
@@ -150,16 +228,26 @@ def format_claims(c) -> str:
 
 
 def study_json(r, rec, claims) -> dict:
+    rec_obj = None if rec.recommendation is None else {
+        "batch_size": rec.recommendation.batch_size, "learning_rate": rec.recommendation.learning_rate,
+        "goal": rec.recommendation.goal, "check_loss": rec.recommendation.check_loss,
+        "check_rmse": rec.recommendation.check_rmse, "default_loss": rec.default_loss,
+        "default_rmse": rec.default_rmse, "steps": rec.recommendation.steps,
+        "examples": rec.recommendation.examples, "check_epochs": rec.budget_epochs, "verdict": rec.verdict,
+        "certainty": rec.certainty, "other_goals": [c._asdict() for c in rec.choices]}
     return {
         "n_rows": r.n_rows, "subsampled_from": r.subsampled_from, "seeds": r.seeds,
         "learning_rates": list(r.learning_rates), "l0": r.l0, "l_star": r.l_star,
-        "targets": [{"fraction": lv.fraction, "loss": lv.loss, "default": lv.default, "b_crit": lv.b_crit,
-                     "b_crit_ci": lv.b_crit_ci, "s_min": lv.s_min, "b_simple": lv.b_simple,
-                     "b_simple_ci": lv.b_simple_ci,
+        "targets": [{"fraction": lv.fraction, "loss": lv.loss, "rmse": lv.rmse, "default": lv.default,
+                     "b_crit": lv.b_crit, "b_crit_ci": lv.b_crit_ci, "s_min": lv.s_min, "b_simple": lv.b_simple,
+                     "b_simple_ci": lv.b_simple_ci, "b_noise": lv.b_noise, "b_noise_ci": lv.b_noise_ci,
+                     "fitted_batch_sizes": list(lv.fitted), "monotone": lv.monotone,
                      "rows": [row._asdict() for row in lv.rows]} for lv in r.levels],
-        "recommendation": {"choices": [c._asdict() for c in rec.choices], "default_settings_loss": rec.default_loss,
-                           "budget_epochs": rec.budget_epochs, "certainty": rec.certainty},
+        "default_reason": default_reason(r),
+        "recommendation": rec_obj,
         "seconds_per_step": {str(k): v for k, v in r.seconds_per_step.items()},
+        "learning_rates_run": {str(b.batch_size): [float(v) for v in b.learning_rates] for b in r.runs},
+        "profile": r.profile,
         **({"claims": {"rows": [r._asdict() for r in claims.rows], "draws": claims.draws, "theta": claims.theta,
                        "timing": list(claims.timing)}} if claims is not None else {}),
         "wall_seconds": r.wall_seconds,
@@ -178,35 +266,43 @@ def plot_study(r, path):
         label = f"f = {lv.fraction:g}" + (" (default)" if lv.default else "")
         for a_, key in ((ax[0], "steps"), (ax[1], "examples")):
             vals = [getattr(row, key) for row in rows]
-            cis = [getattr(row, key + "_ci") for row in rows]
+            cis = [getattr(row, key + "_ci") or (v, v) for row, v in zip(rows, vals, strict=True)]
             err = [[v - c[0] for v, c in zip(vals, cis, strict=True)],
                    [(c[1] - v) if math.isfinite(c[1]) else 0 for v, c in zip(vals, cis, strict=True)]]
             a_.errorbar(bs, vals, yerr=err, fmt=markers[k % len(markers)], color="black", mfc="white",
                         capsize=2, label=label)
-        if lv.b_crit is not None:
+        if lv.b_crit is not None and math.isfinite(lv.b_crit):
             grid = [2 ** (i / 4) for i in range(0, 4 * max(1, int(math.log2(max(bs)))) + 1)]
             ax[0].plot(grid, [lv.s_min * (1 + lv.b_crit / b) for b in grid], "-", color="gray", lw=0.8)
             ax[1].plot(grid, [lv.s_min * (b + lv.b_crit) for b in grid], "-", color="gray", lw=0.8)
             if lv.default:
                 for a_ in ax[:2]:
                     a_.axvline(lv.b_crit, ls="--", color="black", lw=0.8, label=f"B_crit ≈ {lv.b_crit:.3g}")
-                    if lv.b_simple:
-                        a_.axvline(lv.b_simple, ls=":", color="black", lw=0.8, label=f"B_simple ≈ {lv.b_simple:.3g}")
-    for a_, ylabel in ((ax[0], "steps to the level, S(B)"), (ax[1], "examples to the level, E(B) = B·S(B)")):
+        if lv.default and lv.b_noise and math.isfinite(lv.b_noise):
+            for a_ in ax[:2]:
+                a_.axvline(lv.b_noise, ls=":", color="black", lw=0.8, label=f"B_noise ≈ {lv.b_noise:.3g}")
+    for a_, ylabel in ((ax[0], "steps to arrive at the level, S(B)"),
+                       (ax[1], "examples to arrive, E(B) = B·S(B)")):
         a_.set(xscale="log", yscale="log", xlabel="batch size B (examples per step)", ylabel=ylabel)
         if a_.get_legend_handles_labels()[0]:  # nothing reached: no legend (and no matplotlib warning)
             a_.legend(fontsize=7)
-    have = [lv for lv in r.levels if lv.b_crit is not None and lv.b_simple is not None]
+    have = [lv for lv in r.levels if lv.b_crit is not None and math.isfinite(lv.b_crit) and lv.b_noise
+            and math.isfinite(lv.b_noise)]
     if have:
-        ax[2].errorbar([lv.b_simple for lv in have], [lv.b_crit for lv in have],
-                       yerr=[[lv.b_crit - lv.b_crit_ci[0] if lv.b_crit_ci else 0 for lv in have],
-                             [lv.b_crit_ci[1] - lv.b_crit if lv.b_crit_ci else 0 for lv in have]],
-                       fmt="o", color="black", mfc="white", capsize=2)
+        def err(values, cis):
+            return [[v - c[0] if c else 0 for v, c in zip(values, cis, strict=True)],
+                    [(c[1] - v) if c and math.isfinite(c[1]) else 0 for v, c in zip(values, cis, strict=True)]]
+
+        xs, ys = [lv.b_noise for lv in have], [lv.b_crit for lv in have]
+        ax[2].errorbar(xs, ys, xerr=err(xs, [lv.b_noise_ci for lv in have]),
+                       yerr=err(ys, [lv.b_crit_ci for lv in have]), fmt="o", color="black", mfc="white", capsize=2)
         for lv in have:
-            ax[2].annotate(f"f = {lv.fraction:g}", (lv.b_simple, lv.b_crit), fontsize=7)
-        lim = [min(lv.b_crit for lv in have) / 2, max(lv.b_simple for lv in have) * 2]
-        ax[2].plot(lim, lim, "--", color="gray", lw=0.8, label="B_crit = B_simple")
-        ax[2].set(xscale="log", yscale="log", xlabel="B_simple = tr Σ / |G|² (examples)",
+            ax[2].annotate(f"f = {lv.fraction:g}", (lv.b_noise, lv.b_crit), fontsize=7, xytext=(6, -10),
+                           textcoords="offset points")
+        lim = [min(min(xs), min(ys)) / 3, max(max(xs), max(ys)) * 3]
+        ax[2].plot(lim, lim, "--", color="gray", lw=0.8, label="B_crit = B_noise")
+        ax[2].fill_between(lim, [v / 3 for v in lim], [v * 3 for v in lim], color="0.9", label="within 3×")
+        ax[2].set(xscale="log", yscale="log", xlabel="B_noise = tr(HΣ)/(GᵀHG) (examples)",
                   ylabel="B_crit from the fit (examples)", title="deeper levels: both grow")
         ax[2].legend(fontsize=7)
     fig.tight_layout()

@@ -208,11 +208,12 @@ class Progress:
         self._drawn = False
         self._first = None  # steps done before the first update (a resumed run's epochs): not in the rate
 
-    def __call__(self, done: int, total: int, message: str) -> None:
+    def __call__(self, done: int, total: int, message: str, eta: float | None = None) -> None:
         self.total = total
-        self.update(done, message)
+        self.update(done, message, eta)
 
-    def update(self, done: int, message: str = "") -> None:
+    def update(self, done: int, message: str = "", eta: float | None = None) -> None:
+        """``eta``: the caller's own estimate of the seconds left (else: the rate so far times the steps left)."""
         if self.quiet:
             return
         total = self.total or done
@@ -220,7 +221,8 @@ class Progress:
             self._first = done - 1
         elapsed = time.perf_counter() - self.start
         ran = done - self._first
-        eta = elapsed / ran * (total - done) if ran > 0 else math.nan
+        if eta is None:
+            eta = elapsed / ran * (total - done) if ran > 0 else math.nan
         left = "" if done >= total or not math.isfinite(eta) else f", about {eta:.0f} s left"
         if self.bar:
             filled = round(self.WIDTH * done / total) if total else self.WIDTH

@@ -1,22 +1,24 @@
-"""From a batch-size study to settings a user can act on, each checked by a short training run.
+"""From a batch-size study to one setting a user can act on, checked by a short training run.
 
-Three goals, at the study's default loss level:
+At the study's default loss level the bottom line is the **largest studied
+batch size whose examples to the level stay within 2× of the fewest**, at its
+best learning rate: McCandlish et al.'s trade-off puts ``B ≈ B_crit`` at
+``S ≈ 2 S_min`` steps and ``E ≈ 2 E_min`` examples, so this is the batch size
+that buys the most parallelism (fewest steps) for at most twice the data. Two
+other goals follow in a table: the fewest examples and the fewest steps. Every
+choice comes from the study's measured ``S(B)``, so the same seed gives the same
+answer; wall-clock figures are printed, never used to choose.
 
-- **fewest examples**: the batch size with the smallest ``E(B) = B·S(B)``, at
-  its best learning rate (the one whose median steps over seeds to the level
-  is smallest);
-- **least wall time on this machine**: the smallest ``S(B) × (seconds per step
-  of one run at B)``, the step time measured here;
-- **lowest loss for a fixed budget of examples** (``budget_epochs`` passes over
-  the data): every learning rate of the grid trained for that budget at a few
-  batch sizes (two seeds each), the lowest median final loss wins.
-
-Each choice is then trained for the budget and its final full-data loss is
-printed beside that of the default settings (``batch_size=32``, ``lr=0.5``).
+Each choice and the defaults (``batch_size=32``, ``lr=0.5``) are then trained for
+``budget_epochs`` passes over the data, or more where the recommendation needs
+them to arrive at the level (two seeds each); the median final
+full-data loss is printed beside the defaults', and if the recommendation ends
+worse, the advice says so and why.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -29,21 +31,33 @@ from jaxsgd.study._claims import jitted_step, step_seconds
 from jaxsgd.study._study import StudyResult
 
 DEFAULT_BATCH, DEFAULT_LR = defaults.BATCH_SIZE, defaults.LEARNING_RATE
+WITHIN = 2.0  # the recommendation's examples may be at most this many times the fewest
+MAX_CHECK_EPOCHS = 100  # the check runs' epochs: the budget asked, or enough for the level, at most this
 
 
 class Choice(NamedTuple):
+    """One goal's batch size and learning rate, its measured steps and examples to the level, and its check."""
+
     goal: str
     batch_size: int
     learning_rate: float
+    steps: float
+    examples: float
     check_loss: float  # median full-data loss after the budget, two seeds
-    note: str
+    check_rmse: float | None  # the same in the target's units, when the study was given its scale
+    step_seconds: float  # one run's step here (printed, not used to choose)
 
 
 class Advice(NamedTuple):
+    """The recommendation, the table of goals, the defaults' check, and how sure the study is."""
+
+    recommendation: Choice | None
     choices: tuple[Choice, ...]
     default_loss: float  # the default settings after the same budget
+    default_rmse: float | None
     budget_epochs: int
     certainty: str
+    verdict: str  # the check against the defaults, in words
 
 
 _loss_of_runs = jax.jit(train.runs_loss)
@@ -66,33 +80,34 @@ def final_losses(x, y, b, lrs, epochs, seed):
     return np.median(losses, axis=0)
 
 
-def warm_up(n: int, d: int, learning_rates, batch_sizes, *, seed: int = 0):
-    """Compile, ahead, every program :func:`advise` may run for these shapes (the study calls this on its
-    compile thread while it trains, so that advice afterwards costs little more than its runs)."""
+def warm_up(n: int, d: int, batch_sizes, *, seed: int = 0):
+    """Compile, ahead, the programs :func:`advise` runs for these shapes (the study calls this on its compile
+    thread while it trains, so that advice afterwards costs little more than its runs)."""
     opt = train.make_optimizer("sgd")
     one = train.TrainState.create(init_params(d), optimizer=opt, key=jax.random.key(0), learning_rate=0.1)
-    p, s = one.params, one.opt_state
     keys = _check_keys(seed)
-    lrs = np.asarray(learning_rates, np.float32)
-    runs = train.TrainState.create_runs(d, keys, lrs, optimizer=opt)
+    runs = train.TrainState.create_runs(d, keys, np.ones(1, np.float32), optimizer=opt)
     rows = jax.ShapeDtypeStruct((n, d + 1), jnp.float32)
     perms = jax.ShapeDtypeStruct((len(keys), n), jnp.int32)
     _loss_of_runs.lower(runs.params, jax.ShapeDtypeStruct((d, n), jnp.float32),
                         jax.ShapeDtypeStruct((n,), jnp.float32)).compile()
     for b in batch_sizes:
-        jitted_step.lower(opt, p, s, jax.ShapeDtypeStruct((d, b), jnp.float32),
-                        jax.ShapeDtypeStruct((b,), jnp.float32)).compile()
+        jitted_step.lower(opt, one.params, one.opt_state, jax.ShapeDtypeStruct((d, b), jnp.float32),
+                          jax.ShapeDtypeStruct((b,), jnp.float32)).compile()
         train.epoch.lower(runs, perms, rows, optimizer=opt, batch_size=int(b)).compile()
 
 
-def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EPOCHS, seed: int = 0) -> Advice:
-    """Settings for three goals at the study's default level, each checked by a short training run.
+def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EPOCHS, seed: int = 0,
+           target_scale: float | None = None) -> Advice:
+    """One recommendation at the study's default level, and a table of goals, each checked by training.
 
-    The goals (see the module docstring): fewest examples ``E(B) = B·S(B)``,
-    least wall time ``S(B) × t_step(B)`` measured here, and lowest loss after
-    ``budget_epochs`` epochs over the learning-rate grid. Each choice, and the
-    defaults (``B = 32``, ``lr = 0.5``), is then trained for the budget with two
-    seeds, and the median final full-data loss is reported beside it.
+    The recommendation is the largest studied batch size whose examples to the
+    level ``E(B) = B·S(B)`` are at most twice the fewest, at its best learning
+    rate; the table adds the fewest examples and the fewest steps. Each, and the
+    defaults (``B = 32``, ``lr = 0.5``), is trained with two seeds for
+    ``budget_epochs`` epochs, or for as many as twice the recommendation's
+    examples to the level take if that is more (at most 100), and the median
+    final full-data loss is reported.
 
     Args:
       result: a :class:`~jaxsgd.study.StudyResult` of these rows.
@@ -100,10 +115,12 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EP
       y: the scaled targets ``(N,)``.
       budget_epochs: epochs of every check run.
       seed: the check runs' seed.
+      target_scale: the target's scale ``hi − lo``, to give check losses as RMSE in its units.
 
     Returns:
-      An :class:`Advice`: the choices, the defaults' check loss, the budget, and
-      how well determined ``B_crit`` is, in words.
+      An :class:`Advice`: the recommendation (``None`` if no batch size reached
+      the level), the table, the defaults' check, how well determined ``B_crit``
+      is, and the check's verdict, in words.
 
     Example:
       >>> import numpy as np
@@ -111,61 +128,90 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EP
       >>> x = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
       >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)
       >>> r = run_study(x, y, StudyConfig(batch_sizes=(4, 32), seeds=2, fractions=(0.1,), bootstrap=20))
-      >>> [c.goal for c in advise(r, x, y, budget_epochs=1).choices][:2]
-      ['fewest examples', 'least wall time here']
+      >>> a = advise(r, x, y, budget_epochs=1)
+      >>> a.recommendation.goal, a.recommendation.batch_size in (4, 32)
+      ('largest B within 2× of the fewest examples', True)
 
     References:
       McCandlish et al., 2018, "An Empirical Model of Large-Batch Training" (the examples–steps trade-off).
     """
     checks.count("budget_epochs", budget_epochs)
     _check_keys(seed)
-    x = jax.numpy.asarray(x, jax.numpy.float32)
-    y = jax.numpy.asarray(y, jax.numpy.float32)
+    x = jnp.asarray(x, jnp.float32)
+    y = jnp.asarray(y, jnp.float32)
     level = result.default
     have = [r for r in level.rows if r.steps is not None]
-    if not have:
-        return Advice((), float("nan"), budget_epochs, "no batch size reached the level: no advice")
-    lrs = np.asarray(result.learning_rates, np.float32)
-    fewest = min(have, key=lambda r: r.examples)
-    timed = {r.batch_size: step_seconds(x, y, r.batch_size, r.best_lr) for r in have}
-    fastest = min(have, key=lambda r: r.steps * timed[r.batch_size])
     n = x.shape[0]
-    candidates = sorted({fewest.batch_size, fastest.batch_size, DEFAULT_BATCH, 128, 512} & set(range(1, n + 1)))
-    best_budget = None
-    check = {}  # (B, lr) -> median final loss of the two check runs
-    for b in candidates:
-        finals = final_losses(x, y, b, lrs, budget_epochs, seed)
-        check.update({(b, float(lr)): float(v) for lr, v in zip(lrs, finals, strict=True)})
-        i = int(np.argmin(finals))
-        if best_budget is None or finals[i] < best_budget[2]:
-            best_budget = (b, float(lrs[i]), float(finals[i]))
 
-    def checked(b, lr):  # the grid sweep's runs serve as checks: same keys, same batches
-        if (b, float(lr)) not in check:
-            check[(b, float(lr))] = float(final_losses(x, y, b, np.asarray([lr], np.float32), budget_epochs,
-                                                        seed)[0])
-        return check[(b, float(lr))]
+    def rmse(loss):
+        return None if target_scale is None or not math.isfinite(loss) else math.sqrt(2 * loss) * target_scale
 
-    choices = (
-        Choice("fewest examples", fewest.batch_size, fewest.best_lr, checked(fewest.batch_size, fewest.best_lr),
-               f"{fewest.examples:.3g} examples to the level"),
-        Choice("least wall time here", fastest.batch_size, fastest.best_lr,
-               checked(fastest.batch_size, fastest.best_lr),
-               f"{fastest.steps * timed[fastest.batch_size] * 1e3:.3g} ms to the level for one run"),
-        Choice(f"lowest loss after {budget_epochs} epochs", best_budget[0], best_budget[1],
-               checked(best_budget[0], best_budget[1]), "best of the learning-rate grid at that budget"),
-    )
-    return Advice(choices, checked(DEFAULT_BATCH if n >= DEFAULT_BATCH else n, DEFAULT_LR), budget_epochs,
-                  _certainty(level))
+    default_b = DEFAULT_BATCH if n >= DEFAULT_BATCH else n
+    if have:
+        fewest = min(have, key=lambda r: (r.examples, -r.batch_size))
+        rec = max((r for r in have if r.examples <= WITHIN * fewest.examples), key=lambda r: r.batch_size)
+        quickest = min(have, key=lambda r: (r.steps, r.batch_size))
+        # long enough for the recommendation to arrive and stay: twice its examples to the level
+        budget_epochs = min(MAX_CHECK_EPOCHS, max(budget_epochs, math.ceil(2 * rec.examples / n)))
+    default_loss = float(final_losses(x, y, default_b, np.asarray([DEFAULT_LR], np.float32), budget_epochs,
+                                      seed)[0])
+    if not have:
+        return Advice(None, (), default_loss, rmse(default_loss), budget_epochs,
+                      "no batch size reached the level: no advice", "")
+
+    def choice(goal, row):
+        loss = float(final_losses(x, y, row.batch_size, np.asarray([row.best_lr], np.float32), budget_epochs,
+                                  seed)[0])
+        return Choice(goal, row.batch_size, row.best_lr, row.steps, row.examples, loss, rmse(loss),
+                      step_seconds(x, y, row.batch_size, row.best_lr))
+
+    recommended = choice(f"largest B within {WITHIN:g}× of the fewest examples", rec)
+    table = [recommended]
+    for goal, row in (("fewest examples", fewest), ("fewest steps", quickest)):
+        same = next((c for c in table if (c.batch_size, c.learning_rate) == (row.batch_size, row.best_lr)), None)
+        table.append(choice(goal, row) if same is None else same._replace(goal=goal))
+    return Advice(recommended, tuple(table[1:]), default_loss, rmse(default_loss), budget_epochs,
+                  certainty(level, result.seeds), verdict(recommended, default_loss, default_b, n, budget_epochs))
 
 
-def _certainty(level) -> str:
-    """How sure the fit is, from the width of the B_crit interval."""
+def verdict(c: Choice, default_loss: float, default_b: int, n: int, epochs: int) -> str:
+    """The recommendation's check against the defaults', and why where it ends worse.
+
+    SGD with a constant rate α at batch size B settles at an excess loss of about α·tr(Σ)/(4B) above the
+    minimum (the noise floor); within a fixed budget of epochs a larger B takes fewer steps.
+    """
+    if c.check_loss <= default_loss:
+        return (f"after {epochs} epochs it ends at or below the defaults ({c.check_loss:.6g} vs "
+                f"{default_loss:.6g})")
+    worse = f"after {epochs} epochs it ends above the defaults ({c.check_loss:.6g} vs {default_loss:.6g}): "
+    mine, theirs = c.learning_rate / c.batch_size, DEFAULT_LR / default_b
+    if mine > theirs:
+        return worse + (f"its rate per example α/B = {mine:.3g} is above the defaults' {theirs:.3g}, so its "
+                        "noise floor (about α·tr Σ/(4B) above L*) is higher; it is chosen to reach the level "
+                        "fast, and a smaller rate would go deeper")
+    steps, default_steps = epochs * (n // c.batch_size), epochs * (n // default_b)
+    return worse + (f"the budget gives it {steps:,} steps against the defaults' {default_steps:,}; it reaches "
+                    "the level in few steps, and with more epochs it goes deeper")
+
+
+def certainty(level, seeds: int) -> str:
+    """How sure the study is of ``B_crit``, in words that follow the seeds and the interval's width."""
     if level.b_crit is None:
         return "no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)"
+    few = f"; only {seeds} seeds: use --seeds 8 or more before acting on it" if seeds < 4 else ""
     if level.b_crit_ci is None:
-        return f"B_crit ≈ {level.b_crit:.3g}, but most bootstrap resamples of the seeds could not be fitted"
+        return f"B_crit ≈ {level.b_crit:.3g}, with no interval (most resamples of the seeds could not be fitted){few}"
     lo, hi = level.b_crit_ci
-    ratio = hi / lo if lo > 0 else float("inf")
-    word = "well determined" if ratio < 2 else "determined to within a factor of " + f"{ratio:.2g}"
-    return f"B_crit = {level.b_crit:.3g} (95% interval {lo:.3g}–{hi:.3g} over seeds): {word}"
+    ratio = hi / lo if lo > 0 else math.inf
+    if math.isinf(level.b_crit) or math.isinf(hi):
+        return (f"B_crit ≥ {lo:.3g} (the lower end of its 95% interval over {seeds} seeds; S(B) still falls like "
+                f"1/B at the largest batch sizes studied, so the interval is open above){few}")
+    if seeds < 4:
+        word = "rough"
+    elif ratio < 1.5 and seeds >= 8:
+        word = "well determined"
+    elif ratio < 3:
+        word = f"determined to within a factor of {ratio:.2g}"
+    else:
+        word = f"loosely determined (the interval spans a factor of {ratio:.2g})"
+    return f"B_crit = {level.b_crit:.3g} (95% interval {lo:.3g}–{hi:.3g} over {seeds} seeds): {word}{few}"

@@ -1,5 +1,6 @@
-"""The study's statistics: best learning rate and median steps per batch size, the fit
-``S = S_min(1 + B_crit/B)``, ``B_simple`` on the full-batch path, and percentile-bootstrap intervals.
+"""The study's statistics: best learning rate and median arrival step per batch size, the fit
+``S = S_min(1 + B_crit/B)``, ``B_simple`` and ``B_noise`` on the full-batch path, and percentile-bootstrap
+intervals.
 
 >>> s_min, b_crit = fit_critical_batch([1, 2, 4, 8], [130.0, 70.0, 40.0, 25.0])
 >>> round(s_min), round(b_crit)
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import NamedTuple
 
@@ -16,13 +18,22 @@ import numpy as np
 
 from jaxsgd.model import Params
 from jaxsgd.study._hits import median_steps
-from jaxsgd.study._noise import noise_scale_of, per_example_gradients
+from jaxsgd.study._noise import (
+    bootstrap_noise_scales,
+    hessian,
+    noise_scales_of,
+    per_example_gradients,
+)
 
 MIN_DEFAULT_STEPS = 10  # the default level is the first the largest batch needs at least this many steps for
 
 
 class Row(NamedTuple):
-    """One batch size at one level: median steps over seeds at the best learning rate, with 95% intervals."""
+    """One batch size at one level: the median arrival step over seeds at the best learning rate (the rate,
+    among those run at this B, with the smallest median; a run that never arrived counts as infinitely
+    slow), with 95% intervals over seeds. ``capped``: some run here was stopped at the level's step cap before
+    it arrived; ``edge``: the best rate is the smallest or largest this B ran (the windows stopped
+    extending at their limits)."""
 
     batch_size: int
     best_lr: float | None
@@ -30,10 +41,14 @@ class Row(NamedTuple):
     steps_ci: tuple[float, float] | None
     examples: float | None
     examples_ci: tuple[float, float] | None
+    capped: bool = False
+    edge: bool = False
 
 
 class LevelResult(NamedTuple):
-    """One loss level: its rows, the fit ``S = S_min(1 + B_crit/B)`` and ``B_simple`` on the full-batch path."""
+    """One loss level: its rows, the fit ``S = S_min(1 + B_crit/B)`` over the batch sizes ``fitted``, and
+    ``B_simple``, ``B_noise`` where the full-batch path reaches the level; ``rmse`` is the level in the
+    target's units (``√(2L)`` times the target's scale, when the study was given it)."""
 
     fraction: float
     loss: float
@@ -44,19 +59,34 @@ class LevelResult(NamedTuple):
     b_simple: float | None
     b_simple_ci: tuple[float, float] | None
     rows: tuple[Row, ...]
+    b_noise: float | None = None
+    b_noise_ci: tuple[float, float] | None = None
+    rmse: float | None = None
+    fitted: tuple[int, ...] = ()
+    monotone: bool = True  # S(B) does not rise with B beyond its intervals
 
 
-def row_of(b, h, lrs, boot_idx) -> tuple[Row, np.ndarray]:
-    med = median_steps(h)
-    i = int(np.argmin(med))
+def _best_index(med) -> int:
+    """The best learning rate's index: the smallest median, the larger rate on a tie (rates ascending)."""
+    return int(np.flatnonzero(med == med.min())[-1])
+
+
+def row_of(runs, j: int, boot_idx) -> tuple[Row, np.ndarray]:
+    """The row of one batch size's runs (:class:`~jaxsgd.study.BatchRuns`) at level ``j``, and the
+    bootstrap replicates of its best median (each resample picks its own best rate)."""
+    b, a, lrs = runs.batch_size, runs.arrivals[j], runs.learning_rates
+    med = median_steps(a)
+    capped = bool(runs.capped[j])
+    i = _best_index(med)
     if not np.isfinite(med[i]):
-        return Row(b, None, None, None, None, None), np.full(len(boot_idx), np.inf)
-    reps = np.array([np.min(median_steps(h[idx])) for idx in boot_idx])
+        return Row(b, None, None, None, None, None, capped), np.full(len(boot_idx), np.inf)
+    reps = np.array([np.min(median_steps(a[idx])) for idx in boot_idx])
     steps = float(med[i])
-    if h.shape[0] < 2:  # one seed: no interval over seeds
-        return Row(b, float(lrs[i]), steps, None, steps * b, None), reps
+    edge = i in (0, len(lrs) - 1) and len(lrs) > 1
+    if a.shape[0] < 2:  # one seed: no interval over seeds
+        return Row(b, float(lrs[i]), steps, None, steps * b, None, capped, edge), reps
     lo, hi = _percentiles(reps)
-    return Row(b, float(lrs[i]), steps, (lo, hi), steps * b, (lo * b, hi * b)), reps
+    return Row(b, float(lrs[i]), steps, (lo, hi), steps * b, (lo * b, hi * b), capped, edge), reps
 
 
 def _percentiles(values, q=(0.025, 0.975)):
@@ -66,7 +96,8 @@ def _percentiles(values, q=(0.025, 0.975)):
 
 
 def fit_critical_batch(bs, steps):
-    """Least squares of ``S = S_min + S_min·B_crit/B`` weighted by 1/S: ``(S_min, B_crit)``, NaN if S does not fall."""
+    """Least squares of ``S = S_min + S_min·B_crit/B`` weighted by 1/S: ``(S_min, B_crit)``; NaN if S does not
+    fall, ``(0, inf)`` if it falls like 1/B throughout (``B_crit`` beyond the largest B)."""
     bs, steps = np.asarray(bs, float), np.asarray(steps, float)
     ok = np.isfinite(steps)
     bs, steps = bs[ok], steps[ok]
@@ -74,6 +105,8 @@ def fit_critical_batch(bs, steps):
         return math.nan, math.nan
     a = np.stack([np.ones_like(bs), 1.0 / bs], axis=1) / steps[:, None]
     (s_min, slope), *_ = np.linalg.lstsq(a, np.ones_like(steps), rcond=None)
+    if slope > 0 and s_min <= 0:  # S falls like 1/B throughout: B_crit is beyond the largest B
+        return 0.0, math.inf
     if not (s_min > 0 and slope > 1e-6 * s_min * bs.min()):  # B_crit ≈ 0 is rounding: S does not fall
         return math.nan, math.nan
     return float(s_min), float(slope / s_min)
@@ -88,25 +121,39 @@ def _ci(values):
     return _percentiles(v)
 
 
-def summarize_level(hits_by_batch: dict, lrs, boot_idx):
-    """Rows, ``S_min``, ``B_crit`` and its interval from first-hit steps ``{B: (S, L)}`` at one level.
+def summarize_level(runs: list, j: int, boot_idx):
+    """Rows, ``S_min``, ``B_crit``, its interval and the batch sizes fitted, from every batch size's runs at
+    level ``j`` (``runs`` ascending in B).
 
     ``boot_idx (R, S)``: seed indices of R bootstrap resamples; each replicate picks its best learning rate
     and fits again, so the interval carries the tuning's noise too.
     """
     rows_, reps = [], []
-    for b, h in hits_by_batch.items():
-        row, rep = row_of(b, h, lrs, boot_idx)
+    for r in runs:
+        row, rep = row_of(r, j, boot_idx)
         rows_.append(row)
         reps.append(rep)
-    bsizes = list(hits_by_batch)
+    bsizes = [r.batch_size for r in runs]
+    fitted = tuple(b for b, row in zip(bsizes, rows_, strict=True) if row.steps is not None)
     s_min, b_crit = fit_critical_batch(bsizes, [r.steps if r.steps else np.inf for r in rows_])
     if math.isnan(b_crit):
-        return tuple(rows_), None, None, None
+        return tuple(rows_), None, None, None, fitted
     if boot_idx.shape[1] < 2:  # one seed: no interval over seeds
-        return tuple(rows_), s_min, b_crit, None
+        return tuple(rows_), s_min, b_crit, None, fitted
     boot = [fit_critical_batch(bsizes, [rep[i] for rep in reps])[1] for i in range(len(boot_idx))]
-    return tuple(rows_), s_min, b_crit, _ci(boot)
+    return tuple(rows_), s_min, b_crit, _ci(boot), fitted
+
+
+def monotone(rows) -> bool:
+    """Whether ``S(B)`` never rises with B beyond its intervals (a larger B's interval wholly above a smaller
+    B's): what tuning every batch size well gives."""
+    have = [r for r in rows if r.steps is not None]
+    for small, big in itertools.pairwise(have):
+        lo_big = big.steps_ci[0] if big.steps_ci else big.steps
+        hi_small = small.steps_ci[1] if small.steps_ci else small.steps
+        if lo_big > hi_small:
+            return False
+    return True
 
 
 def mark_default(levels: list[LevelResult]) -> list[LevelResult]:
@@ -123,14 +170,19 @@ def mark_default(levels: list[LevelResult]) -> list[LevelResult]:
     return [lv._replace(default=(i == chosen)) for i, lv in enumerate(levels)]
 
 
-def b_simple_on_path(x, y, gd_losses, gd_thetas, level, n_boot, seed):
-    """``B_simple = tr Σ/|G|²`` at the first point of the full-batch path at or below ``level``, with a
-    bootstrap interval over rows (the path has no seeds: the data are what varies)."""
+def noise_on_path(x, y, gd_losses, gd_thetas, level, n_boot, seed):
+    """``(NoiseScales, B_simple interval, B_noise interval)`` at the first point of the full-batch path at or
+    below ``level`` (``(None, None, None)`` if the path never gets there), with bootstrap intervals over rows
+    (the path has no seeds: the data are what varies), corrected for the resampling's own noise
+    (:func:`jaxsgd.study.bootstrap_noise_scales`)."""
     hit = np.flatnonzero(gd_losses <= level)
     if len(hit) == 0:
-        return None, None
+        return None, None, None
     theta = Params.from_theta(jnp.asarray(gd_thetas[hit[0]]))
     g = np.asarray(per_example_gradients(theta, x, y), np.float64)  # (N, d + 1)
-    value = noise_scale_of(g).b_simple
-    idx = np.random.default_rng([seed, 0x51]).integers(0, len(g), (n_boot, len(g)))
-    return value, _ci([noise_scale_of(g[i]).b_simple for i in idx])
+    value = noise_scales_of(g, np.asarray(hessian(theta, x, y)))
+    if n_boot < 2:
+        return value, None, None
+    simple, noise = bootstrap_noise_scales(g, np.asarray(hessian(theta, x, y)), resamples=n_boot,
+                                           seed=[seed, 0x51])
+    return value, _percentiles(simple), _percentiles(noise)

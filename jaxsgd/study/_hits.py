@@ -1,10 +1,21 @@
-"""First hits: the runs of one batch size, stepped until no later step can change the study's answer.
+"""Arrivals: the runs of one batch size, stepped until no later step can change the study's answer.
 
-Every (seed × learning rate) run of batch size ``B`` steps through the engine
-(:func:`jaxsgd.train.runs_step`) in compiled chunks; after every step the
-full-data loss of each run is compared with each level, and the first step at or
-below it is kept exactly, with θ there. Between chunks, :func:`settled` decides
-whether any unfinished run could still change a median the study reports.
+A run has **arrived** at a loss level ``L`` at step ``S`` when its full-data
+loss is at or below ``L`` at every evaluation from step ``S`` through step
+``max(2S, S + 16)``: it got there and stayed, for a window as long as the way
+there (and at least :data:`MIN_STAY` steps, so that one or two lucky steps of a
+large learning rate are not an arrival). The
+first step whose loss merely dips below ``L`` (a *first hit*) is a lucky draw of
+a noisy loss at deep levels; the arrival is what a user means by "reaches the
+level". The loss is evaluated after every step up to :data:`EVERY_STEP`, then at
+steps at most 1% apart (:func:`schedule`), so ``S`` is known to within 1% and
+the cost of evaluating is a few hundred full-data passes per run, not one per
+step.
+
+Every (seed × learning rate) run of batch size ``B`` steps through
+:func:`jaxsgd.train.runs_step` in compiled chunks; between chunks,
+:func:`settled` decides whether any unfinished run could still change a median
+(or a bootstrap replicate of one) that the study reports.
 """
 
 from __future__ import annotations
@@ -21,33 +32,56 @@ from jax import lax
 
 from jaxsgd import train
 
+EVERY_STEP = 128  # the loss is evaluated after every one of the first this many steps
+MIN_STAY = 16  # an arrival at S holds through step max(2S, S + MIN_STAY)
+SPACING = 0.01  # then at steps at most this fraction apart
+
+
+def schedule(t0: int, t1: int) -> np.ndarray:
+    """Whether the loss is evaluated after each step ``t0 + 1 … t1``: every step up to :data:`EVERY_STEP`,
+    then every ``k``-th step with ``k = ⌊t·SPACING⌋`` (gaps at most 1% of the step), a pure function of t.
+
+    >>> (np.flatnonzero(schedule(0, 300)) + 1).tolist()[-3:]   # every 2nd step from 200, every 3rd from 300
+    [296, 298, 300]
+    """
+    t = np.arange(t0 + 1, t1 + 1)
+    k = np.maximum(1, (t * SPACING).astype(np.int64))
+    return (t <= EVERY_STEP) | (t % k == 0)
+
 
 class BatchRuns(NamedTuple):
-    """The raw runs of one batch size: ``hits[j, s, l]`` is the first step at level j of seed s and learning
-    rate l (−1: not reached in ``steps_run`` steps); ``keys[s]`` is seed s's key data; ``at_hit[j, s, l]``
-    is θ = (b, w) there; ``seconds_per_step`` of all runs together, compiling excluded."""
+    """The raw runs of one batch size, over every learning rate it ran (the union of its windows).
+
+    ``arrivals[j, s, l]`` is the arrival step at level j of seed s at ``learning_rates[l]`` (−1: not within
+    the steps run); ``lower[j, s, l]`` a lower bound on it (the arrival itself once known); ``steps_run[l]``
+    the steps that learning rate's runs took; ``capped[j]``: a window stopped at level j's step cap before
+    no later step could change the answer there; ``seconds_per_step`` of all runs of a window together,
+    compiling excluded; ``evaluations`` of the full loss, per run.
+    """
 
     batch_size: int
     keys: np.ndarray
-    hits: np.ndarray
-    steps_run: int
-    at_hit: np.ndarray
+    learning_rates: np.ndarray
+    arrivals: np.ndarray
+    lower: np.ndarray
+    steps_run: np.ndarray
+    capped: np.ndarray
     seconds_per_step: float
+    evaluations: int
 
 
-def median_steps(h):
-    """Median over seeds (axis 0) per learning rate; a run that never got there counts as infinitely slow."""
-    return np.median(np.where(h > 0, h, np.inf), axis=0)
-
+def median_steps(a):
+    """Median over seeds (axis 0) per learning rate; a run that never arrived counts as infinitely slow."""
+    return np.median(np.where(a > 0, a, np.inf), axis=0)
 
 
 class BatchSetup(NamedTuple):
-    """What the runs of one batch size need: the data, the grid of (seed × learning rate) runs, the levels."""
+    """What the runs of one batch size need: the data, the (seed × learning rate) runs, the levels."""
 
     x: np.ndarray  # (N, d) float32, scaled
     y: np.ndarray  # (N,)
     batch_size: int
-    learning_rates: np.ndarray  # (L,) float32
+    learning_rates: np.ndarray  # (L,) float32: one window
     keys: np.ndarray  # (S, 2) uint32: this process's seeds
     levels: jax.Array  # (J,) float32 loss levels
     max_steps: int
@@ -57,36 +91,38 @@ class BatchSetup(NamedTuple):
 class _Carry(NamedTuple):
     params: object
     opt_state: object
-    hits: jax.Array  # (J, S, L) first step at each level, −1: not yet
-    at_hit: jax.Array  # (J, S, L, d + 1) θ there
+    cand: jax.Array  # (J, S, L) step from which the loss has stayed ≤ the level (−1: above at the last look)
+    arrived: jax.Array  # (J, S, L) arrival step (−1: not yet)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer",))
-def _chunk(carry: _Carry, xs, ys, t0, valid, data, *, optimizer) -> _Carry:
-    """Steps ``t0 + 1 …`` over the batches ``xs (T, S, d, B)``, the loss of every run after each.
-
-    ``data = (levels, xt, y)``: the levels and the full data the loss is taken on. Steps at or beyond
-    ``valid`` are not taken.
-    """
+def _chunk(carry: _Carry, xs, ys, t0, valid, evaluate, data, *, optimizer) -> _Carry:
+    """Steps ``t0 + 1 …`` over the batches ``xs (T, S, d, B)``; the full loss of every run after the steps
+    ``evaluate (T,)`` marks. ``data = (levels, xt, y)``. Steps at or beyond ``valid`` are not taken."""
     levels, xt, y = data
     update = train.runs_step(optimizer)
+    lv = levels[:, None, None]
 
     def body(carry, batch):
-        params, opt_state, hits, at_hit = carry
-        xb, yb, i = batch
+        params, opt_state, cand, arrived = carry
+        xb, yb, i, ev = batch
         new_params, new_opt = update(params, opt_state, xb, yb)
         take = i < valid
         params = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_params, params)
         opt_state = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_opt, opt_state)
-        loss = train.runs_loss(params, xt, y)  # (S, L)
-        first = take & (hits < 0) & (loss[None] <= levels[:, None, None])
-        hits = jnp.where(first, t0 + i + 1, hits)
-        theta = jnp.concatenate([params.b[..., None], params.w], axis=-1)
-        at_hit = jnp.where(first[..., None], theta[None], at_hit)
-        return _Carry(params, opt_state, hits, at_hit), None
+        t = t0 + i + 1
+        look = take & ev
+        loss = lax.cond(look, lambda p: train.runs_loss(p, xt, y), lambda p: jnp.full(arrived.shape[1:], jnp.inf),
+                        params)[None]  # (1, S, L); an unlooked step changes nothing below
+        below = loss <= lv
+        open_ = arrived < 0
+        cand = jnp.where(look & open_ & ~below, -1, jnp.where(look & open_ & below & (cand < 0), t, cand))
+        held = t >= jnp.maximum(2 * cand, cand + MIN_STAY)
+        arrived = jnp.where(look & open_ & below & (cand > 0) & held, cand, arrived)
+        return _Carry(params, opt_state, cand, arrived), None
 
     steps = jnp.arange(xs.shape[0], dtype=jnp.int32)
-    out, _ = lax.scan(body, carry, (xs, ys, steps))
+    out, _ = lax.scan(body, carry, (xs, ys, steps, evaluate))
     return out
 
 
@@ -95,30 +131,43 @@ def _batches(perms, rows, *, batch_size):
     return train.shuffled_batches(perms, rows, batch_size)[:2]
 
 
-def settled(hits: np.ndarray, t: int, caps) -> bool:
-    """Whether no later step can change an answer (the best median or a bootstrap replicate of it): at each
-    level, a learning rate has all its seeds there (so every resample's best is at most ``M``, the smallest
-    of those learning rates' slowest seeds) and no median that takes in a run still going (its hit > ``t``)
-    can come below ``M``; or ``t`` has reached the level's cap.
+def lower_bounds(arrived: np.ndarray, cand: np.ndarray, t: int) -> np.ndarray:
+    """A lower bound on every run's arrival after ``t`` steps: the arrival if known; else the step from which
+    the loss has stayed at or below the level (it cannot arrive before it), or ``t + 1``."""
+    return np.where(arrived > 0, arrived, np.where(cand > 0, cand, t + 1))
 
-    With an odd number of seeds such a median is the unfinished run itself, > ``t`` ≥ ``M``. With an even
-    number it may average the run with a finished one: the learning rate's earliest hit ``h₀`` gives the
-    bound ``(h₀ + t + 1)/2``, which must reach ``M``.
+
+def settled(arrivals: np.ndarray, lower: np.ndarray, limits, t: int, prior=None) -> bool:
+    """Whether no later step can change an answer (the best median or a bootstrap replicate of it): every
+    level is :func:`level_settled` or at its step limit."""
+    return all(t >= limit or level_settled(a, lb, None if prior is None else prior[j])
+               for j, (a, lb, limit) in enumerate(zip(arrivals, lower, limits, strict=True)))
+
+
+def level_settled(a: np.ndarray, lb: np.ndarray, prior=None) -> bool:
+    """Whether no later step can change an answer at one level (``a``, ``lb``: ``(S, L)``).
+
+    A learning rate has all its seeds arrived (or an earlier window of this batch size gave ``prior``), so
+    every resample's best is at most ``M`` (the smallest of those learning rates' slowest seeds); and no
+    median that takes in an unfinished run can come below ``M``: with an odd number of seeds such a median is
+    an unfinished run, at least its lower bound; with an even number it may average an unfinished run with a
+    finished one, so the learning rate's earliest arrival ``a₀`` and the runs' lowest bound ``ℓ`` must give
+    ``(a₀ + ℓ)/2 ≥ M``.
     """
-    for h, cap in zip(hits, caps, strict=True):  # (S, L) per level
-        if t >= cap:
-            continue
-        done = np.all(h > 0, axis=0)
-        if not done.any():
+    done = np.all(a > 0, axis=0)
+    bound = int(np.min(np.max(a[:, done], axis=0))) if done.any() else math.inf
+    if prior is not None:
+        bound = min(bound, prior)
+    if not math.isfinite(bound):
+        return False
+    for col, lcol in zip(a[:, ~done].T, lb[:, ~done].T, strict=True):
+        least = int(lcol[col <= 0].min())
+        if least <= bound:
             return False
-        bound = int(np.min(np.max(h[:, done], axis=0)))
-        if t < bound:
-            return False
-        if h.shape[0] % 2 == 0:
-            for col in h[:, ~done].T:
-                got = col[col > 0]
-                if ((int(got.min()) if got.size else t + 1) + t + 1) / 2 < bound:
-                    return False
+        if a.shape[0] % 2 == 0:
+            got = col[col > 0]
+            if ((int(got.min()) if got.size else least) + least) / 2 < bound:
+                return False
     return True
 
 
@@ -127,13 +176,12 @@ def _chunk_size(n, b):
 
 
 def _start(setup: BatchSetup):
-    """The arrays a batch size starts from: data, runs, no hits yet."""
+    """The arrays a window starts from: data, runs, nothing arrived."""
     x, keys, levels = setup.x, setup.keys, setup.levels
     d = x.shape[1]
     runs = train.TrainState.create_runs(d, keys, setup.learning_rates, optimizer=setup.optimizer)
-    s, n_lr = keys.shape[0], len(setup.learning_rates)
-    carry = _Carry(runs.params, runs.opt_state, jnp.full((len(levels), s, n_lr), -1, jnp.int32),
-                   jnp.zeros((len(levels), s, n_lr, d + 1), jnp.float32))
+    shape = (len(levels), keys.shape[0], len(setup.learning_rates))
+    carry = _Carry(runs.params, runs.opt_state, jnp.full(shape, -1, jnp.int32), jnp.full(shape, -1, jnp.int32))
     return train.rows_of(x, setup.y), (levels, jnp.asarray(x).T, jnp.asarray(setup.y)), carry
 
 
@@ -149,18 +197,33 @@ def compile_programs(setup: BatchSetup):
 
     batches = _batches.lower(spec((s, n), jnp.int32), rows, batch_size=b).compile()
     i32 = spec((), jnp.int32)
-    chunk = _chunk.lower(carry, spec((t, s, d, b)), spec((t, s, b)), i32, i32, data,
+    chunk = _chunk.lower(carry, spec((t, s, d, b)), spec((t, s, b)), i32, i32, spec((t,), jnp.bool_), data,
                          optimizer=setup.optimizer).compile()
     return batches, chunk
 
 
-def runs_for_batch(setup: BatchSetup, programs, caps, gather=None) -> BatchRuns:
-    """The runs of one batch size stepped until :func:`settled` (or ``setup.max_steps``), with the programs
-    of :func:`compile_programs`; ``caps`` are the steps allowed per level.
+class Window(NamedTuple):
+    """One window of learning rates of one batch size, stepped until settled or stopped."""
+
+    arrivals: np.ndarray  # (J, S, L)
+    lower: np.ndarray  # (J, S, L)
+    steps: int
+    seconds: float
+    timed: int
+    evaluations: int
+
+
+def step_limit(cap: int, max_steps: int) -> int:
+    """Steps that confirm an arrival at up to ``cap`` (0: the level is not run at this batch size)."""
+    return min(max_steps, max(2 * cap, cap + MIN_STAY) + 1) if cap > 0 else 0
+
+
+def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Window:
+    """The runs of one window stepped until :func:`settled` (or every level's :func:`step_limit`).
 
     ``gather``, for runs split over processes (``setup.keys`` this process's seeds), maps this process's
-    arrays with a seeds axis 1 to every process's, in the order of all seeds: every process then
-    decides alike when to stop, and returns the whole study's runs.
+    arrays with a seeds axis 1 to every process's, in the order of all seeds: every process then decides
+    alike when to stop, and returns the whole study's runs.
     """
     gather = gather or (lambda a: a)
     n, b = setup.x.shape[0], setup.batch_size
@@ -168,9 +231,12 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None) -> BatchRuns:
     batches, run_chunk = programs
     nb = n // b
     chunk = _chunk_size(n, b)
-    t, e, spent, timed = 0, 0, 0.0, 0
-    limit = min(setup.max_steps, max(caps))
-    h, done = gather(np.asarray(carry.hits)), limit <= 0
+    limits = [step_limit(c, setup.max_steps) for c in caps]
+    limit = max(limits)
+    t, e, spent, timed, looks = 0, 0, 0.0, 0, 0
+    arr = gather(np.asarray(carry.arrived))
+    lb = lower_bounds(arr, gather(np.asarray(carry.cand)), 0)
+    done = limit <= 0 or settled(arr, lb, limits, t, prior)
     with train.Shuffler(setup.keys, n) as shuffler:
         while not done:
             xs, ys = batches(jnp.asarray(shuffler.get(e)), rows)
@@ -182,31 +248,155 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None) -> BatchRuns:
                     xc = jnp.concatenate([xc, jnp.zeros((pad, *xc.shape[1:]), xc.dtype)])
                     yc = jnp.concatenate([yc, jnp.zeros((pad, *yc.shape[1:]), yc.dtype)])
                 valid = min(sl.stop - sl.start, limit - t)
+                ev = schedule(t, t + chunk)
+                ev[valid:] = False
                 t0 = time.perf_counter()
-                carry = run_chunk(carry, xc, yc, jnp.int32(t), jnp.int32(valid), data)
-                h = gather(np.asarray(carry.hits))
+                carry = run_chunk(carry, xc, yc, jnp.int32(t), jnp.int32(valid), jnp.asarray(ev), data)
+                arr = gather(np.asarray(carry.arrived))
                 spent += time.perf_counter() - t0
                 timed += valid
+                looks += int(ev.sum())
                 t += valid
-                done = settled(h, t, caps) or t >= limit
+                lb = lower_bounds(arr, gather(np.asarray(carry.cand)), t)
+                done = settled(arr, lb, limits, t, prior) or t >= limit
                 if done:
                     break
             e += 1
-    return BatchRuns(b, gather(np.asarray(setup.keys)[None])[0], h, t, gather(np.asarray(carry.at_hit)),
-                     spent / timed if timed else math.nan)
+    return Window(arr, lb, t, spent, timed, looks)
+
+
+def window_best(arrivals) -> list:
+    """Per level, ``(index, median)`` of the best learning rate (smallest median arrival over seeds; the
+    larger rate on a tie), or ``None`` where no learning rate has a finite median."""
+    out = []
+    for a in arrivals:
+        med = median_steps(a)
+        if not np.isfinite(med).any():
+            out.append(None)
+            continue
+        best = np.flatnonzero(med == med.min())[-1]
+        out.append((int(best), float(med[best])))
+    return out
+
+
+HALF_OCTAVE = 2.0**0.5  # the lattice of learning rates the windows take theirs from: 2^(k/2)
+LR_FLOOR, LR_CEILING = 2.0**-14, 2.0**12  # no window goes beyond these
+MAX_WINDOWS = 4  # the first window and up to three extensions, per batch size
+
+
+def lattice(k) -> np.ndarray:
+    """Learning rates ``2^(k/2)`` for integers ``k``, as float32."""
+    return np.asarray(2.0 ** (np.asarray(k, np.float64) / 2), np.float32)
+
+
+def lattice_index(lr: float) -> int:
+    """The nearest lattice point's ``k``."""
+    return round(2 * math.log2(lr))
+
+
+def _extension(lrs: np.ndarray, best, caps, size: int):
+    """The next window beyond an edge the best learning rate sits at, and the levels it is for; or ``None``.
+
+    Downwards when, at a level still run, the best rate is the smallest tried (a smaller rate lowers SGD's
+    noise floor); else upwards when it is the largest tried. Only those levels are run in it: where the best
+    rate is inside the window, rates beyond its edge are not better (the steps to a level rise on both sides
+    of the best rate). A level no rate arrived at within its cap does not extend the window: smaller rates
+    would take more steps still, and its row says it was capped.
+    """
+    lo, hi = float(lrs.min()), float(lrs.max())
+    at_lo = [c > 0 and b is not None and lrs[b[0]] == lo for b, c in zip(best, caps, strict=True)]
+    at_hi = [c > 0 and b is not None and lrs[b[0]] == hi for b, c in zip(best, caps, strict=True)]
+    if lo / HALF_OCTAVE >= LR_FLOOR and any(at_lo):
+        k = lattice_index(lo)
+        return lattice(range(k - size, k)), at_lo
+    if hi * HALF_OCTAVE <= LR_CEILING and any(at_hi):
+        k = lattice_index(hi)
+        return lattice(range(k + 1, k + 1 + size)), at_hi
+    return None
+
+
+def _refinement(lrs: np.ndarray, best, size: int) -> np.ndarray | None:
+    """Half-octaves around the best rates of an octave grid (the first batch size's), ``size`` of them."""
+    ks = sorted({lattice_index(float(lrs[b[0]])) for b in best if b is not None})
+    have = {lattice_index(float(v)) for v in lrs}
+    new = sorted({k + dk for k in ks for dk in (-1, 1)} - have)
+    return lattice(new[:size]) if new else None
+
+
+def _slowest_of_complete(arrivals):
+    """Per level, the smallest over learning rates with every seed arrived of their slowest seed (None if
+    none): every bootstrap replicate's best median is at most this."""
+    out = []
+    for a in arrivals:
+        done = np.all(a > 0, axis=0)
+        out.append(int(np.min(np.max(a[:, done], axis=0))) if done.any() else None)
+    return out
+
+
+def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bool = False) -> BatchRuns:
+    """Every window of one batch size: ``setup.learning_rates`` first; with ``refine``, the half-octaves
+    next to its best rates; then windows of as many rates beyond an edge while the best rate sits there (at
+    most :data:`MAX_WINDOWS` in all). Each later window stops as soon as it cannot beat what the earlier ones
+    found. ``caps`` are the steps to arrival allowed per level.
+    """
+    size = len(setup.learning_rates)
+    lrs_parts, arr_parts, lb_parts, steps_parts, capped_parts = [], [], [], [], []
+    spent, timed, looks = 0.0, 0, 0
+    window, prior = np.asarray(setup.learning_rates, np.float32), None
+    limits = [step_limit(c, setup.max_steps) for c in caps]
+    caps = list(caps)
+    run_caps = list(caps)  # the levels this window runs (0: not run)
+    for w in range(MAX_WINDOWS):
+        full = np.concatenate([window, np.full(size - len(window), window[-1], np.float32)])  # a fixed width
+        got = run_window(setup._replace(learning_rates=full), programs, run_caps, gather, prior)
+        k = len(window)
+        lrs_parts.append(window)
+        arr_parts.append(got.arrivals[:, :, :k])
+        lb_parts.append(got.lower[:, :, :k])
+        steps_parts.append(np.full(k, got.steps))
+        capped_parts.append(np.asarray([c > 0 and got.steps >= lim and not level_settled(
+            a, lb, None if prior is None else prior[j]) for j, (a, lb, lim, c) in enumerate(
+            zip(got.arrivals, got.lower, limits, run_caps, strict=True))]))
+        spent, timed, looks = spent + got.seconds, timed + got.timed, looks + got.evaluations
+        lrs = np.concatenate(lrs_parts)
+        arr = np.concatenate(arr_parts, axis=2)
+        prior = _slowest_of_complete(arr)
+        best = window_best(arr)
+        for j, b in enumerate(best):  # a level no rate reached within its cap is not run again at this B
+            if b is None and got.steps >= limits[j]:
+                caps[j] = 0
+        window, run_caps = (_refinement(lrs, best, size), list(caps)) if refine and w == 0 else (None, None)
+        if window is None:
+            ext = _extension(lrs, best, caps, size)
+            if ext is None:
+                break
+            window, run_caps = ext[0], [c if keep else 0 for c, keep in zip(caps, ext[1], strict=True)]
+        window = window[~np.isin(window, lrs)]
+        if not len(window):
+            break
+    order = np.argsort(lrs, kind="stable")
+    arr = arr[:, :, order]
+    lb = np.concatenate(lb_parts, axis=2)[:, :, order]
+    steps = np.concatenate(steps_parts)[order]
+    capped = np.any(np.stack(capped_parts), axis=0)  # (J,): a window stopped at the level's cap, unsettled
+    keys = gather(np.asarray(setup.keys)[None])[0] if gather else np.asarray(setup.keys)
+    return BatchRuns(setup.batch_size, keys, lrs[order], arr, lb, steps, capped,
+                     spent / timed if timed else math.nan, looks)
 
 
 CAP_FACTOR = 4  # a halved batch may take at most this many times the steps of the larger one
 
 
-def next_cap(h, b, max_steps, next_b) -> int:
-    """Steps allowed at the next smaller batch size ``next_b`` for a level: ``CAP_FACTOR × (b/next_b)/2 ×``
-    the median steps here (``CAP_FACTOR ×`` for a halving).
+def next_cap(a, b, max_steps, next_b) -> int:
+    """Steps to arrival allowed at the next smaller batch size ``next_b`` for a level: ``CAP_FACTOR ×
+    (b/next_b)/2 ×`` the best median arrival here (``CAP_FACTOR ×`` for a halving), at most half the step
+    limit (an arrival at S is known at step 2S).
 
     With perfect tuning ``S(B') ≤ (B/B')·S(B)`` (``S = S_min(1 + B_crit/B)``), ``S(B/2) ≤ 2·S(B)``; twice that
     leaves room for the learning-rate grid. A level this batch size did not reach gets no steps at the
     smaller one.
     """
-    best = float(np.min(median_steps(h)))
+    best = float(np.min(median_steps(a)))
     factor = CAP_FACTOR * max(1.0, b / next_b) / 2
-    return 0 if not np.isfinite(best) else min(max_steps, math.ceil(factor * best))
+    return 0 if not np.isfinite(best) else min(max_steps // 2, math.ceil(factor * best))
+

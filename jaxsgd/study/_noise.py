@@ -1,4 +1,4 @@
-"""Gradient noise: per-example gradients and the simple noise scale, exactly and from two batch sizes.
+"""Gradient noise: per-example gradients, the simple noise scale and the Hessian-weighted one.
 
 McCandlish et al. (2018), "An Empirical Model of Large-Batch Training": with
 ``G`` the full-data gradient and ``Σ`` the covariance of per-example gradients,
@@ -12,6 +12,18 @@ so two batch sizes give unbiased estimates of both ``|G|²`` and ``tr(Σ)``:
 
 each averaged over draws before dividing. Here ``Σ = (1/N) Σᵢ (gᵢ − G)(gᵢ − G)ᵀ``
 (the population covariance of the N per-example gradients).
+
+The noise scale of their theory, where the loss is locally quadratic with
+Hessian ``H``, is
+
+    B_noise = tr(HΣ) / (Gᵀ H G),
+
+the batch size at which a step's expected improvement is half of the
+noiseless one; ``B_simple`` is it with ``H`` replaced by the identity. ``H`` is
+the exact Hessian of the full loss here (3 × 3 at d = 2, by :func:`jax.hessian`);
+:func:`noise_scales` also takes Hessian-vector products (exact, one per parameter)
+or Hutchinson's estimator ``tr(HΣ) ≈ (1/K) Σₖ (H zₖ)ᵀ(Σ zₖ)`` with Rademacher
+``zₖ``, for models whose Hessian is too large to form.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd.errors import InputError
-from jaxsgd.model import Params, per_example_grads
+from jaxsgd.model import Params, example_loss, mean_loss, per_example_grads
 
 
 class NoiseScale(NamedTuple):
@@ -58,6 +70,123 @@ def noise_scale_of(g) -> NoiseScale:
     g2 = float(mean @ mean)
     tr = float(((g - mean) ** 2).sum(axis=1).mean())
     return NoiseScale(g2, tr, tr / g2 if g2 > 0 else float("inf"))
+
+
+class NoiseScales(NamedTuple):
+    """Both noise scales at one θ: ``B_simple = tr Σ/|G|²`` and ``B_noise = tr(HΣ)/(GᵀHG)``."""
+
+    g2: float
+    trace: float
+    b_simple: float
+    ghg: float  # GᵀHG
+    trace_h_sigma: float  # tr(HΣ)
+    b_noise: float
+
+
+def _ratio(num, den):
+    return num / den if den > 0 else float("inf")
+
+
+def noise_scales_of(g, hessian) -> NoiseScales:
+    """Both noise scales of per-example gradient rows ``g (N, p)`` and the full loss's Hessian ``(p, p)``,
+    in float64: the one definition of ``B_noise``.
+
+    >>> noise_scales_of(np.array([[1.0, 0.0], [3.0, 0.0]]), np.diag([2.0, 1.0])).b_noise   # 2·1/(2·4)
+    0.25
+    """
+    g = np.asarray(g, np.float64)
+    h = np.asarray(hessian, np.float64)
+    mean = g.mean(axis=0)
+    c = g - mean
+    simple = noise_scale_of(g)
+    ghg = float(mean @ h @ mean)
+    ths = float(np.einsum("ip,pq,iq->", c, h, c) / len(g))
+    return NoiseScales(simple.g2, simple.trace, simple.b_simple, ghg, ths, _ratio(ths, ghg))
+
+
+def _flat_loss(theta, x, y):
+    return mean_loss(Params.from_theta(theta), x.T, y)
+
+
+@jax.jit
+def hessian(params: Params, x, y):
+    """``(p, p)``: the exact Hessian of the full mean loss in ``θ = (b, w)`` (:func:`jax.hessian`)."""
+    return jax.hessian(_flat_loss)(params.to_theta(), x, y)
+
+
+@jax.jit
+def hessian_vector_product(params: Params, x, y, v):
+    """``H v`` by forward-over-reverse differentiation, without forming ``H``."""
+    return jax.jvp(lambda t: jax.grad(_flat_loss)(t, x, y), (params.to_theta(),), (v,))[1]
+
+
+@jax.jit
+def per_example_hessians(params: Params, x, y):
+    """``(N, p, p)``: every example's Hessian of ``½(y − h)²`` (for resampling ``H`` with the rows)."""
+    def one(theta, xi, yi):
+        return example_loss(Params.from_theta(theta), xi, yi)
+
+    return jax.vmap(jax.hessian(one), in_axes=(None, 0, 0))(params.to_theta(), x, y)
+
+
+def noise_scales(params: Params, x, y, *, method: str = "exact", probes: int = 256, key=None) -> NoiseScales:
+    """``B_simple`` and ``B_noise`` at ``params`` on the rows ``x``, ``y``.
+
+    ``method``: ``"exact"`` forms ``H`` (:func:`hessian`); ``"hvp"`` builds it from one Hessian-vector
+    product per parameter (exact too, and never more than ``p`` full-data passes); ``"hutchinson"`` never
+    forms it: ``tr(HΣ) ≈ (1/K) Σₖ (H zₖ)ᵀ(Σ zₖ)`` over ``probes`` Rademacher vectors ``zₖ`` drawn from ``key``,
+    and ``GᵀHG = Gᵀ(HG)`` from one product.
+    """
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    g = np.asarray(per_example_gradients(params, x, y), np.float64)
+    p = g.shape[1]
+    if method == "exact":
+        return noise_scales_of(g, np.asarray(hessian(params, x, y)))
+    if method == "hvp":
+        basis = jnp.eye(p, dtype=x.dtype)
+        h = np.stack([np.asarray(hessian_vector_product(params, x, y, e)) for e in basis])
+        return noise_scales_of(g, (h + h.T) / 2)
+    if method != "hutchinson":
+        raise InputError(lambda n: f"unknown {n('method')} {method!r}: choose one of exact, hvp, hutchinson")
+    key = jax.random.key(0) if key is None else key
+    z = np.asarray(jax.random.rademacher(key, (probes, p), jnp.float32), np.float64)
+    mean = g.mean(axis=0)
+    c = g - mean
+    sz = (c @ z.T).T @ c / len(g)  # (K, p): Σ zₖ
+    hz = np.stack([np.asarray(hessian_vector_product(params, x, y, jnp.asarray(v, x.dtype))) for v in z])
+    ths = float(np.mean(np.sum(hz * sz, axis=1)))
+    ghg = float(mean @ np.asarray(hessian_vector_product(params, x, y, jnp.asarray(mean, x.dtype))))
+    simple = noise_scale_of(g)
+    return NoiseScales(simple.g2, simple.trace, simple.b_simple, ghg, ths, _ratio(ths, ghg))
+
+
+def bootstrap_noise_scales(g, hessian, *, resamples: int, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap replicates over rows of ``B_simple`` and ``B_noise`` from per-example gradients ``g (N, p)``
+    and the full loss's Hessian ``(p, p)``, each corrected for the resampling's own noise.
+
+    Resampling N rows with replacement inflates ``|G_r|²`` by ``tr Σ/N`` on average (and ``G_rᵀ H G_r`` by
+    ``tr(HΣ)/N``), which at a small gradient makes the plain ratios of the replicates fall well below the
+    estimate, and their percentile interval miss it. The replicates here divide by ``|G_r|² − tr Σ_r/N`` and
+    ``G_rᵀHG_r − tr(HΣ_r)/N`` (+inf where that is not positive), whose means are ``|G|²`` and ``GᵀHG`` up to
+    a factor ``(N − 1)/N``. ``H`` is held at the full data's: the rows' share of the Hessian's own sampling
+    noise is of second order, and holding it needs no per-example Hessians (any model's Hessian-vector
+    products give it). Returns ``(b_simple (R,), b_noise (R,))``.
+    """
+    g = np.asarray(g, np.float64)
+    h = np.asarray(hessian, np.float64)
+    n = len(g)
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)]) / n  # (R, N)
+    mean = counts @ g  # (R, p)
+    gh = g @ h  # (N, p): each row's gᵢᵀH
+    tr = counts @ np.einsum("ip,ip->i", g, g) - np.einsum("rp,rp->r", mean, mean)  # tr Σ_r
+    ths = counts @ np.einsum("ip,ip->i", gh, g) - np.einsum("rp,pq,rq->r", mean, h, mean)  # tr(HΣ_r)
+    g2 = np.einsum("rp,rp->r", mean, mean) - tr / n
+    ghg = np.einsum("rp,pq,rq->r", mean, h, mean) - ths / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        simple = np.where(g2 > 0, tr / g2, np.inf)
+        noise = np.where(ghg > 0, ths / ghg, np.inf)
+    return simple, noise
 
 
 def noise_scale(params: Params, x, y) -> NoiseScale:

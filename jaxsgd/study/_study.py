@@ -1,24 +1,26 @@
 """The batch-size study: steps and examples to several loss levels against B, with confidence intervals.
 
 For each batch size B, every (seed × learning rate) run goes through the
-engine's epoch (:func:`jaxsgd.train.epoch`: the learning rates of a seed share its
-shuffles) and the full-data training loss is computed after every single step.
-For each level
+engine's step (:func:`jaxsgd.train.runs_step`: the learning rates of a seed
+share its shuffles), and for each level
 
     L_j = L* + f_j · (L₀ − L*),   f = 10%, 1%, 0.1%, 0.01% by default,
 
 (``L₀`` the loss at θ = 0, ``L*`` the best loss of long full-batch gradient
-descent) the first step whose loss is ≤ ``L_j`` is recorded exactly. The best
-learning rate for B at a level is the one whose median over seeds of those
-steps is smallest; ``S(B)`` is that median and ``E(B) = B·S(B)``. Fitting
-``S = S_min (1 + B_crit/B)`` (least squares on relative error) gives
-``B_crit``, compared with the simple noise scale ``B_simple = tr Σ/|G|²``
-(:func:`jaxsgd.study.noise_scale`) at the parameters where the runs first reach the level.
-Confidence intervals are percentile bootstraps over seeds.
+descent) the run's **arrival** is recorded: the step ``S`` from which its
+full-data loss stays at or below ``L_j`` through step ``2S`` (see
+:mod:`jaxsgd.study._hits`; a first dip below the level is not an arrival). The
+best learning rate for B at a level is the one whose median arrival over seeds
+is smallest; ``S(B)`` is that median and ``E(B) = B·S(B)``. The rates run at B
+are a window of half-octaves around the larger batch size's best, extended by
+another window wherever the best sits at an edge. Fitting
+``S = S_min (1 + B_crit/B)`` (least squares on relative error) gives ``B_crit``,
+compared with the noise scales ``B_simple = tr Σ/|G|²`` and
+``B_noise = tr(HΣ)/(GᵀHG)`` (McCandlish et al. 2018) where the full-batch path
+reaches the level. Confidence intervals are percentile bootstraps over seeds
+(``B_crit``) and over rows (the noise scales).
 
-Runs stop once no unfinished run can change an answer: for every level some
-learning rate has all its seeds there, and the step count has passed the
-slowest of those seeds.
+Runs stop once no unfinished run can change an answer.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from jaxsgd import checks, defaults, train
 from jaxsgd.errors import StudyError
 from jaxsgd.model import init_params, mean_loss
 from jaxsgd.study import _hits as hits
-from jaxsgd.study._critical_batch import LevelResult, b_simple_on_path, mark_default, summarize_level
+from jaxsgd.study._critical_batch import LevelResult, mark_default, monotone, noise_on_path, summarize_level
 from jaxsgd.study._hits import BatchRuns
 
 FRACTIONS = defaults.STUDY_FRACTIONS
@@ -54,6 +56,7 @@ class StudyConfig(NamedTuple):
     max_steps: int = defaults.STUDY_MAX_STEPS
     seed: int = 0
     bootstrap: int = 1000
+    adapt: bool = True  # later batch sizes start from a window around the larger one's best rate
 
 
 class StudyResult(NamedTuple):
@@ -69,6 +72,7 @@ class StudyResult(NamedTuple):
     seconds_per_step: dict  # batch size -> measured seconds per step of all runs together
     wall_seconds: float
     runs: tuple[BatchRuns, ...]
+    profile: dict  # where the time went: seconds by part, and counts
 
     @property
     def default(self) -> LevelResult:
@@ -131,7 +135,8 @@ def _all_seeds(local: np.ndarray, *, count: int) -> np.ndarray:
     return moved.reshape(moved.shape[0], -1, *moved.shape[3:])
 
 
-def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compile=None) -> StudyResult:
+def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compile=None,
+              target_scale: float | None = None) -> StudyResult:
     r"""Steps and examples to several loss levels against the batch size B, with intervals over seeds.
 
     For each batch size B every (seed × learning rate) run trains from θ = 0,
@@ -151,11 +156,14 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
       x: scaled features ``(N, d)`` (float32 is used).
       y: scaled targets ``(N,)``.
       cfg: the :class:`StudyConfig` (default: the ``STUDY_*`` values of :mod:`jaxsgd.defaults`).
-      progress: ``progress(done, total, message)``, called after each batch
-        size (the command line draws a bar with an ETA from it).
+      progress: ``progress(done, total, message, eta=seconds)``, called after
+        each batch size with the study's estimate of the seconds left (the
+        command line draws a bar with it).
       also_compile: ``also_compile(n, d, batch_sizes)``, run on the study's
         compile thread once the study's own programs are compiled (the batch-size
         job compiles the recommendation's programs there).
+      target_scale: the target's scale ``hi − lo`` (scaled target ``t = (y − lo)/(hi − lo)``): each level's
+        loss is then also given as an RMSE in the target's units, ``√(2L)·(hi − lo)``.
 
     In a multi-process run (:mod:`jaxsgd.distributed`) every process holds the
     same data and runs its share of the seeds (``seeds`` must be a multiple of
@@ -192,12 +200,12 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     n, d = x.shape
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     fractions = tuple(sorted(cfg.fractions, reverse=True))
-    lrs = np.asarray(cfg.learning_rates, np.float32)
+    first = np.asarray(cfg.learning_rates, np.float32)
     optimizer = train.make_optimizer("sgd")
     root = train.seed_key(cfg.seed)
     boot_idx = np.random.default_rng([cfg.seed, 0xB007]).integers(0, cfg.seeds, (cfg.bootstrap, cfg.seeds))
     runs_of = {}
-    caps = [cfg.max_steps] * len(fractions)
+    caps = [cfg.max_steps // 2] * len(fractions)
     order = sorted(bsizes, reverse=True)  # largest first: its steps bound the next one's
     keys_of = {b: np.asarray(jax.random.key_data(jax.random.split(jax.random.fold_in(root, b), cfg.seeds)))
                for b in order}
@@ -206,36 +214,96 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
         keys_of = {b: k[me::count] for b, k in keys_of.items()}
     gather = None if count == 1 else functools.partial(_all_seeds, count=count)
     level_spec = jax.ShapeDtypeStruct((len(fractions),), jnp.float32)
+    prof = dict.fromkeys(("reference", "runs", "compile_wait", "noise_scales", "statistics"), 0.0)
+    eta = _Eta(cfg.max_steps)
     # compiling is a third of the work: the next batch sizes compile on this thread while others run; the
     # pool ends with the study
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-compile") as pool:
-        setups = {b: hits.BatchSetup(x, y, b, lrs, keys_of[b], level_spec, cfg.max_steps, optimizer) for b in order}
+        setups = {b: hits.BatchSetup(x, y, b, first, keys_of[b], level_spec, cfg.max_steps, optimizer)
+                  for b in order}
         programs = [pool.submit(hits.compile_programs, setups[b]) for b in order]
         if also_compile is not None:
             pool.submit(also_compile, n, d, order)
         try:
+            t0 = time.perf_counter()
             l0 = float(mean_loss(init_params(d), xj.T, yj))
             l_star, gd_losses, gd_thetas = train.full_batch_reference(x, y)
             level_losses = [l_star + f * (l0 - l_star) for f in fractions]
             levels = jnp.asarray(level_losses, jnp.float32)
+            prof["reference"] = time.perf_counter() - t0
+            window = first
             for k, b in enumerate(order):
-                got = hits.runs_for_batch(setups[b]._replace(levels=levels), programs[k].result(), caps, gather)
+                t0 = time.perf_counter()
+                compiled = programs[k].result()
+                t1 = time.perf_counter()
+                got = hits.runs_for_batch(setups[b]._replace(levels=levels, learning_rates=window), compiled, caps,
+                                          gather, refine=cfg.adapt and k == 0)
+                t2 = time.perf_counter()
+                prof["compile_wait"] += t1 - t0
+                prof["runs"] += t2 - t1
                 runs_of[b] = got
-                if progress is not None:
-                    progress(k + 1, len(order), f"B = {b}: {got.steps_run} steps of {cfg.seeds * len(lrs)} runs")
                 if k + 1 < len(order):
-                    caps = [hits.next_cap(got.hits[j], b, cfg.max_steps, order[k + 1]) for j in range(len(fractions))]
+                    caps = [hits.next_cap(got.arrivals[j], b, cfg.max_steps, order[k + 1])
+                            for j in range(len(fractions))]
+                    if cfg.adapt:
+                        window = _window_near(got, len(first))
+                if progress is not None:
+                    left = eta.after(int(got.steps_run.sum()), t2 - t0, order[k + 1:])
+                    progress(k + 1, len(order), f"B = {b}: {int(got.steps_run.max())} steps, "
+                             f"{len(got.learning_rates)} rates × {cfg.seeds} seeds", eta=left)
         except BaseException:  # an error or Ctrl-C: the compiles not started yet are dropped, not waited for
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    t0 = time.perf_counter()
+    ordered = [runs_of[b] for b in bsizes]
     results = []
     for j, (f, loss) in enumerate(zip(fractions, level_losses, strict=True)):
-        rows_, s_min, b_crit, b_crit_ci = summarize_level({b: runs_of[b].hits[j] for b in bsizes}, lrs, boot_idx)
-        b_simple, b_simple_ci = b_simple_on_path(xj, yj, gd_losses, gd_thetas, loss, min(cfg.bootstrap, 200),
-                                                 cfg.seed)
-        results.append(LevelResult(f, loss, False, b_crit, b_crit_ci, s_min, b_simple, b_simple_ci, rows_))
-    return StudyResult(n, subsampled, cfg.seeds, tuple(float(v) for v in lrs), l0, l_star,
+        rows_, s_min, b_crit, b_crit_ci, fitted = summarize_level(ordered, j, boot_idx)
+        t1 = time.perf_counter()
+        scales, simple_ci, noise_ci = noise_on_path(xj, yj, gd_losses, gd_thetas, loss, min(cfg.bootstrap, 200),
+                                                    cfg.seed)
+        prof["noise_scales"] += time.perf_counter() - t1
+        rmse = None if target_scale is None else float(np.sqrt(2 * loss) * target_scale)
+        results.append(LevelResult(
+            f, loss, False, b_crit, b_crit_ci, s_min, None if scales is None else scales.b_simple, simple_ci, rows_,
+            b_noise=None if scales is None else scales.b_noise, b_noise_ci=noise_ci, rmse=rmse, fitted=fitted,
+            monotone=monotone(rows_)))
+    prof["statistics"] = time.perf_counter() - t0 - prof["noise_scales"]
+    prof["evaluations_per_run"] = {b: runs_of[b].evaluations for b in bsizes}
+    return StudyResult(n, subsampled, cfg.seeds, tuple(float(v) for v in first), l0, l_star,
                        tuple(mark_default(results)), {b: runs_of[b].seconds_per_step for b in bsizes},
-                       time.perf_counter() - t_start, tuple(runs_of[b] for b in bsizes))
+                       time.perf_counter() - t_start, tuple(ordered), prof)
 
 
+def _window_near(runs: BatchRuns, size: int) -> np.ndarray:
+    """The next (smaller) batch size's first window: ``size`` half-octave rates around this one's smallest
+    best rate over the levels it reached (the deepest level's, as a rule), mostly below it: smaller batches
+    want smaller rates, and shallower levels' larger rates are found by extending upwards, cheaply."""
+    best = [i for i in (hits.window_best(runs.arrivals)) if i is not None]
+    if not best:
+        k = hits.lattice_index(float(np.min(runs.learning_rates)))  # nothing arrived: start below
+        return hits.lattice(range(k - size, k))
+    k = min(hits.lattice_index(float(runs.learning_rates[i])) for i, _ in best)
+    low = k - size // 2 - (1 if size > 2 else 0)
+    return hits.lattice(range(low, low + size))
+
+
+class _Eta:
+    """Seconds left in a study, from the batch sizes done: each halving of B takes the steps of the last one
+    times the growth the last halving showed (at least one, at most two), up to the step limit, at the last
+    one's seconds per step."""
+
+    def __init__(self, max_steps: int):
+        self.max_steps = max_steps
+        self.last_steps = None
+
+    def after(self, steps: int, seconds: float, rest) -> float:
+        steps = max(1, steps)
+        growth = 1.5 if self.last_steps is None else min(2.0, max(1.0, steps / self.last_steps))
+        self.last_steps = steps
+        per_step = seconds / steps
+        left, n = 0.0, float(steps)
+        for _ in rest:
+            n = min(self.max_steps, n * growth)
+            left += n * per_step
+        return left
