@@ -118,8 +118,8 @@ def study_text(r, rec, claims) -> str:
     largest = max(row.batch_size for row in r.levels[0].rows)
     lines = [f"{r.n_rows} rows{sub}, {r.seeds} seeds per learning rate; levels L* + f·(L0 − L*) with "
              f"L0 = {r.l0:.6g}, L* = {r.l_star:.6g}; {r.wall_seconds:.1f} s",
-             "S(B): the median over seeds of the step from which a run's loss stays at or below the level through "
-             "step 2S (at least 16 more steps), at B's best learning rate",
+             "S(B): the step by which 3 in 4 seeds' runs have arrived (a run arrives at S when its loss stays at "
+             "or below the level through step 2S, at least 16 more steps), at B's best learning rate",
              f"{'level f':>9} {'loss':>10} {'RMSE':>10} {'B_crit':>8} {'95% over seeds':>17} {'B_noise':>9} "
              f"{'95% over rows':>17} {'B_simple':>9} {'95% over rows':>17} {'B_crit/B_noise':>14}"]
     for lv in r.levels:
@@ -145,7 +145,7 @@ def study_text(r, rec, claims) -> str:
         lines.append(f"{row.batch_size:>6} {row.best_lr:>8.4g} {row.steps:>8g} {_fmt_ci(row.steps_ci, '{:g}'):>15} "
                      f"{row.examples:>11g} {_fmt_ci(row.examples_ci, '{:g}'):>19}{mark}")
     lines += ["", "Best learning rate: among the rates run at B (half-octaves around the larger batch size's best, "
-                  "extended while the best sat at an edge), the one with the smallest median S."]
+                  "extended while the best sat at an edge), the one with the smallest S."]
     if rec.recommendation is None:
         lines += ["", f"No recommendation: {rec.certainty}"]
     else:

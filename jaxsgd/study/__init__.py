@@ -4,7 +4,7 @@
 and records the steps ``S(B)`` to each loss level ``L* + f·(L₀ − L*)`` at the
 best learning rate; :func:`fit_critical_batch` fits ``S = S_min(1 + B_crit/B)``
 (McCandlish et al., 2018) with bootstrap intervals over seeds, beside the noise
-scale ``B_simple = tr Σ/|G|²`` (:func:`noise_scale`). :func:`advise` turns the
+scales ``B_simple = tr Σ/|G|²`` and ``B_noise = tr(HΣ)/(GᵀHG)`` (:func:`noise_scales`). :func:`advise` turns the
 study into settings checked by training; :func:`run_claims` tests two textbook
 claims about mini-batch gradients. :func:`run_study_job` is the
 ``jaxsgd batch-size`` job.
@@ -14,7 +14,7 @@ claims about mini-batch gradients. :func:`run_study_job` is the
 (10, 12)
 """
 
-from jaxsgd.study._advice import Advice, Choice, advise, final_losses, warm_up
+from jaxsgd.study._advice import Advice, Choice, advise, certainty, final_losses, verdict, warm_up
 from jaxsgd.study._claims import (
     ALPHA,
     ClaimRow,
@@ -29,7 +29,19 @@ from jaxsgd.study._claims import (
 from jaxsgd.study._critical_batch import MIN_DEFAULT_STEPS, LevelResult, Row, fit_critical_batch
 from jaxsgd.study._hits import BatchRuns
 from jaxsgd.study._job import StudyJob, StudyReport, run_study_job
-from jaxsgd.study._noise import NoiseScale, noise_scale, noise_scale_of, noise_scale_two_batch, per_example_gradients
+from jaxsgd.study._noise import (
+    NoiseScale,
+    NoiseScales,
+    bootstrap_noise_scales,
+    hessian,
+    hessian_vector_product,
+    noise_scale,
+    noise_scale_of,
+    noise_scale_two_batch,
+    noise_scales,
+    noise_scales_of,
+    per_example_gradients,
+)
 from jaxsgd.study._study import FRACTIONS, LEARNING_RATES, StudyConfig, StudyResult, run_study, subsample, validate
 
 __all__ = [
@@ -44,6 +56,7 @@ __all__ = [
     "Claims",
     "LevelResult",
     "NoiseScale",
+    "NoiseScales",
     "Row",
     "StudyConfig",
     "StudyJob",
@@ -51,12 +64,18 @@ __all__ = [
     "StudyResult",
     "advise",
     "bias_test",
+    "bootstrap_noise_scales",
+    "certainty",
     "chi2_sf",
     "final_losses",
     "fit_critical_batch",
+    "hessian",
+    "hessian_vector_product",
     "noise_scale",
     "noise_scale_of",
     "noise_scale_two_batch",
+    "noise_scales",
+    "noise_scales_of",
     "per_example_gradients",
     "run_claims",
     "run_study",
@@ -65,6 +84,7 @@ __all__ = [
     "step_timings",
     "subsample",
     "validate",
+    "verdict",
     "warm_up",
     "with_timings",
 ]

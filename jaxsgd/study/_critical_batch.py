@@ -1,4 +1,4 @@
-"""The study's statistics: best learning rate and median arrival step per batch size, the fit
+"""The study's statistics: best learning rate and arrival step (upper quartile over seeds) per batch size, the fit
 ``S = S_min(1 + B_crit/B)``, ``B_simple`` and ``B_noise`` on the full-batch path, and percentile-bootstrap
 intervals.
 
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd.model import Params
-from jaxsgd.study._hits import median_steps
+from jaxsgd.study._hits import arrival_steps
 from jaxsgd.study._noise import (
     bootstrap_noise_scales,
     hessian,
@@ -29,8 +29,8 @@ MIN_DEFAULT_STEPS = 10  # the default level is the first the largest batch needs
 
 
 class Row(NamedTuple):
-    """One batch size at one level: the median arrival step over seeds at the best learning rate (the rate,
-    among those run at this B, with the smallest median; a run that never arrived counts as infinitely
+    """One batch size at one level: the arrival step (upper quartile over seeds) at the best learning rate (the
+    rate, among those run at this B, with the smallest; a run that never arrived counts as infinitely
     slow), with 95% intervals over seeds. ``capped``: some run here was stopped at the level's step cap before
     it arrived; ``edge``: the best rate is the smallest or largest this B ran (the windows stopped
     extending at their limits)."""
@@ -67,7 +67,7 @@ class LevelResult(NamedTuple):
 
 
 def _best_index(med) -> int:
-    """The best learning rate's index: the smallest median, the larger rate on a tie (rates ascending)."""
+    """The best learning rate's index: the smallest S, the larger rate on a tie (rates ascending)."""
     return int(np.flatnonzero(med == med.min())[-1])
 
 
@@ -75,12 +75,12 @@ def row_of(runs, j: int, boot_idx) -> tuple[Row, np.ndarray]:
     """The row of one batch size's runs (:class:`~jaxsgd.study.BatchRuns`) at level ``j``, and the
     bootstrap replicates of its best median (each resample picks its own best rate)."""
     b, a, lrs = runs.batch_size, runs.arrivals[j], runs.learning_rates
-    med = median_steps(a)
+    med = arrival_steps(a)
     capped = bool(runs.capped[j])
     i = _best_index(med)
     if not np.isfinite(med[i]):
         return Row(b, None, None, None, None, None, capped), np.full(len(boot_idx), np.inf)
-    reps = np.array([np.min(median_steps(a[idx])) for idx in boot_idx])
+    reps = np.array([np.min(arrival_steps(a[idx])) for idx in boot_idx])
     steps = float(med[i])
     edge = i in (0, len(lrs) - 1) and len(lrs) > 1
     if a.shape[0] < 2:  # one seed: no interval over seeds

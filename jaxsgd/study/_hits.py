@@ -70,9 +70,15 @@ class BatchRuns(NamedTuple):
     evaluations: int
 
 
-def median_steps(a):
-    """Median over seeds (axis 0) per learning rate; a run that never arrived counts as infinitely slow."""
-    return np.median(np.where(a > 0, a, np.inf), axis=0)
+QUANTILE = 0.75  # S(B) is the step by which three in four runs have arrived
+
+
+def arrival_steps(a):
+    """Per learning rate, the upper quartile over seeds (axis 0) of the arrival steps: the step by which three
+    in four runs have arrived (an order statistic, ``⌈0.75·S⌉``-th of S seeds); a run that never arrived
+    counts as infinitely slow. The upper quartile, not the median: at the median half the runs are still on
+    their way, and the row should mean that the runs are there."""
+    return np.quantile(np.where(a > 0, a, np.inf), QUANTILE, axis=0, method="inverted_cdf")
 
 
 class BatchSetup(NamedTuple):
@@ -149,10 +155,9 @@ def level_settled(a: np.ndarray, lb: np.ndarray, prior=None) -> bool:
 
     A learning rate has all its seeds arrived (or an earlier window of this batch size gave ``prior``), so
     every resample's best is at most ``M`` (the smallest of those learning rates' slowest seeds); and no
-    median that takes in an unfinished run can come below ``M``: with an odd number of seeds such a median is
-    an unfinished run, at least its lower bound; with an even number it may average an unfinished run with a
-    finished one, so the learning rate's earliest arrival ``a₀`` and the runs' lowest bound ``ℓ`` must give
-    ``(a₀ + ℓ)/2 ≥ M``.
+    quantile (an order statistic of the seeds, :func:`arrival_steps`) that takes in an unfinished run can
+    come below ``M``: such a statistic is either a finished run's step, known already, or an unfinished
+    run's, at least its lower bound ``ℓ``; so every unfinished run needs ``ℓ > M``.
     """
     done = np.all(a > 0, axis=0)
     bound = int(np.min(np.max(a[:, done], axis=0))) if done.any() else math.inf
@@ -160,15 +165,7 @@ def level_settled(a: np.ndarray, lb: np.ndarray, prior=None) -> bool:
         bound = min(bound, prior)
     if not math.isfinite(bound):
         return False
-    for col, lcol in zip(a[:, ~done].T, lb[:, ~done].T, strict=True):
-        least = int(lcol[col <= 0].min())
-        if least <= bound:
-            return False
-        if a.shape[0] % 2 == 0:
-            got = col[col > 0]
-            if ((int(got.min()) if got.size else least) + least) / 2 < bound:
-                return False
-    return True
+    return all(int(lcol[col <= 0].min()) > bound for col, lcol in zip(a[:, ~done].T, lb[:, ~done].T, strict=True))
 
 
 def _chunk_size(n, b):
@@ -266,11 +263,11 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
 
 
 def window_best(arrivals) -> list:
-    """Per level, ``(index, median)`` of the best learning rate (smallest median arrival over seeds; the
+    """Per level, ``(index, S)`` of the best learning rate (smallest :func:`arrival_steps`; the
     larger rate on a tie), or ``None`` where no learning rate has a finite median."""
     out = []
     for a in arrivals:
-        med = median_steps(a)
+        med = arrival_steps(a)
         if not np.isfinite(med).any():
             out.append(None)
             continue
@@ -301,9 +298,13 @@ def _extension(lrs: np.ndarray, best, caps, size: int):
     noise floor); else upwards when it is the largest tried. Only those levels are run in it: where the best
     rate is inside the window, rates beyond its edge are not better (the steps to a level rise on both sides
     of the best rate). A level no rate arrived at within its cap does not extend the window: smaller rates
-    would take more steps still, and its row says it was capped.
+    would take more steps still, and its row says it was capped; but where no rate arrived at any level, the
+    rates are all too large (they diverge or stall on their noise floor), and the window goes down.
     """
     lo, hi = float(lrs.min()), float(lrs.max())
+    if all(b is None for b in best) and any(c > 0 for c in caps):  # no rate arrived anywhere: all too large
+        k = lattice_index(lo)
+        return (lattice(range(k - size, k)), [c > 0 for c in caps]) if lo / HALF_OCTAVE >= LR_FLOOR else None
     at_lo = [c > 0 and b is not None and lrs[b[0]] == lo for b, c in zip(best, caps, strict=True)]
     at_hi = [c > 0 and b is not None and lrs[b[0]] == hi for b, c in zip(best, caps, strict=True)]
     if lo / HALF_OCTAVE >= LR_FLOOR and any(at_lo):
@@ -362,8 +363,8 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
         arr = np.concatenate(arr_parts, axis=2)
         prior = _slowest_of_complete(arr)
         best = window_best(arr)
-        for j, b in enumerate(best):  # a level no rate reached within its cap is not run again at this B
-            if b is None and got.steps >= limits[j]:
+        for j, b in enumerate(best):  # a level no rate reached within its cap is not run again at this B,
+            if b is None and got.steps >= limits[j] and any(o is not None for o in best):  # unless none was
                 caps[j] = 0
         window, run_caps = (_refinement(lrs, best, size), list(caps)) if refine and w == 0 else (None, None)
         if window is None:
@@ -389,14 +390,14 @@ CAP_FACTOR = 4  # a halved batch may take at most this many times the steps of t
 
 def next_cap(a, b, max_steps, next_b) -> int:
     """Steps to arrival allowed at the next smaller batch size ``next_b`` for a level: ``CAP_FACTOR ×
-    (b/next_b)/2 ×`` the best median arrival here (``CAP_FACTOR ×`` for a halving), at most half the step
+    (b/next_b)/2 ×`` the best arrival step (upper quartile) here (``CAP_FACTOR ×`` for a halving), at most half the step
     limit (an arrival at S is known at step 2S).
 
     With perfect tuning ``S(B') ≤ (B/B')·S(B)`` (``S = S_min(1 + B_crit/B)``), ``S(B/2) ≤ 2·S(B)``; twice that
     leaves room for the learning-rate grid. A level this batch size did not reach gets no steps at the
     smaller one.
     """
-    best = float(np.min(median_steps(a)))
+    best = float(np.min(arrival_steps(a)))
     factor = CAP_FACTOR * max(1.0, b / next_b) / 2
     return 0 if not np.isfinite(best) else min(max_steps // 2, math.ceil(factor * best))
 

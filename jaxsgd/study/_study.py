@@ -10,8 +10,8 @@ share its shuffles), and for each level
 descent) the run's **arrival** is recorded: the step ``S`` from which its
 full-data loss stays at or below ``L_j`` through step ``2S`` (see
 :mod:`jaxsgd.study._hits`; a first dip below the level is not an arrival). The
-best learning rate for B at a level is the one whose median arrival over seeds
-is smallest; ``S(B)`` is that median and ``E(B) = B·S(B)``. The rates run at B
+best learning rate for B at a level is the one whose upper quartile of arrivals
+over seeds is smallest; ``S(B)`` is that median and ``E(B) = B·S(B)``. The rates run at B
 are a window of half-octaves around the larger batch size's best, extended by
 another window wherever the best sits at an edge. Fitting
 ``S = S_min (1 + B_crit/B)`` (least squares on relative error) gives ``B_crit``,
@@ -147,7 +147,8 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
       L_j = L^* + f_j (L_0 − L^*)
 
     the first step at or below ``L_j`` is recorded exactly. ``S(B)`` is the
-    smallest median over seeds of those steps among the learning rates, and
+    smallest over the learning rates of the upper quartile over seeds of those
+    steps (the step by which three in four runs have arrived), and
     ``E(B) = B·S(B)``. Each level's ``S(B)`` is fitted by
     ``S = S_min(1 + B_crit/B)`` (McCandlish et al.'s trade-off curve), and
     ``B_simple = tr Σ/|G|²`` is measured where the full-batch path reaches it.
