@@ -64,7 +64,7 @@ y = (1 / (1 + np.exp(-(x[:, 0] - x[:, 1])))).astype(np.float32) * 0.8 + 0.1
 r = study.run_study(x, y, study.StudyConfig(batch_sizes=(4, 16), seeds=4, fractions=(0.1, 0.01),
                                             learning_rates=(0.5, 2.0, 8.0), max_steps=400))
 if distributed.is_writer():
-    print(json.dumps({"hits": [b.hits.tolist() for b in r.runs], "b_crit": [lv.b_crit for lv in r.levels]}))
+    print(json.dumps({"hits": [b.arrivals.tolist() for b in r.runs], "b_crit": [lv.b_crit for lv in r.levels]}))
 """
 
 
@@ -86,7 +86,7 @@ def test_the_study_split_over_two_processes_is_the_one_process_study():
     y = (1 / (1 + np.exp(-(x[:, 0] - x[:, 1])))).astype(np.float32) * 0.8 + 0.1
     one = study.run_study(x, y, study.StudyConfig(batch_sizes=(4, 16), seeds=4, fractions=(0.1, 0.01),
                                                   learning_rates=(0.5, 2.0, 8.0), max_steps=400))
-    assert two["hits"] == [b.hits.tolist() for b in one.runs]  # every seed's first hits, in seed order
+    assert two["hits"] == [b.arrivals.tolist() for b in one.runs]  # every seed's arrivals, in seed order
     assert two["b_crit"] == [lv.b_crit for lv in one.levels]
 
 

@@ -326,7 +326,7 @@ def test_cli_levels_error_names_levels(capsys):
 
 
 def test_cli_says_when_no_level_was_reached(capsys):
-    assert main([*_ARGS, "--lrs", "1e6", "--quiet"]) == 0
+    assert main([*_ARGS, "--lrs", "1e6", "--quiet", "--max-steps", "200"]) == 0
     out = capsys.readouterr()
     assert "deepest level reached" not in out.out and "no batch size reached" in out.out
     assert out.err == ""
@@ -335,7 +335,7 @@ def test_cli_says_when_no_level_was_reached(capsys):
 def test_cli_plot_with_nothing_reached_writes_no_warning(tmp_path, capsys):
     pytest.importorskip("matplotlib", reason="matplotlib (the plot extra) is not installed")
     out = tmp_path / "none.png"
-    assert main([*_ARGS, "--lrs", "1e6", "--quiet", "--plot", str(out)]) == 0
+    assert main([*_ARGS, "--lrs", "1e6", "--quiet", "--max-steps", "200", "--plot", str(out)]) == 0
     assert out.stat().st_size > 1000 and capsys.readouterr().err == ""
 
 
