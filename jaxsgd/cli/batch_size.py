@@ -86,7 +86,9 @@ def run(a) -> int:
 
 
 def _fmt_ci(ci, fmt="{:.3g}"):
-    return "—" if ci is None else "[" + "–".join(fmt.format(v) for v in ci) + "]"
+    if ci is None or math.isinf(ci[0]):
+        return "—"
+    return "[" + "–".join(fmt.format(v) for v in ci) + "]"
 
 
 def _crit(lv, largest) -> str:
