@@ -8,6 +8,7 @@ STEP_DTYPES = ("float32", "float64")  # the worked step's arithmetic (jaxsgd.exe
 STUDY_FRACTIONS = (0.1, 0.01, 0.001, 1e-4)  # levels L* + f·(L0 − L*)
 STUDY_LEARNING_RATES = tuple(2.0**e for e in range(-2, 7))
 STUDY_SEEDS = 8
+STUDY_WINDOW = 5  # learning rates (half-octaves) each smaller batch size starts from, around the larger's best
 STUDY_MAX_ROWS = 100_000
 STUDY_MAX_STEPS = 20_000
 

@@ -57,6 +57,7 @@ class StudyConfig(NamedTuple):
     seed: int = 0
     bootstrap: int = 1000
     adapt: bool = True  # later batch sizes start from a window around the larger one's best rate
+    window: int = defaults.STUDY_WINDOW  # the width of that window (half-octaves), with adapt
 
 
 class StudyResult(NamedTuple):
@@ -97,7 +98,7 @@ def _default_batch_sizes(n):
 
 def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
     """The batch sizes to study, ascending and distinct; :class:`StudyError` for anything out of range."""
-    for name in ("max_rows", "seeds", "max_steps", "bootstrap"):
+    for name in ("max_rows", "seeds", "max_steps", "bootstrap", "window"):
         if not checks.whole(getattr(cfg, name)):
             raise StudyError(name, f"must be a whole number, got {getattr(cfg, name)!r}")
     if cfg.max_rows < 2:
@@ -123,6 +124,8 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
     checks.learning_rates(cfg.learning_rates, np.float32)
     if cfg.bootstrap < 1:
         raise StudyError("bootstrap", f"at least one bootstrap resample is needed, got {cfg.bootstrap}")
+    if cfg.window < 1:
+        raise StudyError("window", f"a window needs at least one learning rate, got {cfg.window}")
     return bsizes
 
 
@@ -220,7 +223,9 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     # compiling is a third of the work: the next batch sizes compile on this thread while others run; the
     # pool ends with the study
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-compile") as pool:
-        setups = {b: hits.BatchSetup(x, y, b, first, keys_of[b], level_spec, cfg.max_steps, optimizer)
+        width = {b: len(first) if (k == 0 or not cfg.adapt) else cfg.window for k, b in enumerate(order)}
+        setups = {b: hits.BatchSetup(x, y, b, first[:width[b]] if width[b] <= len(first) else
+                                     np.resize(first, width[b]), keys_of[b], level_spec, cfg.max_steps, optimizer)
                   for b in order}
         programs = [pool.submit(hits.compile_programs, setups[b]) for b in order]
         if also_compile is not None:
@@ -247,7 +252,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
                     caps = [hits.next_cap(got.arrivals[j], b, cfg.max_steps, order[k + 1])
                             for j in range(len(fractions))]
                     if cfg.adapt:
-                        window = _window_near(got, len(first))
+                        window = _window_near(got, cfg.window)
                 if progress is not None:
                     left = eta.after(int(got.steps_run.sum()), t2 - t0, order[k + 1:])
                     progress(k + 1, len(order), f"B = {b}: {int(got.steps_run.max())} steps, "
