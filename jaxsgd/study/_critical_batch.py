@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd.model import Params
-from jaxsgd.study._hits import arrival_steps
+from jaxsgd.study._hits import QUANTILE, arrival_steps
 from jaxsgd.study._noise import (
     bootstrap_noise_scales,
     hessian,
@@ -80,7 +80,8 @@ def row_of(runs, j: int, boot_idx) -> tuple[Row, np.ndarray]:
     i = _best_index(med)
     if not np.isfinite(med[i]):
         return Row(b, None, None, None, None, None, capped), np.full(len(boot_idx), np.inf)
-    reps = np.array([np.min(arrival_steps(a[idx])) for idx in boot_idx])
+    resampled = np.where(a > 0, a, np.inf)[boot_idx]  # (R, S, L): each replicate's seeds
+    reps = np.quantile(resampled, QUANTILE, axis=1, method="inverted_cdf").min(axis=1)
     steps = float(med[i])
     edge = i in (0, len(lrs) - 1) and len(lrs) > 1
     if a.shape[0] < 2:  # one seed: no interval over seeds
@@ -98,18 +99,30 @@ def _percentiles(values, q=(0.025, 0.975)):
 def fit_critical_batch(bs, steps):
     """Least squares of ``S = S_min + S_min·B_crit/B`` weighted by 1/S: ``(S_min, B_crit)``; NaN if S does not
     fall, ``(0, inf)`` if it falls like 1/B throughout (``B_crit`` beyond the largest B)."""
-    bs, steps = np.asarray(bs, float), np.asarray(steps, float)
+    s_min, b_crit = fit_critical_batches(bs, np.asarray(steps, float)[None])
+    return float(s_min[0]), float(b_crit[0])
+
+
+def fit_critical_batches(bs, steps):
+    """:func:`fit_critical_batch` of every row of ``steps (R, len(bs))`` at once (the bootstrap's replicates):
+    the weighted least squares by its 2 × 2 normal equations, batch sizes with no finite steps left out."""
+    bs = np.asarray(bs, float)
+    steps = np.asarray(steps, float)
     ok = np.isfinite(steps)
-    bs, steps = bs[ok], steps[ok]
-    if len(bs) < 2:
-        return math.nan, math.nan
-    a = np.stack([np.ones_like(bs), 1.0 / bs], axis=1) / steps[:, None]
-    (s_min, slope), *_ = np.linalg.lstsq(a, np.ones_like(steps), rcond=None)
-    if slope > 0 and s_min <= 0:  # S falls like 1/B throughout: B_crit is beyond the largest B
-        return 0.0, math.inf
-    if not (s_min > 0 and slope > 1e-6 * s_min * bs.min()):  # B_crit ≈ 0 is rounding: S does not fall
-        return math.nan, math.nan
-    return float(s_min), float(slope / s_min)
+    inv = np.where(ok, 1.0 / np.where(ok, steps, 1.0), 0.0)  # 1/S, 0 where left out
+    u = 1.0 / bs
+    a11, a12, a22 = (inv**2).sum(1), (inv**2 * u).sum(1), (inv**2 * u * u).sum(1)
+    r1, r2 = inv.sum(1), (inv * u).sum(1)
+    det = a11 * a22 - a12**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_min = (a22 * r1 - a12 * r2) / det
+        slope = (a11 * r2 - a12 * r1) / det
+        smallest = np.where(ok, bs, np.inf).min(1)
+        fits = (ok.sum(1) >= 2) & (np.abs(det) > 1e-300 * np.maximum(a11 * a22, 1e-300))
+        beyond = fits & (slope > 0) & (s_min <= 0)  # S falls like 1/B throughout: B_crit beyond the largest B
+        good = fits & (s_min > 0) & (slope > 1e-6 * s_min * smallest)  # B_crit ≈ 0 is rounding: S does not fall
+        b_crit = np.where(good, slope / s_min, np.where(beyond, np.inf, np.nan))
+    return np.where(good, s_min, np.where(beyond, 0.0, np.nan)), b_crit
 
 
 def _ci(values):
@@ -140,7 +153,7 @@ def summarize_level(runs: list, j: int, boot_idx):
         return tuple(rows_), None, None, None, fitted
     if boot_idx.shape[1] < 2:  # one seed: no interval over seeds
         return tuple(rows_), s_min, b_crit, None, fitted
-    boot = [fit_critical_batch(bsizes, [rep[i] for rep in reps])[1] for i in range(len(boot_idx))]
+    boot = fit_critical_batches(bsizes, np.stack(reps, axis=1))[1]
     return tuple(rows_), s_min, b_crit, _ci(boot), fitted
 
 
