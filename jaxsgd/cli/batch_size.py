@@ -44,7 +44,7 @@ def add(sub):
     p.add_argument("--claims", action="store_true",
                    help="also test the mini-batch gradient for bias and its variance against tr(Σ)/B")
     p.add_argument("--plot", type=C.path, metavar="PATH",
-                   help="draw S(B), E(B) and B_crit against B_simple to PATH (needs matplotlib; default: no "
+                   help="draw S(B), E(B) and B_crit against B_noise to PATH (needs matplotlib; default: no "
                         "plot). " + PLOT_RULE)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -94,7 +94,7 @@ def _fmt_ci(ci, fmt="{:.3g}"):
 def _crit(lv, largest) -> str:
     if lv.b_crit is None:
         return "—"
-    return f"> {largest}" if math.isinf(lv.b_crit) else f"{lv.b_crit:.3g}"
+    return f"> {largest}" if math.isinf(lv.b_crit) or lv.beyond else f"{lv.b_crit:.3g}"
 
 
 def _money(v) -> str:
@@ -126,7 +126,7 @@ def study_text(r, rec, claims) -> str:
              f"{'95% over rows':>17} {'B_simple':>9} {'95% over rows':>17} {'B_crit/B_noise':>14}"]
     for lv in r.levels:
         ratio = (f"{lv.b_crit / lv.b_noise:.2g}" if lv.b_crit and lv.b_noise and math.isfinite(lv.b_crit)
-                 and math.isfinite(lv.b_noise) else "—")
+                 and math.isfinite(lv.b_noise) and not lv.beyond else "—")
         noise = "—" if lv.b_noise is None else f"{lv.b_noise:.3g}"
         simple = "—" if lv.b_simple is None else f"{lv.b_simple:.3g}"
         lines.append(f"{lv.fraction:>9g} {lv.loss:>10.6g} {_money(lv.rmse):>10} {_crit(lv, largest):>8} "
@@ -141,13 +141,15 @@ def study_text(r, rec, claims) -> str:
     for row in lv.rows:
         mark = ("  capped" if row.capped else "") + ("  best rate at the edge tried" if row.edge else "")
         if row.steps is None:
-            why = "not reached within its step cap" if row.capped else "not reached"
+            why = ("not run: the larger batch sizes did not reach the level" if row.not_run else
+                   "not reached within its step cap" if row.capped else "not reached")
             lines.append(f"{row.batch_size:>6} {'—':>8} {why}")
             continue
         lines.append(f"{row.batch_size:>6} {row.best_lr:>8.4g} {row.steps:>8g} {_fmt_ci(row.steps_ci, '{:g}'):>15} "
                      f"{row.examples:>11g} {_fmt_ci(row.examples_ci, '{:g}'):>19}{mark}")
-    lines += ["", "Best learning rate: among the rates run at B (half-octaves around the larger batch size's best, "
-                  "extended while the best sat at an edge), the one with the smallest S."]
+    how = ("half-octaves around the larger batch size's best, extended while the best sat at an edge" if
+           r.adapted else "the rates given, extended by half-octaves while the best sat at an edge")
+    lines += ["", f"Best learning rate: among the rates run at B ({how}), the one with the smallest S."]
     if rec.recommendation is None:
         lines += ["", f"No recommendation: {rec.certainty}"]
     else:
@@ -156,7 +158,7 @@ def study_text(r, rec, claims) -> str:
                       f"examples, {c.steps:g} steps to the level)",
                   f"  check, {rec.budget_epochs} epochs × 2 seeds: loss {c.check_loss:.6g} (RMSE "
                   f"{_money(c.check_rmse)}) vs {rec.default_loss:.6g} (RMSE {_money(rec.default_rmse)}) with the "
-                  f"defaults B = {D.BATCH_SIZE}, lr = {D.LEARNING_RATE:g}: {rec.verdict}",
+                  f"defaults B = {min(D.BATCH_SIZE, r.n_rows)}, lr = {D.LEARNING_RATE:g}: {rec.verdict}",
                   f"  {rec.certainty}",
                   "  other goals:"]
         for o in rec.choices:
@@ -170,21 +172,29 @@ def study_text(r, rec, claims) -> str:
 
 
 def _level_notes(r, largest) -> list[str]:
-    """What did not happen, level by level: batch sizes that never arrived (and why), fits on fewer sizes,
-    S(B) that rises with B, B_crit beyond the sizes studied."""
+    """What did not happen, level by level: batch sizes not run or not arriving (and why), runs stopped at a
+    cap, fits on fewer sizes, B_crit beyond the sizes studied, S(B) that rises with B."""
     out = []
     for lv in r.levels:
-        missing = [row.batch_size for row in lv.rows if row.steps is None]
-        capped = [row.batch_size for row in lv.rows if row.capped]
         said = []
+        not_run = [row.batch_size for row in lv.rows if row.not_run]
+        missing = [row.batch_size for row in lv.rows if row.steps is None and not row.not_run]
+        capped = [row.batch_size for row in lv.rows if row.capped and row.steps is not None]
+        if not_run:
+            said.append(f"B = {', '.join(map(str, not_run))} not run: a larger batch size did not reach the level")
         if missing:
             said.append(f"B = {', '.join(map(str, missing))} did not arrive within the step cap (a smaller batch "
-                        f"may take at most 4× the larger one's steps, and 2S ≤ --max-steps); the fit uses "
-                        f"B = {', '.join(map(str, lv.fitted)) or 'none'}")
-        elif capped:
+                        "may take at most 4× the larger one's steps, and 2S ≤ --max-steps)")
+        if capped:
             said.append(f"at B = {', '.join(map(str, capped))} some runs were stopped at the cap before they arrived")
+        if (not_run or missing) and lv.fitted:
+            said.append(f"the fit uses B = {', '.join(map(str, lv.fitted))}")
         if lv.b_crit is not None and math.isinf(lv.b_crit):
-            said.append(f"S(B) falls like 1/B up to B = {largest}: B_crit is beyond the largest batch size studied")
+            said.append(f"S(B) falls like 1/B or faster up to B = {largest}: B_crit is beyond the largest batch "
+                        "size studied")
+        elif lv.beyond:
+            said.append(f"the fit puts B_crit at {lv.b_crit:.3g}, beyond the largest batch size fitted: an "
+                        "extrapolation, shown as such")
         if lv.b_crit is None and len(lv.fitted) >= 2:
             said.append("S(B) does not fall with B like S_min(1 + B_crit/B): no B_crit")
         if not lv.monotone:
@@ -241,7 +251,9 @@ def study_json(r, rec, claims) -> dict:
         "n_rows": r.n_rows, "subsampled_from": r.subsampled_from, "seeds": r.seeds,
         "learning_rates": list(r.learning_rates), "l0": r.l0, "l_star": r.l_star,
         "targets": [{"fraction": lv.fraction, "loss": lv.loss, "rmse": lv.rmse, "default": lv.default,
-                     "b_crit": lv.b_crit, "b_crit_ci": lv.b_crit_ci, "s_min": lv.s_min, "b_simple": lv.b_simple,
+                     "b_crit": lv.b_crit, "b_crit_beyond": bool(lv.beyond or (lv.b_crit is not None and
+                                                                      math.isinf(lv.b_crit))),
+                     "b_crit_ci": lv.b_crit_ci, "s_min": lv.s_min, "b_simple": lv.b_simple,
                      "b_simple_ci": lv.b_simple_ci, "b_noise": lv.b_noise, "b_noise_ci": lv.b_noise_ci,
                      "fitted_batch_sizes": list(lv.fitted), "monotone": lv.monotone,
                      "rows": [row._asdict() for row in lv.rows]} for lv in r.levels],
@@ -288,8 +300,8 @@ def plot_study(r, path):
         a_.set(xscale="log", yscale="log", xlabel="batch size B (examples per step)", ylabel=ylabel)
         if a_.get_legend_handles_labels()[0]:  # nothing reached: no legend (and no matplotlib warning)
             a_.legend(fontsize=7)
-    have = [lv for lv in r.levels if lv.b_crit is not None and math.isfinite(lv.b_crit) and lv.b_noise
-            and math.isfinite(lv.b_noise)]
+    have = [lv for lv in r.levels if lv.b_crit is not None and math.isfinite(lv.b_crit) and not lv.beyond
+            and lv.b_noise and math.isfinite(lv.b_noise)]
     if have:
         def err(values, cis):
             return [[v - c[0] if c else 0 for v, c in zip(values, cis, strict=True)],
@@ -305,7 +317,7 @@ def plot_study(r, path):
         ax[2].plot(lim, lim, "--", color="gray", lw=0.8, label="B_crit = B_noise")
         ax[2].fill_between(lim, [v / 3 for v in lim], [v * 3 for v in lim], color="0.9", label="within 3×")
         ax[2].set(xscale="log", yscale="log", xlabel="B_noise = tr(HΣ)/(GᵀHG) (examples)",
-                  ylabel="B_crit from the fit (examples)", title="deeper levels: both grow")
+                  ylabel="B_crit from the fit (examples)", title="critical batch size against the noise scale")
         ax[2].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path, "batch-size")

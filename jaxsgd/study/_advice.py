@@ -200,12 +200,16 @@ def certainty(level, seeds: int) -> str:
         return "no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)"
     few = f"; only {seeds} seeds: use --seeds 8 or more before acting on it" if seeds < 4 else ""
     if level.b_crit_ci is None:
-        return f"B_crit ≈ {level.b_crit:.3g}, with no interval (most resamples of the seeds could not be fitted){few}"
+        if math.isinf(level.b_crit):
+            return f"B_crit is beyond the largest batch size studied, with no interval{few}"
+        return (f"B_crit ≈ {level.b_crit:.3g}, with no interval (over 10% of the resamples of the seeds could not "
+                f"be fitted){few}")
     lo, hi = level.b_crit_ci
     ratio = hi / lo if lo > 0 else math.inf
-    if math.isinf(level.b_crit) or math.isinf(hi):
-        return (f"B_crit ≥ {lo:.3g} (the lower end of its 95% interval over {seeds} seeds; S(B) still falls like "
-                f"1/B at the largest batch sizes studied, so the interval is open above){few}")
+    if math.isinf(level.b_crit) or math.isinf(hi) or getattr(level, "beyond", False):
+        return (f"B_crit ≥ {lo:.3g} (the lower end of its 95% interval over {seeds} seeds; the fit puts it beyond "
+                f"the largest batch size studied, where S(B) still falls nearly like 1/B, so only that bound is "
+                f"measured){few}")
     if seeds < 4:
         word = "rough"
     elif ratio < 1.5 and seeds >= 8:

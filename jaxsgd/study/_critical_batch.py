@@ -43,6 +43,7 @@ class Row(NamedTuple):
     examples_ci: tuple[float, float] | None
     capped: bool = False
     edge: bool = False
+    not_run: bool = False  # the larger batch sizes never reached the level, so it was not run here
 
 
 class LevelResult(NamedTuple):
@@ -64,6 +65,7 @@ class LevelResult(NamedTuple):
     rmse: float | None = None
     fitted: tuple[int, ...] = ()
     monotone: bool = True  # S(B) does not rise with B beyond its intervals
+    beyond: bool = False  # B_crit lies beyond the largest batch size fitted: the fit extrapolates it
 
 
 def _best_index(med) -> int:
@@ -77,9 +79,11 @@ def row_of(runs, j: int, boot_idx) -> tuple[Row, np.ndarray]:
     b, a, lrs = runs.batch_size, runs.arrivals[j], runs.learning_rates
     med = arrival_steps(a)
     capped = bool(runs.capped[j])
+    not_run = runs.ran is not None and not bool(runs.ran[j])
     i = _best_index(med)
     if not np.isfinite(med[i]):
-        return Row(b, None, None, None, None, None, capped), np.full(len(boot_idx), np.inf)
+        return Row(b, None, None, None, None, None, capped and not not_run, False, not_run), \
+            np.full(len(boot_idx), np.inf)
     resampled = np.where(a > 0, a, np.inf)[boot_idx]  # (R, S, L): each replicate's seeds
     reps = np.quantile(resampled, QUANTILE, axis=1, method="inverted_cdf").min(axis=1)
     steps = float(med[i])
@@ -98,7 +102,7 @@ def _percentiles(values, q=(0.025, 0.975)):
 
 def fit_critical_batch(bs, steps):
     """Least squares of ``S = S_min + S_min·B_crit/B`` weighted by 1/S: ``(S_min, B_crit)``; NaN if S does not
-    fall, ``(0, inf)`` if it falls like 1/B throughout (``B_crit`` beyond the largest B)."""
+    fall, ``(0, inf)`` if it falls like 1/B, or faster, throughout (``B_crit`` beyond the largest B)."""
     s_min, b_crit = fit_critical_batches(bs, np.asarray(steps, float)[None])
     return float(s_min[0]), float(b_crit[0])
 
@@ -151,6 +155,7 @@ def summarize_level(runs: list, j: int, boot_idx):
     s_min, b_crit = fit_critical_batch(bsizes, [r.steps if r.steps else np.inf for r in rows_])
     if math.isnan(b_crit):
         return tuple(rows_), None, None, None, fitted
+    s_min = None if math.isinf(b_crit) else s_min
     if boot_idx.shape[1] < 2:  # one seed: no interval over seeds
         return tuple(rows_), s_min, b_crit, None, fitted
     boot = fit_critical_batches(bsizes, np.stack(reps, axis=1))[1]

@@ -8,14 +8,15 @@ large learning rate are not an arrival). The
 first step whose loss merely dips below ``L`` (a *first hit*) is a lucky draw of
 a noisy loss at deep levels; the arrival is what a user means by "reaches the
 level". The loss is evaluated after every step up to :data:`EVERY_STEP`, then at
-steps at most 1% apart (:func:`schedule`), so ``S`` is known to within 1% and
-the cost of evaluating is a few hundred full-data passes per run, not one per
-step.
+steps at most 1% apart (:func:`schedule`): the definition is on those
+evaluations (a rise above the level between two of them goes unseen), so ``S``
+is one of them, within 1% of any step in between, and evaluating costs a few
+hundred full-data passes per run, not one per step.
 
 Every (seed × learning rate) run of batch size ``B`` steps through
 :func:`jaxsgd.train.runs_step` in compiled chunks; between chunks,
-:func:`settled` decides whether any unfinished run could still change a median
-(or a bootstrap replicate of one) that the study reports.
+:func:`settled` decides whether any unfinished run could still change an arrival
+step (or a bootstrap replicate of one) that the study reports.
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ class BatchRuns(NamedTuple):
     """The raw runs of one batch size, over every learning rate it ran (the union of its windows).
 
     ``arrivals[j, s, l]`` is the arrival step at level j of seed s at ``learning_rates[l]`` (−1: not within
-    the steps run); ``lower[j, s, l]`` a lower bound on it (the arrival itself once known); ``steps_run[l]``
+    the steps run); ``lower[j, s, l]`` a lower bound on it (the arrival itself once known; 0 where that rate
+    came in an extension window that did not run level j); ``steps_run[l]``
     the steps that learning rate's runs took; ``capped[j]``: a window stopped at level j's step cap before
     no later step could change the answer there; ``seconds_per_step`` of all runs of a window together,
-    compiling excluded; ``evaluations`` of the full loss, per run.
+    compiling excluded; ``evaluations`` of the full loss, per run; ``ran[j]``: level j was run at all (not
+    when the larger batch sizes never reached it).
     """
 
     batch_size: int
@@ -68,6 +71,7 @@ class BatchRuns(NamedTuple):
     capped: np.ndarray
     seconds_per_step: float
     evaluations: int
+    ran: np.ndarray | None = None  # (J,): the level was run at this B (the larger batch sizes reached it)
 
 
 QUANTILE = 0.75  # S(B) is the step by which three in four runs have arrived
@@ -212,7 +216,10 @@ class Window(NamedTuple):
 
 def step_limit(cap: int, max_steps: int) -> int:
     """Steps that confirm an arrival at up to ``cap`` (0: the level is not run at this batch size)."""
-    return min(max_steps, max(2 * cap, cap + MIN_STAY) + 1) if cap > 0 else 0
+    if cap <= 0:
+        return 0
+    end = max(2 * cap, cap + MIN_STAY)
+    return min(max_steps, end + math.ceil(end * SPACING) + 1)  # the first look at or past the end
 
 
 def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Window:
@@ -263,8 +270,8 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
 
 
 def window_best(arrivals) -> list:
-    """Per level, ``(index, S)`` of the best learning rate (smallest :func:`arrival_steps`; the
-    larger rate on a tie), or ``None`` where no learning rate has a finite median."""
+    """Per level, ``(index, S)`` of the best learning rate (smallest :func:`arrival_steps`; the larger rate
+    on a tie, for rates in ascending order), or ``None`` where no learning rate has a finite S."""
     out = []
     for a in arrivals:
         med = arrival_steps(a)
@@ -302,17 +309,18 @@ def _extension(lrs: np.ndarray, best, caps, size: int):
     rates are all too large (they diverge or stall on their noise floor), and the window goes down.
     """
     lo, hi = float(lrs.min()), float(lrs.max())
+    k_floor, k_ceiling = lattice_index(LR_FLOOR), lattice_index(LR_CEILING)
     if all(b is None for b in best) and any(c > 0 for c in caps):  # no rate arrived anywhere: all too large
         k = lattice_index(lo)
-        return (lattice(range(k - size, k)), [c > 0 for c in caps]) if lo / HALF_OCTAVE >= LR_FLOOR else None
+        return (lattice(range(max(k_floor, k - size), k)), [c > 0 for c in caps]) if k > k_floor else None
     at_lo = [c > 0 and b is not None and lrs[b[0]] == lo for b, c in zip(best, caps, strict=True)]
     at_hi = [c > 0 and b is not None and lrs[b[0]] == hi for b, c in zip(best, caps, strict=True)]
-    if lo / HALF_OCTAVE >= LR_FLOOR and any(at_lo):
+    if lattice_index(lo) > k_floor and any(at_lo):
         k = lattice_index(lo)
-        return lattice(range(k - size, k)), at_lo
-    if hi * HALF_OCTAVE <= LR_CEILING and any(at_hi):
+        return lattice(range(max(k_floor, k - size), k)), at_lo
+    if lattice_index(hi) < k_ceiling and any(at_hi):
         k = lattice_index(hi)
-        return lattice(range(k + 1, k + 1 + size)), at_hi
+        return lattice(range(k + 1, min(k_ceiling, k + size) + 1)), at_hi
     return None
 
 
@@ -351,16 +359,18 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
         full = np.concatenate([window, np.full(size - len(window), window[-1], np.float32)])  # a fixed width
         got = run_window(setup._replace(learning_rates=full), programs, run_caps, gather, prior)
         k = len(window)
+        ran = np.asarray([c > 0 for c in run_caps])[:, None, None]  # levels this window did not run: nothing
         lrs_parts.append(window)
-        arr_parts.append(got.arrivals[:, :, :k])
-        lb_parts.append(got.lower[:, :, :k])
+        arr_parts.append(np.where(ran, got.arrivals[:, :, :k], -1))
+        lb_parts.append(np.where(ran, got.lower[:, :, :k], 0))
         steps_parts.append(np.full(k, got.steps))
         capped_parts.append(np.asarray([c > 0 and got.steps >= lim and not level_settled(
             a, lb, None if prior is None else prior[j]) for j, (a, lb, lim, c) in enumerate(
             zip(got.arrivals, got.lower, limits, run_caps, strict=True))]))
         spent, timed, looks = spent + got.seconds, timed + got.timed, looks + got.evaluations
-        lrs = np.concatenate(lrs_parts)
-        arr = np.concatenate(arr_parts, axis=2)
+        order = np.argsort(np.concatenate(lrs_parts), kind="stable")  # ascending: ties go to the larger rate
+        lrs = np.concatenate(lrs_parts)[order]
+        arr = np.concatenate(arr_parts, axis=2)[:, :, order]
         prior = _slowest_of_complete(arr)
         best = window_best(arr)
         for j, b in enumerate(best):  # a level no rate reached within its cap is not run again at this B,
@@ -375,14 +385,12 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
         window = window[~np.isin(window, lrs)]
         if not len(window):
             break
-    order = np.argsort(lrs, kind="stable")
-    arr = arr[:, :, order]
     lb = np.concatenate(lb_parts, axis=2)[:, :, order]
     steps = np.concatenate(steps_parts)[order]
     capped = np.any(np.stack(capped_parts), axis=0)  # (J,): a window stopped at the level's cap, unsettled
     keys = gather(np.asarray(setup.keys)[None])[0] if gather else np.asarray(setup.keys)
-    return BatchRuns(setup.batch_size, keys, lrs[order], arr, lb, steps, capped,
-                     spent / timed if timed else math.nan, looks)
+    return BatchRuns(setup.batch_size, keys, lrs, arr, lb, steps, capped, spent / timed if timed else math.nan,
+                     looks, np.asarray([c > 0 for c in limits]))
 
 
 CAP_FACTOR = 4  # a halved batch may take at most this many times the steps of the larger one

@@ -45,7 +45,7 @@ class StudyReport(NamedTuple):
 def run_study_job(job: StudyJob, *, progress=None, log=None) -> StudyReport:
     """Loads, scales, studies, advises and (if ``job.claims``) tests the claims.
 
-    ``progress(done, total, message)`` follows the study's batch sizes; ``log``
+    ``progress(done, total, message, eta=seconds)`` follows the study's batch sizes; ``log``
     takes notes (rows dropped for missing values). Raises ``InputError`` for bad
     settings or data, each naming its argument.
     """

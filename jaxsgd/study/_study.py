@@ -11,7 +11,7 @@ descent) the run's **arrival** is recorded: the step ``S`` from which its
 full-data loss stays at or below ``L_j`` through step ``2S`` (see
 :mod:`jaxsgd.study._hits`; a first dip below the level is not an arrival). The
 best learning rate for B at a level is the one whose upper quartile of arrivals
-over seeds is smallest; ``S(B)`` is that median and ``E(B) = B·S(B)``. The rates run at B
+over seeds is smallest; ``S(B)`` is that quartile and ``E(B) = B·S(B)``. The rates run at B
 are a window of half-octaves around the larger batch size's best, extended by
 another window wherever the best sits at an edge. Fitting
 ``S = S_min (1 + B_crit/B)`` (least squares on relative error) gives ``B_crit``,
@@ -74,6 +74,7 @@ class StudyResult(NamedTuple):
     wall_seconds: float
     runs: tuple[BatchRuns, ...]
     profile: dict  # where the time went: seconds by part, and counts
+    adapted: bool = True  # the smaller batch sizes' rates were windows around the larger one's best
 
     @property
     def default(self) -> LevelResult:
@@ -101,6 +102,7 @@ def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
     for name in ("max_rows", "seeds", "max_steps", "bootstrap", "window"):
         if not checks.whole(getattr(cfg, name)):
             raise StudyError(name, f"must be a whole number, got {getattr(cfg, name)!r}")
+    checks.seed(cfg.seed)
     if cfg.max_rows < 2:
         raise StudyError("max_rows", f"at least 2 rows are needed, got {cfg.max_rows}")
     rows = min(n, cfg.max_rows)
@@ -143,18 +145,20 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     r"""Steps and examples to several loss levels against the batch size B, with intervals over seeds.
 
     For each batch size B every (seed × learning rate) run trains from θ = 0,
-    the full-data loss after every step; at each level
+    and at each level
 
     .. math::
 
       L_j = L^* + f_j (L_0 − L^*)
 
-    the first step at or below ``L_j`` is recorded exactly. ``S(B)`` is the
+    its arrival is recorded: the step from which its full-data loss stays at or
+    below ``L_j`` through twice that step (:mod:`jaxsgd.study._hits`). ``S(B)`` is the
     smallest over the learning rates of the upper quartile over seeds of those
     steps (the step by which three in four runs have arrived), and
     ``E(B) = B·S(B)``. Each level's ``S(B)`` is fitted by
     ``S = S_min(1 + B_crit/B)`` (McCandlish et al.'s trade-off curve), and
-    ``B_simple = tr Σ/|G|²`` is measured where the full-batch path reaches it.
+    ``B_noise = tr(HΣ)/(GᵀHG)`` and ``B_simple = tr Σ/|G|²`` are measured where
+    the full-batch path reaches it.
 
     Args:
       x: scaled features ``(N, d)`` (float32 is used).
@@ -171,7 +175,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
 
     In a multi-process run (:mod:`jaxsgd.distributed`) every process holds the
     same data and runs its share of the seeds (``seeds`` must be a multiple of
-    the process count); the hits are gathered after every chunk, so every
+    the process count); the arrivals are gathered after every chunk, so every
     process returns the same result.
 
     Returns:
@@ -254,7 +258,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
                     if cfg.adapt:
                         window = _window_near(got, cfg.window)
                 if progress is not None:
-                    left = eta.after(int(got.steps_run.sum()), t2 - t0, order[k + 1:])
+                    left = eta.after(int(got.steps_run.sum()), len(got.learning_rates), t2 - t0, order[k + 1:])
                     progress(k + 1, len(order), f"B = {b}: {int(got.steps_run.max())} steps, "
                              f"{len(got.learning_rates)} rates × {cfg.seeds} seeds", eta=left)
         except BaseException:  # an error or Ctrl-C: the compiles not started yet are dropped, not waited for
@@ -270,15 +274,16 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
                                                     cfg.seed)
         prof["noise_scales"] += time.perf_counter() - t1
         rmse = None if target_scale is None else float(np.sqrt(2 * loss) * target_scale)
+        beyond = b_crit is not None and bool(fitted) and b_crit > max(fitted)
         results.append(LevelResult(
             f, loss, False, b_crit, b_crit_ci, s_min, None if scales is None else scales.b_simple, simple_ci, rows_,
             b_noise=None if scales is None else scales.b_noise, b_noise_ci=noise_ci, rmse=rmse, fitted=fitted,
-            monotone=monotone(rows_)))
+            monotone=monotone(rows_), beyond=beyond))
     prof["statistics"] = time.perf_counter() - t0 - prof["noise_scales"]
     prof["evaluations_per_run"] = {b: runs_of[b].evaluations for b in bsizes}
     return StudyResult(n, subsampled, cfg.seeds, tuple(float(v) for v in first), l0, l_star,
                        tuple(mark_default(results)), {b: runs_of[b].seconds_per_step for b in bsizes},
-                       time.perf_counter() - t_start, tuple(ordered), prof)
+                       time.perf_counter() - t_start, tuple(ordered), prof, cfg.adapt)
 
 
 def _window_near(runs: BatchRuns, size: int) -> np.ndarray:
@@ -295,21 +300,22 @@ def _window_near(runs: BatchRuns, size: int) -> np.ndarray:
 
 
 class _Eta:
-    """Seconds left in a study, from the batch sizes done: each halving of B takes the steps of the last one
-    times the growth the last halving showed (at least one, at most two), up to the step limit, at the last
-    one's seconds per step."""
+    """Seconds left in a study, from the batch sizes done. A batch size's work is its runs' steps summed over
+    its windows; the next one's is this one's times the growth the last halving showed (at least one, at
+    most two, as S(B/2) ≤ 2·S(B)), up to every window running to the step limit, at this one's seconds per
+    unit of work."""
 
     def __init__(self, max_steps: int):
         self.max_steps = max_steps
-        self.last_steps = None
+        self.last = None
 
-    def after(self, steps: int, seconds: float, rest) -> float:
-        steps = max(1, steps)
-        growth = 1.5 if self.last_steps is None else min(2.0, max(1.0, steps / self.last_steps))
-        self.last_steps = steps
-        per_step = seconds / steps
-        left, n = 0.0, float(steps)
+    def after(self, work: int, width: int, seconds: float, rest) -> float:
+        work = max(1, work)
+        growth = 1.5 if self.last is None else min(2.0, max(1.0, work / self.last))
+        self.last = work
+        per_work = seconds / work
+        left, w = 0.0, float(work)
         for _ in rest:
-            n = min(self.max_steps, n * growth)
-            left += n * per_step
+            w = min(self.max_steps * width, w * growth)
+            left += w * per_work
         return left
