@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 from typing import NamedTuple
 
@@ -188,7 +189,27 @@ def _start(setup: BatchSetup):
 
 def compile_programs(setup: BatchSetup):
     """Both programs of one batch size, compiled ahead (the study compiles the next sizes on a thread while
-    the current one runs): ``(batches, chunk)``."""
+    the current one runs): ``(batches, chunk)``. Compiled once per shape and optimizer: a study run again on
+    data of the same shapes reuses them (the programs take everything else as runtime values)."""
+    key = (setup.x.shape, setup.batch_size, len(setup.learning_rates), setup.keys.shape[0], len(setup.levels),
+           id(setup.optimizer))
+    with _LOCK:
+        if key in _PROGRAMS and _PROGRAMS[key][0] is setup.optimizer:
+            return _PROGRAMS[key][1]
+    programs = _compile(setup)
+    with _LOCK:
+        _PROGRAMS[key] = (setup.optimizer, programs)
+        while len(_PROGRAMS) > _MAX_PROGRAMS:
+            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    return programs
+
+
+_PROGRAMS: dict = {}  # (shapes, optimizer) -> (optimizer, programs), oldest first
+_MAX_PROGRAMS = 64  # about two studies' worth
+_LOCK = threading.Lock()  # the study compiles on a thread of its own
+
+
+def _compile(setup: BatchSetup):
     rows, data, carry = _start(setup)
     (n, d), s, b = setup.x.shape, setup.keys.shape[0], setup.batch_size
     t = _chunk_size(n, b)
