@@ -1,5 +1,7 @@
 """The command line's conventions: bad input is one line on stderr and exit 2; help is on stdout, exit 0."""
 
+import json
+
 import pytest
 
 from jaxsgd.cli import main
@@ -143,3 +145,23 @@ def test_undefined_figures_are_said_not_printed_as_nan():
     report = train.run_training(train.TrainConfig(DataSource(n_rows=300), epochs=1), log=lambda s: None)
     text = format_report(report._replace(val_r2=math.nan))
     assert "R² undefined" in text and "nan" not in text.lower()
+
+
+@pytest.mark.parametrize("theta", [["4,5,6"], ["(4, 5, 6)"], ["4", "5", "6"], ["4,", "5,6"]])
+def test_step_takes_theta_as_the_exercise_writes_it(capsys, theta):
+    assert main(["step", "--theta", *theta, "--x", "1,2", "--y", "3", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["theta0"] == [4.0, 5.0, 6.0]
+
+
+def test_step_names_a_bad_number_in_a_tuple(capsys):
+    assert main(["step", "--theta", "4,a,6", "--x", "1", "2", "--y", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "--theta" in err and "not a number: 'a'" in err and err.count("\n") == 1
+
+
+def test_derivative_0_gives_the_sigmoid_tanh_relation_both_ways(capsys):
+    assert main(["derivative", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 + tanh(x/2))/2" in out and "tanh(x) = 2σ(2x) − 1" in out
+    assert main(["derivative", "0", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["relations"] == ["σ(x) = (1 + tanh(x/2))/2", "tanh(x) = 2σ(2x) − 1"]

@@ -67,6 +67,22 @@ def finite_float(text: str) -> float:
     return v
 
 
+class NumberList(argparse.Action):
+    """``nargs="+"`` numbers that may also come as the exercise writes them: ``4,5,6`` or ``(4, 5, 6)``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        out = []
+        for value in values:
+            for part in value.strip().strip("()[]").replace(",", " ").split():
+                try:
+                    out.append(finite_float(part))
+                except argparse.ArgumentTypeError as e:
+                    parser.error(f"argument {option_string}: {e}")
+        if not out:
+            parser.error(f"argument {option_string}: expected at least one number")
+        setattr(namespace, self.dest, out)
+
+
 def positive_float(text: str) -> float:
     v = finite_float(text)
     if v <= 0:

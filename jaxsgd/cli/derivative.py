@@ -41,7 +41,8 @@ def run(a) -> int:
     tanh = P.tanh_polynomial(k)
     obj = {"order": k, "coefficients": list(coeffs), "text": P.text(coeffs), "factored": P.factored(k),
            "latex": P.latex(coeffs), "tanh_coefficients": list(tanh), "tanh_text": P.text(tanh, "T"),
-           "tanh_form": P.tanh_form(k)}
+           "tanh_form": P.tanh_form(k),
+           **({"relations": ["σ(x) = (1 + tanh(x/2))/2", "tanh(x) = 2σ(2x) − 1"]} if k == 0 else {})}
     if a.plot:
         plot_derivatives(k, a.plot)
     if a.format == "json":
@@ -57,6 +58,8 @@ def run(a) -> int:
             print(f"{pad}= 2⁻{P.superscript(k + 1)}·tanh⁽{sk}⁾(x/2),  where tanh⁽{sk}⁾(u) = {obj['tanh_text']} "
                   f"with T = tanh(u), here u = x/2")
             print(f"as input: {obj['tanh_form']}")
+        else:
+            print(f"{pad}= (1 + tanh(x/2))/2,  and the other way round: tanh(x) = 2σ(2x) − 1")
     return 0
 
 

@@ -11,9 +11,9 @@ def add(sub):
     p = sub.add_parser("step", help="the exercise's worked SGD step, written out", description=(
         "One SGD step θ¹ = θ⁰ − α∇L on one example, with the formula, the substituted "
         "expression and the numbers. Example: jaxsgd step --theta 4 5 6 --x 1 2 --y 3"))
-    p.add_argument("--theta", nargs="+", type=C.finite_float, required=True, metavar="T",
+    p.add_argument("--theta", nargs="+", action=C.NumberList, required=True, metavar="T",
                    help="θ⁰ = b w1 ... wd: the starting parameters, one more than the features (required)")
-    p.add_argument("--x", nargs="+", type=C.finite_float, required=True, metavar="X",
+    p.add_argument("--x", nargs="+", action=C.NumberList, required=True, metavar="X",
                    help="the example's features x1 ... xd (required)")
     p.add_argument("--y", type=C.finite_float, required=True, help="the example's target y (required)")
     p.add_argument("--lr", type=C.positive_float, default=None,
