@@ -118,7 +118,8 @@ def default_reason(r) -> str:
 def study_text(r, rec, claims) -> str:
     sub = f" (a random {r.n_rows} of {r.subsampled_from} rows)" if r.subsampled_from else ""
     largest = max(row.batch_size for row in r.levels[0].rows)
-    lines = [f"{r.n_rows} rows{sub}, {r.seeds} seeds per learning rate; levels L* + f·(L0 − L*) with "
+    seeds = f"{r.seeds} seed{'s' if r.seeds != 1 else ''}"
+    lines = [f"{r.n_rows} rows{sub}, {seeds} per learning rate; levels L* + f·(L0 − L*) with "
              f"L0 = {r.l0:.6g}, L* = {r.l_star:.6g}; {r.wall_seconds:.1f} s",
              "S(B): the step by which 3 in 4 seeds' runs have arrived (a run arrives at S when its loss stays at "
              "or below the level through step 2S, at least 16 more steps), at B's best learning rate",

@@ -198,7 +198,8 @@ def certainty(level, seeds: int) -> str:
     """How sure the study is of ``B_crit``, in words that follow the seeds and the interval's width."""
     if level.b_crit is None:
         return "no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)"
-    few = f"; only {seeds} seeds: use --seeds 8 or more before acting on it" if seeds < 4 else ""
+    few = (f"; only {seeds} seed{'s' if seeds != 1 else ''}: use --seeds 8 or more before acting on it"
+           if seeds < 4 else "")
     if level.b_crit_ci is None:
         if math.isinf(level.b_crit):
             return f"B_crit is beyond the largest batch size studied, with no interval{few}"

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd.errors import InputError
-from jaxsgd.model import Params, example_loss, mean_loss, per_example_grads
+from jaxsgd.model import Params, mean_loss, per_example_grads
 
 
 class NoiseScale(NamedTuple):
@@ -118,15 +118,6 @@ def hessian(params: Params, x, y):
 def hessian_vector_product(params: Params, x, y, v):
     """``H v`` by forward-over-reverse differentiation, without forming ``H``."""
     return jax.jvp(lambda t: jax.grad(_flat_loss)(t, x, y), (params.to_theta(),), (v,))[1]
-
-
-@jax.jit
-def per_example_hessians(params: Params, x, y):
-    """``(N, p, p)``: every example's Hessian of ``½(y − h)²`` (for resampling ``H`` with the rows)."""
-    def one(theta, xi, yi):
-        return example_loss(Params.from_theta(theta), xi, yi)
-
-    return jax.vmap(jax.hessian(one), in_axes=(None, 0, 0))(params.to_theta(), x, y)
 
 
 def noise_scales(params: Params, x, y, *, method: str = "exact", probes: int = 256, key=None) -> NoiseScales:

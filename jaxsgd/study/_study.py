@@ -223,14 +223,14 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     gather = None if count == 1 else functools.partial(_all_seeds, count=count)
     level_spec = jax.ShapeDtypeStruct((len(fractions),), jnp.float32)
     prof = dict.fromkeys(("reference", "runs", "compile_wait", "noise_scales", "statistics"), 0.0)
-    eta = _Eta(cfg.max_steps)
+    eta = _Eta()
     # compiling is a third of the work: the next batch sizes compile on this thread while others run; the
     # pool ends with the study
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-compile") as pool:
         width = {b: len(first) if (k == 0 or not cfg.adapt) else cfg.window for k, b in enumerate(order)}
-        setups = {b: hits.BatchSetup(x, y, b, first[:width[b]] if width[b] <= len(first) else
-                                     np.resize(first, width[b]), keys_of[b], level_spec, cfg.max_steps, optimizer)
-                  for b in order}
+        # the programs' shapes: each batch size's first window is set at run time, from the larger one's best
+        setups = {b: hits.BatchSetup(x, y, b, np.resize(first, width[b]), keys_of[b], level_spec, cfg.max_steps,
+                                     optimizer) for b in order}
         programs = [pool.submit(hits.compile_programs, setups[b]) for b in order]
         if also_compile is not None:
             pool.submit(also_compile, n, d, order)
@@ -258,7 +258,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
                     if cfg.adapt:
                         window = _window_near(got, cfg.window)
                 if progress is not None:
-                    left = eta.after(int(got.steps_run.sum()), len(got.learning_rates), t2 - t0, order[k + 1:])
+                    left = eta.after(t2 - t0, order[k + 1:])
                     progress(k + 1, len(order), f"B = {b}: {int(got.steps_run.max())} steps, "
                              f"{len(got.learning_rates)} rates × {cfg.seeds} seeds", eta=left)
         except BaseException:  # an error or Ctrl-C: the compiles not started yet are dropped, not waited for
@@ -304,10 +304,10 @@ class _Eta:
     batches take more steps, each cheaper (fewer examples) and with the loss evaluated at the same schedule,
     so a batch size's time varies far less than its steps (California: 2–5 s from B = 512 down to B = 1)."""
 
-    def __init__(self, max_steps: int):
+    def __init__(self):
         self.seconds = []
 
-    def after(self, work: int, width: int, seconds: float, rest) -> float:
+    def after(self, seconds: float, rest) -> float:
         self.seconds.append(seconds)
         recent = self.seconds[-3:]
         return sum(recent) / len(recent) * len(rest)
