@@ -206,4 +206,39 @@ def fail(line: str, code: int = 1) -> None:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os.write(2, f"error: {line}\n".encode())
+    if active():
+        _leave_after_the_others()
     os._exit(code)
+
+
+LEAVE_WAIT = 3.0  # seconds process 0 waits, on failing, for the others that fail too
+
+
+def _leave_after_the_others() -> None:
+    """Process 0 hosts the coordination service: a process that still talks to it when it ends aborts with
+    the runtime's fatal log. So each failing process says so in the service's key-value store, and process 0
+    leaves last, once every other process has said it (the same bad input fails everywhere alike), or after
+    :data:`LEAVE_WAIT` seconds."""
+    import time
+
+    from jax._src import distributed as runtime
+
+    client = runtime.global_state.client
+    with contextlib.suppress(Exception):
+        me, count = jax.process_index(), jax.process_count()
+        client.key_value_set(f"jaxsgd/leaving/{me}", "1")
+        if me != 0:
+            return
+        end = time.monotonic() + LEAVE_WAIT
+        waiting = set(range(1, count))
+        while waiting and time.monotonic() < end:
+            waiting = {i for i in waiting if not _said(client, f"jaxsgd/leaving/{i}")}
+            time.sleep(0.02)
+
+
+def _said(client, key: str) -> bool:
+    try:
+        client.key_value_try_get(key)
+    except Exception:  # not there yet (the runtime raises NotFound)
+        return False
+    return True

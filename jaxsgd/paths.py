@@ -14,12 +14,14 @@ jaxsgd.errors.OutputError: plot curves.txt: the name must end in an image extens
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
 
 from jaxsgd.errors import OutputError
 
-__all__ = ["IMAGE_FORMATS", "check_output", "check_plot_path", "is_image", "write_atomically"]
+__all__ = ["IMAGE_FORMATS", "check_output", "check_plot_path", "file_id", "is_image", "write_atomically"]
 
 # extension → how files of that format begin (matplotlib's file formats that need no extra TeX)
 IMAGE_FORMATS = {
@@ -139,22 +141,120 @@ def _umask() -> int:
     return umask
 
 
-def write_atomically(path, write) -> None:
-    """Calls ``write(f)`` on a temporary binary file beside ``path``, then renames it to ``path``.
+def file_id(path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file at ``path`` (not following a final symbolic link), or ``None`` if
+    nothing is there: which file a path names, so that a later write can tell whether it is still the one
+    checked before (see :func:`write_atomically`).
+
+    >>> file_id("/no/such/file") is None
+    True
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def _cannot_write(path, argument, e: OSError) -> OutputError:
+    """One line naming the path, why it failed and the fix (a full disk: free space or another path)."""
+    why = e.strerror or str(e)
+
+    def say(n):
+        where = f"{n(argument)} {path}" if argument else path
+        other = f"another {n(argument)}" if argument else "another path"
+        fix = f"free space there or choose {other}" if e.errno in _FULL else f"choose {other}"
+        return f"{where}: cannot write: {why}; {fix}"
+
+    return OutputError(say)
+
+
+def write_atomically(path, write, *, replaceable=None, argument: str | None = None) -> tuple[int, int]:
+    """Calls ``write(f)`` on a temporary binary file beside ``path``, then moves it to ``path``; returns the
+    new file's :func:`file_id`.
 
     A reader never sees a half-written file, and on any failure the file that was
     at ``path`` stays as it was. The new file gets the usual permissions (``0o666 & ~umask``).
+
+    The move checks ``path`` again at that moment, as the checks before a run
+    (:func:`check_output`) may be minutes old: where nothing is there, the file is
+    linked into place, which fails if a file appeared meanwhile (then it is judged
+    as below); a file that is there is replaced only if ``replaceable`` allows it:
+    a ``(device, inode)`` pair (the file checked at start-up, or the one this run
+    wrote last) or a predicate ``replaceable(path) -> bool``. Without
+    ``replaceable`` nothing is replaced.
+
+    Raises:
+      OutputError: a file is there that may not be replaced, or the write failed
+        (a full disk, no permission), naming ``path`` (and ``argument``, the
+        argument that gave it, e.g. ``"save"``) and what to do.
     """
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        fd, tmp = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
+    except OSError as e:
+        raise _cannot_write(path, argument, e) from None
+    _TEMPORARY.add(tmp)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+        except OSError as e:
+            raise _cannot_write(path, argument, e) from None
+        _move_into_place(tmp, path, replaceable, argument)
+        return file_id(path)
+    finally:
+        if os.path.lexists(tmp):
             os.unlink(tmp)
-        raise
+        _TEMPORARY.discard(tmp)
+
+
+_TEMPORARY: set[str] = set()  # the temporary files of writes under way in this process
+
+
+def remove_temporary() -> None:
+    """Removes the temporary files of unfinished writes: for a process that must end at once (an interrupt
+    that the normal path did not end in time, see :mod:`jaxsgd.cli.interrupts`)."""
+    for tmp in list(_TEMPORARY):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        _TEMPORARY.discard(tmp)
+
+
+def _move_into_place(tmp, path, replaceable, argument) -> None:
+    try:
+        os.link(tmp, path)  # atomic, and only where nothing is: a file that appeared since is not replaced
+        return
+    except FileExistsError:
+        pass
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise _cannot_write(path, argument, e) from None
+        # no hard links on this file system: claim the name exclusively, then rename over that claim
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as e2:
+            raise _cannot_write(path, argument, e2) from None
+        else:
+            os.replace(tmp, path)
+            return
+    if callable(replaceable):
+        ok = not os.path.islink(path) and os.path.isfile(path) and replaceable(path)
+    else:
+        ok = replaceable is not None and file_id(path) == tuple(replaceable)
+    if not ok:
+        arg = argument
+        raise OutputError(lambda n: f"{n(arg) + ' ' if arg else ''}{path}: a file appeared there while this run "
+                                    "was working and is left alone; move it away or choose another path")
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        raise _cannot_write(path, argument, e) from None

@@ -124,3 +124,45 @@ def test_optimizer_state_must_fit_the_template(good):
                                    learning_rate=0.1).opt_state
     with pytest.raises(CheckpointError, match="trained with optimizer sgd"):
         train.load_checkpoint(good, adam)
+
+
+def _history_meta(good, **history):
+    h = {"train_loss": [0.1], "val_loss": [0.2], "examples_per_second": [10.0], "curve": [[0, 0.3], [16, 0.1]]}
+    h.update(history)
+    return _meta(good, history=h)
+
+
+MORE_BAD = {
+    "history of text": lambda good, p: _rewrite(good, p, epoch=np.array(1, np.int32),
+                                                meta=_history_meta(good, train_loss=["x"])),
+    "history NaN": lambda good, p: _rewrite(good, p, epoch=np.array(1, np.int32),
+                                            meta=_history_meta(good, val_loss=[float("nan")])),
+    "history curve of text": lambda good, p: _rewrite(good, p, epoch=np.array(1, np.int32),
+                                                      meta=_history_meta(good, curve=[["0", 0.3]])),
+    "history longer than the epochs": lambda good, p: _rewrite(good, p, epoch=np.array(0, np.int32),
+                                                               meta=_history_meta(good)),
+    "lr as text": lambda good, p: _rewrite(good, p, meta=_meta(good, lr="0.5")),
+    "lr negative": lambda good, p: _rewrite(good, p, meta=_meta(good, lr=-1.0)),
+    "batch size zero": lambda good, p: _rewrite(good, p, meta=_meta(good, batch_size=0)),
+    "seed a bool": lambda good, p: _rewrite(good, p, meta=_meta(good, seed=True)),
+    "seed too large": lambda good, p: _rewrite(good, p, meta=_meta(good, seed=2**64)),
+    "unknown optimizer": lambda good, p: _rewrite(good, p, meta=_meta(good, optimizer="lbfgs")),
+    "features twice": lambda good, p: _rewrite(good, p, meta=_meta(good, features=["a", "a"])),
+    "data malformed": lambda good, p: _rewrite(good, p, meta=_meta(good, data={"csv": 3})),
+    "optimizer state NaN": lambda good, p: _rewrite(good, p, opt_0=np.array(np.nan, np.float32)),
+}
+
+
+@pytest.mark.parametrize("kind", MORE_BAD)
+def test_every_metadata_field_is_checked_on_load(good, tmp_path, kind):
+    bad = tmp_path / "bad.npz"
+    MORE_BAD[kind](good, bad)
+    with pytest.raises(CheckpointError, match=r"^not a jaxsgd checkpoint: .*bad\.npz \(") as e:
+        train.load_checkpoint(bad)
+    assert "\n" not in str(e.value)
+
+
+def test_a_valid_history_loads(good, tmp_path):
+    ok = tmp_path / "ok.npz"
+    _rewrite(good, ok, epoch=np.array(1, np.int32), meta=_history_meta(good))
+    assert train.load_checkpoint(ok)[2]["history"]["train_loss"] == [0.1]

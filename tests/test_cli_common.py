@@ -59,3 +59,30 @@ def test_flags_of_library_arguments(argument, shown):
 def test_table_aligns_columns():
     lines = table(["name", "n"], [["a", "10"], ["bbb", "2"]], [-4, 3])
     assert lines == ["name   n", "a     10", "bbb    2"]
+
+
+@pytest.mark.parametrize(("parse", "text", "fix"), [
+    ("positive_int", "1_000", "write 1000"), ("positive_int", "１", "write 1"), ("seed", "1_0", "write 10"),
+    ("finite_float", "0_5", "write 05"), ("finite_float", "１.５", "write 1.5"),
+])
+def test_number_flags_refuse_python_only_spellings_with_the_fix(parse, text, fix):
+    import argparse
+
+    from jaxsgd.cli import common
+
+    with pytest.raises(argparse.ArgumentTypeError, match=f"^not a (whole )?number: '{text}'; {fix}$"):
+        getattr(common, parse)(text)
+
+
+def test_orders_and_lists_refuse_python_only_spellings():
+    import argparse
+
+    from jaxsgd.cli import common
+
+    with pytest.raises(argparse.ArgumentTypeError, match="write 10"):
+        common.order_type(12, "this")("1_0")
+    for parse, text in ((common.int_list, "32,6_4"), (common.float_list, "0.5,１")):
+        with pytest.raises(argparse.ArgumentTypeError, match="ASCII digits"):
+            parse(text)
+    assert common.order_type(12, "this")(" +3 ") == 3 and common.positive_int("007") == 7
+    assert common.finite_float("−1.5e3") == -1500.0 and common.int_list("64,32") == (32, 64)

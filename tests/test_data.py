@@ -165,3 +165,20 @@ def test_a_file_not_separated_by_commas_or_not_utf8_says_so(tmp_path):
     p.write_bytes("a,y\n1,2\n\xe9,3\n".encode("latin-1"))
     with pytest.raises(DataError, match="save it as UTF-8"):
         data.load_table(p, ["a"], "y")
+
+
+def test_missing_values_name_only_the_columns_with_blanks(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("a,b,c,y\n1,2,3,4\n5,,7,8\n9,10,11,\n")
+    with pytest.raises(DataError, match=r"2 row\(s\) with missing values in b, y \(first at line 3, 4\)"):
+        data.load_table(p, ["a", "b", "c"], "y")
+
+
+def test_a_spread_float64_cannot_invert_is_refused_by_column():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(0, 1, 50), rng.uniform(0, 1, 50) * 1e-310])
+    ds = data.Dataset(x, rng.uniform(0, 1, 50), ("a", "b"), "y", "test")
+    with pytest.raises(DataError, match=r"^feature b varies by only .*1/std overflows.*multiply it by 1e300$"):
+        data.fit_transform(ds)
+    ok = data.fit_transform(ds._replace(x=x * [1, 1e200]))  # 1e-110: small, but 1/std is a float64
+    assert np.isfinite(1 / ok.std).all()

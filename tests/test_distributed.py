@@ -214,3 +214,139 @@ def test_a_closed_pipe_ends_output_quietly():
     r = subprocess.run(f"{sys.executable} -m jaxsgd derivative 1000 | head -c 10", shell=True, capture_output=True,
                        text=True, env=ENV, timeout=60)
     assert r.stderr == "" and r.stdout.startswith("σ")
+
+
+# ------------------------------------------------------------ several devices per process
+def _env(devices: int) -> dict:
+    return {**ENV, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+
+
+def _rows_csv(tmp_path, n=400):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 2))
+    y = 1 / (1 + np.exp(-(0.3 + x @ [1.0, -2.0]))) * 0.8 + 0.1
+    p = tmp_path / "rows.csv"
+    p.write_text("a,b,y\n" + "".join(f"{float(a)!r},{float(b)!r},{float(t)!r}\n"
+                                     for (a, b), t in zip(x, y, strict=True)))
+    return p
+
+
+def _jaxsgd(argv, devices, processes=1, timeout=240):
+    head = ["launch", "--processes", str(processes), "--"] if processes > 1 else []
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", *head, *argv], capture_output=True, text=True,
+                       env=_env(devices), timeout=timeout)
+    return r.returncode, r.stdout, [ln for ln in r.stderr.splitlines() if "[Gloo]" not in ln]
+
+
+def test_a_batch_that_does_not_split_over_processes_times_devices_is_refused_in_one_line_each(tmp_path):
+    # 2 processes × 2 devices: B = 6 is a multiple of the processes but not of the 4 devices
+    argv = ["train", "--data", str(_rows_csv(tmp_path)), "--features", "a,b", "--target", "y", "--shard-data",
+            "--batch-size", "6", "--quiet"]
+    rc, _, err = _jaxsgd(argv, devices=2, processes=2)
+    assert rc == 2 and len(err) == 2, err  # one line from each process, no traceback, no runtime fatal log
+    assert all("does not split over the 4 devices (2 processes × 2 devices each): use a multiple of 4 (4, 8, 12"
+               in line for line in err)
+
+
+def test_several_devices_per_process_train_as_one_device(tmp_path):
+    csv = str(_rows_csv(tmp_path))
+    argv = ["train", "--data", csv, "--features", "a,b", "--target", "y", "--batch-size", "8", "--epochs", "2",
+            "--json", "--quiet"]
+    rc1, one, err1 = _jaxsgd(argv, devices=1)
+    rc2, many, err2 = _jaxsgd([*argv, "--shard-data"], devices=2, processes=2)
+    rc3, sharded_one, err3 = _jaxsgd([*argv, "--shard-data"], devices=1, processes=2)
+    assert (rc1, rc2, rc3) == (0, 0, 0), err1 + err2 + err3
+    np.testing.assert_allclose(json.loads(many)["params"], json.loads(sharded_one)["params"], rtol=2e-6, atol=1e-7)
+    rc4, four, err4 = _jaxsgd(argv, devices=4)  # one process, the batch over 4 devices
+    assert rc4 == 0, err4
+    np.testing.assert_allclose(json.loads(four)["params"], json.loads(one)["params"], rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["batch-size", "--rows", "200", "--seeds", "3"], "--seeds 3 does not split over 2 processes"),
+    (["train", "--shard-data", "--rows", "200"], "is read from a file: give --data"),
+    (["train", "--shard-data", "--data", "x.csv", "--features", "a", "--target", "y", "--keep-last-batch"],
+     "leave out --keep-last-batch"),
+    (["train", "--shard-data", "--data", "x.csv", "--features", "a", "--target", "y", "--batch-size", "5"],
+     "must be a multiple of 2, got 5"),
+])
+def test_what_the_options_show_is_said_once_before_any_process_starts(capsys, argv, needle):
+    assert main(["launch", "--processes", "2", "--", *argv]) == 2  # in this process: none was started
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+
+
+# ------------------------------------------------------------ signals, pipes and terminals
+def _started(argv, env=ENV, **kw):
+    return subprocess.Popen([sys.executable, "-m", "jaxsgd", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, **kw)
+
+
+@pytest.mark.parametrize(("signum", "code", "after"), [
+    (signal.SIGINT, 130, 0.3),   # while JAX is being imported
+    (signal.SIGINT, 130, None),  # once training runs: after the first checkpoint
+    (signal.SIGTERM, 143, None),
+])
+def test_an_interrupt_ends_train_in_a_second_or_two_with_one_line(tmp_path, signum, code, after):
+    from jaxsgd import train
+
+    ck = tmp_path / "run.npz"
+    p = _started(["train", "--rows", "20000", "--epochs", "500", "--save", str(ck), "--quiet"], cwd=tmp_path)
+    if after is None:
+        deadline = time.monotonic() + 120
+        while not ck.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    else:
+        time.sleep(after)
+    p.send_signal(signum)
+    sent = time.monotonic()
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == code and time.monotonic() - sent < 2.5
+    assert err.splitlines() == ["interrupted"], err[-2000:]
+    assert not list(tmp_path.glob(".jaxsgd-*"))  # no temporary file left behind
+    if after is None:
+        state, _, meta = train.load_checkpoint(ck)  # the last complete checkpoint
+        assert len(meta["history"]["train_loss"]) == int(state.epoch) >= 1
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_to_launch_ends_every_worker(tmp_path, signum):
+    marker = str(tmp_path / "marker.npz")  # names the workers in the process list
+    p = _started(["launch", "--processes", "2", "--", "train", "--rows", "20000", "--epochs", "500", "--quiet",
+                  "--save", marker])
+    deadline = time.monotonic() + 120
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    p.send_signal(signum)
+    _, err = p.communicate(timeout=60)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    assert left == [] and p.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
+    assert sorted(ln for ln in err.splitlines() if "[Gloo]" not in ln) == ["[0] interrupted", "[1] interrupted"]
+
+
+def test_launch_into_a_closed_pipe_ends_quietly():
+    r = subprocess.run(f"{sys.executable} -m jaxsgd launch --processes 2 -- train --rows 400 --epochs 1 2>&1 "
+                       "| head -1", shell=True, capture_output=True, text=True, env=ENV, timeout=240)
+    assert "Traceback" not in r.stdout + r.stderr and "BrokenPipe" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("argv", [["derivative", "3"], ["check-derivative", "--order", "1", "σ(1-σ)"],
+                                  ["check-derivative", "--order", "1", "σ"]])
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2(argv):
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "jaxsgd", *argv], stdout=full, stderr=subprocess.PIPE, text=True,
+                           env=ENV, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "cannot write to standard output: No space left on device" in r.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_a_terminal_without_the_notation_gets_an_ascii_rendering(encoding):
+    env = {**ENV, "PYTHONIOENCODING": encoding}
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "check-derivative", "--order", "2", "σ(1-σ)(1-2σ)"],
+                       capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0 and r.stdout.decode("ascii").startswith("CORRECT: s^(2) = 2s^3 - 3s^2 + s")
+    r = subprocess.run([sys.executable, "-m", "jaxsgd", "train", "--rows", "400", "--epochs", "1", "--quiet"],
+                       capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0 and "theta" in r.stdout.decode("ascii")  # the finished report, in ASCII

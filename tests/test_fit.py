@@ -189,3 +189,15 @@ def test_a_learning_rate_float32_cannot_hold_is_refused(lr):
     x, y = _data(jnp.float32)
     with pytest.raises(ValueError, match="learning_rate must be one that float32 holds"):
         train.fit(x, y, batch_size=B, epochs=1, learning_rate=lr)
+
+
+def test_a_diverging_run_stops_naming_its_epoch_and_keeps_the_state_before():
+    from jaxsgd.errors import TrainingStopped
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(64, 2)) * 1e3).astype(np.float32)
+    y = rng.uniform(0.1, 0.9, 64).astype(np.float32)
+    with pytest.raises(TrainingStopped, match=r"not finite after epoch 1 .*smaller learning_rate than 3e\+38") as e:
+        train.fit(x, y, batch_size=8, epochs=3, learning_rate=3e38, key=jax.random.key(0))
+    assert int(e.value.result.state.epoch) == 0 and np.isnan(e.value.result.history.train_loss[-1])
+    assert np.all(np.asarray(e.value.result.state.params.to_theta()) == 0)  # θ before the bad epoch

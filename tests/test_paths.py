@@ -88,3 +88,35 @@ def test_write_atomically_keeps_the_old_file_on_failure(tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     assert p.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's 0o600
+
+
+def test_write_atomically_leaves_a_file_that_appeared_since_the_check(tmp_path):
+    p = tmp_path / "run.npz"
+    checked = paths.file_id(p)  # nothing there when the run started
+    p.write_bytes(b"someone else's")
+    with pytest.raises(OutputError, match=r"^save .*run\.npz: a file appeared there while this run was working"):
+        paths.write_atomically(p, lambda f: f.write(b"ours"), argument="save",
+                               replaceable=lambda q: paths.file_id(q) == checked)
+    assert p.read_bytes() == b"someone else's" and os.listdir(tmp_path) == ["run.npz"]
+
+
+def test_write_atomically_replaces_the_file_it_wrote_itself(tmp_path):
+    p = tmp_path / "run.npz"
+    mine = paths.write_atomically(p, lambda f: f.write(b"epoch 1"))
+    again = paths.write_atomically(p, lambda f: f.write(b"epoch 2"), replaceable=mine)
+    assert p.read_bytes() == b"epoch 2" and again == paths.file_id(p) != mine
+    with pytest.raises(OutputError, match="appeared"):  # by default nothing is replaced
+        paths.write_atomically(p, lambda f: f.write(b"epoch 3"))
+
+
+def test_a_full_disk_names_the_path_and_the_fix(tmp_path):
+    import errno
+
+    def full(f):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OutputError) as e:
+        paths.write_atomically(tmp_path / "run.npz", full, argument="save")
+    assert e.value.render(lambda a: "--" + a) == (f"--save {tmp_path / 'run.npz'}: cannot write: No space left on "
+                                                  "device; free space there or choose another --save")
+    assert os.listdir(tmp_path) == []

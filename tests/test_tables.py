@@ -1,5 +1,7 @@
 """Tables through pyarrow: the same numbers and messages as a line-by-line read, shards that cover every row once."""
 
+import re
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -123,3 +125,40 @@ def test_parquet_integers_beyond_float64_precision_round(tmp_path):
     p = tmp_path / "big.parquet"
     pq.write_table(pa.table({"a": pa.array([2**62 + 1, 3], pa.int64()), "y": [1.0, 2.0]}), p)
     assert data.read_table(p, ["a"]).values[:, 0].tolist() == [float(2**62), 3.0]
+
+
+@pytest.mark.parametrize(("cell", "fix"), [("1_000", "write 1000 (no digit separators)"),
+                                           ("１２", "write 12 (in ASCII digits)"),
+                                           ("٣", "write 3 (in ASCII digits)")])
+def test_python_only_number_spellings_are_refused_with_the_fix(tmp_path, cell, fix):
+    # Python's float() takes each of these; pyarrow does not: the file must read the same either way
+    with pytest.raises(DataError, match=re.escape(f"line 3, column b: not a number: '{cell}'; {fix}")):
+        data.read_table(_csv(tmp_path, f"a,b\n1,2\n3,{cell}\n"), ["a", "b"])
+
+
+def test_numbers_pyarrow_reads_are_read_alike_by_the_exact_reader(tmp_path):
+    cells = ["+1", "-.5", "1.", "1E5", ".5e-3", "+.5", "1e+05"]
+    fast = data.read_table(_csv(tmp_path, "a\n" + "\n".join(cells) + "\n"), ["a"])
+    exact = data.read_table(_csv(tmp_path, "a\n" + "\n\n".join(cells) + "\n", "blank.csv"), ["a"])  # line by line
+    assert fast.values[:, 0].tolist() == exact.values[:, 0].tolist() == [float(c) for c in cells]
+
+
+def test_a_text_column_is_refused_with_a_hint(tmp_path):
+    with pytest.raises(DataError, match=r"column kind: not a number: 'NEAR BAY'; the column holds text .*leave "
+                                        r"kind out of features, or encode it as 0/1 columns"):
+        data.read_table(_csv(tmp_path, "a,kind\n1,NEAR BAY\n2,INLAND\n"), ["a", "kind"])
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0], "kind": ["NEAR BAY", "INLAND"]}), p)
+    with pytest.raises(DataError, match=r"column kind: holds string, not numbers \(text: categories\?\); leave kind"):
+        data.read_table(p, ["a", "kind"])
+
+
+def test_a_parquet_page_damaged_after_writing_is_refused(tmp_path):
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": np.arange(1000.0)}), p, write_page_checksum=True, compression="none")
+    raw = bytearray(p.read_bytes())
+    at = raw.find(np.float64(500.0).tobytes())
+    raw[at + 3] ^= 0xFF  # one flipped byte in a value: without the checksum it reads as 500.00024…
+    p.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"t\.parquet: not a readable Parquet file, damaged .*CRC.*write it again"):
+        data.read_table(p, ["a"])

@@ -6,6 +6,7 @@ Every subcommand has ``--help``. Bad input is one line on stderr and exit code 2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -26,6 +27,7 @@ _COMMANDS = {
     "batch-size": ("batch_size", "add"),
     "launch": ("launch", "add"),
 }
+_JAX_COMMANDS = ("step", "train", "predict", "check", "batch-size")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -46,8 +48,22 @@ def _command(argv) -> str | None:
 
 
 def main(argv=None) -> int:
+    """Runs ``jaxsgd ARGV...``; returns the exit code (0 done, 1 an INCORRECT answer, 2 bad input or a
+    failed write, 130/143 interrupted, 141 the reader went away)."""
+    from jaxsgd.cli import interrupts, terminal
+
+    if argv is None:  # the command itself, not a call from Python: the interrupt handlers are ours
+        interrupts.install()
+    terminal.setup()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command(argv)
+    if command in _JAX_COMMANDS and "jax" not in sys.modules:
+        try:
+            with interrupts.deferred():  # an interrupt inside JAX's native start-up would abort the process
+                import jax  # noqa: F401
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return interrupts.exit_code()
     parser = build_parser(command)
     if command == "check-derivative":
         from jaxsgd.cli.derivative import expression_argv
@@ -62,7 +78,10 @@ def main(argv=None) -> int:
             commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
             raise UsageError(f"jaxsgd: missing COMMAND, one of {', '.join(commands)}; "
                              f"{parser.format_usage().strip()} (see jaxsgd --help)")
-        return args.run(args)
+        code = args.run(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk or a closed reader shows here, not at exit
+        return code
     except UsageError as e:
         joined = sys.modules.get("jaxsgd.distributed")
         if joined is not None and joined.active():  # end now: the others see a lost peer, not a hang
@@ -70,12 +89,25 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        with contextlib.suppress(OSError):
+            print("interrupted", file=sys.stderr)
+        return interrupts.exit_code()
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
+        _drop_stdout()
+        return 141
+    except OSError as e:  # standard output failed (a full disk, a device error): one line, never exit 1
+        _drop_stdout()
+        where = "standard output" if e.filename is None else e.filename
+        print(f"error: jaxsgd{' ' + command if command else ''}: cannot write to {where}: "
+              f"{e.strerror or e} (write the output somewhere with space, e.g. > another/file)", file=sys.stderr)
+        return 2
+
+
+def _drop_stdout() -> None:
+    """Points standard output at /dev/null, so that the interpreter's last flush at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
 
 
 if __name__ == "__main__":

@@ -30,16 +30,42 @@ def add_cluster_options(p):
                         f"{MAX_JOIN_TIMEOUT:g} (default {JOIN_TIMEOUT:g})")
 
 
+def precheck(a, command: str) -> None:
+    """What the options alone show to be wrong for a run over several processes, said before any process
+    joins (then each says it in one line, or ``jaxsgd launch`` says it once), never after: an error after
+    joining ends the processes one by one, and a process whose coordinator is gone aborts."""
+    count = a.num_processes or 1
+    if command == "batch-size" and a.seeds % count:
+        raise C.UsageError(f"jaxsgd batch-size: --seeds {a.seeds} does not split over {count} processes: use a "
+                           f"multiple of {count} (e.g. --seeds {max(count, a.seeds - a.seeds % count)})")
+    if command == "train" and a.shard_data:
+        if not a.csv:
+            raise C.UsageError("jaxsgd train: sharded data (--shard-data) is read from a file: give --data (or "
+                               "leave out --shard-data: every process then makes the same built-in rows)")
+        if a.keep_last_batch:
+            raise C.UsageError("jaxsgd train: with data sharded over processes every batch is full: leave out "
+                               "--keep-last-batch (or --shard-data)")
+        if a.batch_size % count:
+            raise C.UsageError(f"jaxsgd train: with data sharded over {count} processes, --batch-size must be a "
+                               f"multiple of {count}, got {a.batch_size}")
+
+
 def join(a, command: str) -> None:
-    """Joins the other processes named by the options (nothing for a single process)."""
+    """Joins the other processes named by the options (nothing for a single process), after
+    :func:`precheck`."""
     from jaxsgd import distributed
 
+    precheck(a, command)
     cluster = C.guard(lambda: distributed.check_cluster(a.coordinator, a.num_processes, a.process_id), command)
     if cluster is not None and a.auto_cluster:
         raise C.UsageError(f"jaxsgd {command}: --auto-cluster finds the processes itself: leave out --coordinator, "
                            "--num-processes and --process-id, or --auto-cluster")
     C.guard(lambda: distributed.initialize(cluster, auto=a.auto_cluster, join_timeout=a.join_timeout,
                                            label=f"jaxsgd {command}"), command)
+    if distributed.active():  # the runtime took SIGTERM for its preemption notice: an interrupt ends the run here
+        from jaxsgd.cli import interrupts
+
+        interrupts.reinstall()
 
 
 @contextlib.contextmanager

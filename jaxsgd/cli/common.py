@@ -9,6 +9,7 @@ import math
 import re
 import sys
 import time
+import unicodedata
 
 from jaxsgd.errors import InputError
 
@@ -51,6 +52,29 @@ def guard(fn, command: str):
 
 
 # ---------------------------------------------------------------- argument types
+# numbers as a person types them in ASCII: Python's int() and float() also take "1_000" and fullwidth "１",
+# which a CSV cell may not hold (jaxsgd.data), so a flag refuses them too, with the fix
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)",
+                    re.ASCII | re.IGNORECASE)
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+def _ascii_digits(text: str) -> str:
+    """Every decimal digit of any script (fullwidth ``１``, Arabic-Indic ``٣``) as its ASCII digit."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in unicodedata.normalize("NFKC", text))
+
+
+def _plain_number(text: str, pattern, what: str) -> str:
+    """``text`` stripped, if ``pattern`` matches it; else an ``ArgumentTypeError`` saying what to write."""
+    t = text.strip()
+    if pattern.fullmatch(t):
+        return t
+    plain = _ascii_digits(t).replace("_", "")
+    if plain != t and pattern.fullmatch(plain):
+        raise argparse.ArgumentTypeError(f"not {what}: {text[:40]!r}; write {plain}")
+    raise argparse.ArgumentTypeError(f"not {what}: {text[:40]!r}")
+
+
 def path(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path; name a file")
@@ -58,10 +82,7 @@ def path(text: str) -> str:
 
 
 def finite_float(text: str) -> float:
-    try:
-        v = float(text.replace("−", "-"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    v = float(_plain_number(text.replace("−", "-"), _FLOAT, "a number"))
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
     return v
@@ -102,10 +123,11 @@ def int_between(lo: int, hi: int | None = None):
     """An argparse type for a whole number from ``lo`` to ``hi`` (no upper bound when ``None``)."""
 
     def whole(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        digits = _plain_number(text, _INT, "a whole number")
+        if len(digits.lstrip("+-0")) > 30:  # before int(): thousands of digits would not convert
+            bound = f"between {lo} and {hi}" if hi is not None else "a count of ordinary size"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {digits[:12]}… ({len(digits)} digits)")
+        v = int(digits)
         if hi is None and v < lo:
             raise argparse.ArgumentTypeError(f"must be > {lo - 1}, got {v}" if lo == 1 else
                                              f"must be at least {lo}, got {v}")
@@ -120,10 +142,10 @@ positive_int = int_between(1)
 
 
 def seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    digits = _plain_number(text, _INT, "a whole number")
+    if len(digits.lstrip("+-0")) > 30:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**64 - 1, got {digits[:12]}… ({len(digits)} digits)")
+    v = int(digits)
     if not 0 <= v < 2**64:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**64 - 1, got {v}")
     return v
@@ -137,20 +159,20 @@ def columns(text: str) -> tuple[str, ...]:
 
 
 def int_list(text: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if not all(_INT.fullmatch(v.strip()) for v in text.split(",")):
+        raise argparse.ArgumentTypeError(f"expected whole numbers (ASCII digits, no separators) separated by "
+                                         f"commas, got {text[:60]!r}")
+    vals = tuple(int(v) for v in text.split(","))
     if not vals or min(vals) <= 0:
         raise argparse.ArgumentTypeError(f"batch sizes must be > 0, got {text!r}")
     return tuple(sorted(set(vals)))
 
 
 def float_list(text: str, what: str = "learning rates") -> tuple[float, ...]:
-    try:
-        vals = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not all(_FLOAT.fullmatch(v.strip()) for v in text.split(",")):
+        raise argparse.ArgumentTypeError(f"expected numbers (ASCII digits, no separators) separated by commas, "
+                                         f"got {text[:60]!r}")
+    vals = tuple(float(v) for v in text.split(","))
     if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
         raise argparse.ArgumentTypeError(f"{what} must be finite and > 0, got {text!r}")
     return vals
@@ -167,14 +189,16 @@ def order_type(cap: int, what: str):
     """An argparse type for a derivative order from 0 to ``cap``."""
 
     def order(text: str) -> int:
-        digits = text.strip().removeprefix("+").removeprefix("-").lstrip("0")
-        if digits.isdecimal() and len(digits) > len(str(cap)):  # before int(): 5,000 digits would not convert
+        t = text.strip()
+        if not _INT.fullmatch(t):
+            plain = _ascii_digits(t).replace("_", "")
+            fix = f"; write {plain}" if plain != t and _INT.fullmatch(plain) else ""
+            raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text[:40]!r}{fix}")
+        digits = t.removeprefix("+").removeprefix("-").lstrip("0")
+        if len(digits) > len(str(cap)):  # before int(): 5,000 digits would not convert
             raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got "
-                                             f"{text.strip()[:12]}… ({len(digits)} digits)")
-        try:
-            k = int(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"the order must be a whole number, got {text[:40]!r}") from None
+                                             f"{t[:12]}… ({len(digits)} digits)")
+        k = int(t)
         if not 0 <= k <= cap:
             raise argparse.ArgumentTypeError(f"the order must be between 0 and {cap} for {what}, got {k}")
         return k

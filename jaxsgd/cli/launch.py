@@ -10,6 +10,7 @@ code is the first failure's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from jaxsgd.cli import common as C
 
 COMMANDS = ("train", "batch-size")
 GRACE = 20.0  # seconds the others have to stop after one fails, before they are killed
+STOP = 3.0  # seconds the workers have to end after an interrupt, before they are killed
 
 
 def add(sub):
@@ -55,9 +57,16 @@ def _port_free(port: int) -> bool:
 
 
 def _forward(stream, out, prefix: str) -> None:
+    """Copies ``stream`` line by line to ``out``; once ``out`` fails (a reader that went away, ``| head``),
+    the rest is read and dropped, so that the process writing it is never blocked."""
     for line in iter(stream.readline, b""):
-        out.write(prefix + line.decode(errors="replace"))
-        out.flush()
+        if out is None:
+            continue
+        try:
+            out.write(prefix + line.decode(errors="replace"))
+            out.flush()
+        except (OSError, ValueError):
+            out = None
     stream.close()
 
 
@@ -72,25 +81,33 @@ def run(a) -> int:
         raise C.UsageError(f"jaxsgd launch: {', '.join(taken)} is set by launch for each process; leave it out")
     from jaxsgd.cli import build_parser  # every process would refuse a bad command: say it once, here
 
-    build_parser().parse_args([*cmd, "--coordinator", "127.0.0.1:1", "--num-processes", str(a.processes),
-                               "--process-id", "0"])
+    parsed = build_parser().parse_args([*cmd, "--coordinator", "127.0.0.1:1", "--num-processes",
+                                        str(a.processes), "--process-id", "0"])
+    from jaxsgd.cli.cluster import precheck
+
+    precheck(parsed, cmd[0])
     if a.port is not None and not _port_free(a.port):
         raise C.UsageError(f"jaxsgd launch: port {a.port} on 127.0.0.1 is in use; leave out --port to take a free "
                            "one")
     port = a.port or _free_port()
+    from jaxsgd.cli import interrupts
+
+    interrupts.install(grace=STOP + 3)  # the workers get STOP seconds to end after Ctrl-C or SIGTERM
+    env = {**os.environ, interrupts.PARENT: str(os.getpid())}
     procs, threads = [], []
-    for i in range(a.processes):
-        argv = [sys.executable, "-m", "jaxsgd", *cmd, "--coordinator", f"127.0.0.1:{port}",
-                "--num-processes", str(a.processes), "--process-id", str(i)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        procs.append(proc)
-        for stream, out, prefix in ((proc.stdout, sys.stdout, "" if i == 0 else f"[{i}] "),
-                                    (proc.stderr, sys.stderr, f"[{i}] ")):
-            t = threading.Thread(target=_forward, args=(stream, out, prefix), daemon=True)
-            t.start()
-            threads.append(t)
     code, failed_at = 0, None
     try:
+        for i in range(a.processes):
+            argv = [sys.executable, "-m", "jaxsgd", *cmd, "--coordinator", f"127.0.0.1:{port}",
+                    "--num-processes", str(a.processes), "--process-id", str(i)]
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                    env=env)
+            procs.append(proc)
+            for stream, out, prefix in ((proc.stdout, sys.stdout, "" if i == 0 else f"[{i}] "),
+                                        (proc.stderr, sys.stderr, f"[{i}] ")):
+                t = threading.Thread(target=_forward, args=(stream, out, prefix), daemon=True)
+                t.start()
+                threads.append(t)
         while [p.poll() for p in procs].count(None):  # poll every process, each round
             time.sleep(0.05)
             bad = [p.returncode for p in procs if p.returncode not in (None, 0)]
@@ -100,11 +117,9 @@ def run(a) -> int:
                 for p in procs:
                     if p.poll() is None:
                         os.killpg(p.pid, signal.SIGKILL)
-    except KeyboardInterrupt:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        code = 130
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: passed on to every worker, which ends within STOP seconds
+        code = interrupts.exit_code()
+        _stop(procs, signal.SIGINT if code == 130 else signal.SIGTERM)
     for p in procs:
         p.wait()
     for t in threads:
@@ -112,3 +127,19 @@ def run(a) -> int:
     if code == 0:
         code = next((p.returncode for p in procs if p.returncode != 0), 0)
     return code if code >= 0 else 128 - code  # killed by a signal: 128 + its number, as a shell reports it
+
+
+def _stop(procs, signum) -> None:
+    """Sends ``signum`` to every worker still running, then SIGKILL to those left after :data:`STOP` seconds."""
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signum)
+    end = time.monotonic() + STOP
+    while time.monotonic() < end and any(p.poll() is None for p in procs):
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C does not leave them behind
+            time.sleep(0.05)
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from jaxsgd.cli.common import UsageError, guard
+from jaxsgd.cli.common import UsageError, flag, guard
 
 PLOT_RULE = ("The extension sets the format (.png, .pdf, .svg, .jpg, ...); an existing file there is replaced "
              "only if it is already an image of that format and not one of the run's inputs. Checked before "
@@ -36,13 +36,19 @@ def check_plot(path, command, others=None):
         raise UsageError(f"jaxsgd {command}: --plot needs matplotlib: pip install 'jaxsgd[plot]'")
 
 
-def save_figure(fig, path, command):
-    from jaxsgd.paths import write_atomically
+def save_figure(fig, path, command, replaceable=None):
+    """Writes ``fig`` to ``path`` atomically; a file found there at that moment is replaced only if
+    ``replaceable`` allows it (see :func:`jaxsgd.paths.write_atomically`; default: an image of that format)."""
+    from jaxsgd.errors import OutputError
+    from jaxsgd.paths import is_image, write_atomically
 
     plt = pyplot()
     fmt = os.path.splitext(path)[1][1:].lower()
     try:
-        write_atomically(path, lambda f: fig.savefig(f, format=fmt))
+        write_atomically(path, lambda f: fig.savefig(f, format=fmt),
+                         replaceable=is_image if replaceable is None else replaceable, argument="plot")
+    except OutputError as e:
+        raise UsageError(f"jaxsgd {command}: {e.render(flag)}") from None
     except (OSError, ValueError) as e:
         raise UsageError(f"jaxsgd {command}: cannot write the plot {path}: {e}") from None
     finally:

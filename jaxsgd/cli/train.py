@@ -33,7 +33,7 @@ def data_source(a, command: str):
         raise C.UsageError(f"jaxsgd {command}: --rows sets the size of the built-in data; with --data every row "
                            "of the file is read: leave out one of them")
     return DataSource(csv=a.csv, features=a.features, target=a.target, drop_missing=a.drop_missing,
-                      n_rows=a.default_rows if a.rows is None else a.rows, seed=a.seed)
+                      n_rows=a.default_rows if a.rows is None else a.rows, seed=0 if a.seed is None else a.seed)
 
 
 def add(sub):
@@ -41,15 +41,17 @@ def add(sub):
                        description="Mini-batch SGD on the built-in synthetic house prices, or on a CSV file. "
                                    "Progress on stderr, the report (or --json) on stdout.")
     add_data_options(p, D.TRAIN_ROWS)
-    p.add_argument("--batch-size", type=C.positive_int, default=D.BATCH_SIZE,
-                   help=f"examples per SGD step (default {D.BATCH_SIZE})")
-    p.add_argument("--lr", type=C.positive_float, default=D.LEARNING_RATE,
-                   help=f"learning rate α > 0 (default {D.LEARNING_RATE:g})")
+    p.add_argument("--batch-size", type=C.positive_int, default=None,
+                   help=f"examples per SGD step (default {D.BATCH_SIZE}; with --resume, the checkpoint's)")
+    p.add_argument("--lr", type=C.positive_float, default=None,
+                   help=f"learning rate α > 0 (default {D.LEARNING_RATE:g}; with --resume, the checkpoint's)")
     p.add_argument("--epochs", type=C.positive_int, default=D.EPOCHS,
                    help=f"total epochs, counting those of a --resume checkpoint (default {D.EPOCHS})")
     p.add_argument("--optimizer", choices=list(D.OPTIMIZERS), default="sgd",
                    help="sgd: θ ← θ − α g (default); momentum: 0.9; adam")
-    p.add_argument("--seed", type=C.seed, default=0, help="random seed, 0 to 2**64 - 1 (default 0)")
+    p.add_argument("--seed", type=C.seed, default=None,
+                   help="random seed, 0 to 2**64 - 1: shuffles, validation rows, built-in data (default 0; with "
+                        "--resume, the checkpoint's, and no other)")
     p.add_argument("--val-fraction", type=C.fraction, default=D.VAL_FRACTION,
                    help=f"share of the rows held out for validation, in [0, 1) (default {D.VAL_FRACTION:g})")
     p.add_argument("--keep-last-batch", action="store_true",
@@ -60,7 +62,8 @@ def add(sub):
                    help="write a checkpoint after every epoch (atomically); an existing file there is replaced "
                         "only if it is a jaxsgd checkpoint, and never the --data input (default: no checkpoint)")
     p.add_argument("--resume", type=C.path, metavar="PATH",
-                   help="continue from a checkpoint up to --epochs (default: start from θ = 0)")
+                   help="continue from a checkpoint up to --epochs, on its data, features and target unless "
+                        "given (default: start from θ = 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--plot", type=C.path, metavar="PATH",
                    help="draw the loss against examples seen to PATH (needs matplotlib; default: no plot). "
@@ -77,17 +80,22 @@ def run(a) -> int:
     import numpy as np
 
     from jaxsgd import train
+    from jaxsgd.paths import file_id
 
     f32 = np.finfo(np.float32)
-    if not float(f32.smallest_subnormal) <= a.lr <= float(f32.max):
+    if a.lr is not None and not float(f32.smallest_subnormal) <= a.lr <= float(f32.max):
         raise C.UsageError(f"jaxsgd train: --lr must be a number float32 holds (1.4e-45 to 3.4e38), got {a.lr:g}")
+    # with --resume and no data options, the checkpoint's data (its file and columns, or its built-in rows)
+    given = a.csv is not None or a.rows is not None or a.features or a.target
     cfg = train.TrainConfig(
-        data=data_source(a, "train"), batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, optimizer=a.optimizer,
-        seed=a.seed,
+        data=data_source(a, "train") if given or not a.resume else None, batch_size=a.batch_size, lr=a.lr,
+        epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
         val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
         shuffle=a.shuffle)
+    plot_id = None
     if a.plot:
         check_plot(a.plot, "train", {"csv": a.csv, "save": a.save, "resume": a.resume})
+        plot_id = file_id(a.plot)  # the file a redraw may replace: the one checked now, or none
     join(a, "train")
     from jaxsgd import distributed
 
@@ -98,12 +106,15 @@ def run(a) -> int:
                                                   reference=bool(a.plot), shard_data=a.shard_data), "train")
     if not writer:
         return 0
-    if a.plot:
-        plot_losses(report, a.plot)
-    if a.json:
+    if a.json:  # the report first: a plot or checkpoint that cannot be written does not lose it
         C.print_json(report)
     else:
         print(format_report(report))
+    sys.stdout.flush()
+    if a.plot:
+        plot_losses(report, a.plot, replaceable=lambda p: file_id(p) == plot_id)
+    if report.save_error:
+        raise C.UsageError(f"jaxsgd train: {report.save_error} (the report above is the finished run's)")
     return 0
 
 
@@ -139,7 +150,7 @@ def format_report(r) -> str:
     return "\n".join(lines)
 
 
-def plot_losses(report, path):
+def plot_losses(report, path, replaceable=None):
     """Training loss against examples seen from θ = 0 (the history a checkpoint carries included), the
     validation loss after each epoch, and L*, the best loss full-batch gradient descent reaches."""
     plt = pyplot()
@@ -159,7 +170,7 @@ def plot_losses(report, path):
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    save_figure(fig, path, "train")
+    save_figure(fig, path, "train", replaceable)
 
 
 def add_predict(sub):
@@ -184,7 +195,8 @@ def run_predict(a) -> int:
         state, transform, meta = train.load_checkpoint(a.checkpoint)
         ds = data.load_table(a.csv, meta["features"], None, drop_missing=a.drop_missing,
                            needed_by="the checkpoint")
-        return ds, train.predict_prices(state.params, transform, ds.x)
+        return ds, train.predict_prices(state.params, transform, ds.x, feature_names=ds.feature_names,
+                                        lines=ds.lines, unit=ds.unit)
 
     ds, preds = C.guard(go, "predict")
     if ds.dropped_lines:

@@ -149,6 +149,15 @@ def fit_transform(ds: Dataset, rows=None) -> Transform:
     bad = [ds.feature_names[j] for j in np.flatnonzero(~(std > 0))]
     if bad:
         raise DataError(f"feature {', '.join(bad)} is constant in the training rows: drop it")
+    with np.errstate(over="ignore", divide="ignore"):
+        # θ in raw units is wⱼ/stdⱼ and b − Σ wⱼ·meanⱼ/stdⱼ: a spread so small that 1/std (or mean/std)
+        # passes float64's range could be trained on, but its results not be reported
+        small = [j for j in range(len(std)) if not (np.isfinite(1 / std[j]) and np.isfinite(mean[j] / std[j]))]
+    if small:
+        j = small[0]
+        raise DataError(f"feature {ds.feature_names[j]} varies by only {std[j]:.3g} (its standard deviation), "
+                        "too little for its effect per unit to be held in float64 (1/std overflows): rescale "
+                        "the column, e.g. multiply it by 1e300")
     if ds.price_cap is not None:
         lo, hi = 0.0, ds.price_cap
     else:
@@ -234,7 +243,8 @@ def load_table(path, features, target, *, drop_missing: bool = False, max_missin
     missing = table.lines[hole]
     if missing.size and not drop_missing:
         shown = ", ".join(map(str, missing[:max_missing_rows_shown].tolist()))
-        raise DataError(lambda n: f"{path}: {missing.size} row(s) with missing values in {', '.join(wanted)} "
+        blank = ", ".join(c for c, gap in zip(wanted, nan.any(axis=0), strict=True) if gap)  # only those with gaps
+        raise DataError(lambda n: f"{path}: {missing.size} row(s) with missing values in {blank} "
                                   f"(first at {table.unit} {shown}); skip them with {n('drop_missing')}")
     arr, at = (table.values[~hole], table.lines[~hole]) if missing.size else (table.values, table.lines)
     if not len(arr) and shard is None:

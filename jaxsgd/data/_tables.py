@@ -7,6 +7,20 @@ row group, so that a process of a multi-process run reads only its share
 byte ranges cut at line ends). Empty cells, ``NA`` and ``N/A`` are missing;
 ``nan`` and ``inf`` are refused as not finite.
 
+A number is written as CSV writers write it, in ASCII: an optional sign, digits
+with an optional decimal point, an optional exponent (``-1.5e3``, ``.5``,
+``+2``), the set pyarrow reads. Python's own extras are refused with the fix,
+so that a file reads the same whichever reader takes it: digit separators
+(``1_000``: write ``1000``) and digits of other scripts (fullwidth ``１``: write
+``1``). A column of text (categories such as ``NEAR BAY``) is refused with a
+hint: leave it out of the features, or encode it as 0/1 columns.
+
+Parquet pages are read with their CRC checksums verified, so a damaged page
+is refused instead of read as wrong numbers; pyarrow can check only pages
+written with checksums (``pyarrow.parquet.write_table(...,
+write_page_checksum=True)``); damage elsewhere shows as a page that does not
+decode, also refused.
+
 When pyarrow refuses a CSV (a cell that is not a number, a row with too many
 cells, bytes that are not UTF-8) or the file has blank lines, so that rows and
 lines no longer match one to one, the file is read again line by line with
@@ -25,6 +39,8 @@ import io
 import math
 import mmap
 import os
+import re
+import unicodedata
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +48,27 @@ import numpy as np
 from jaxsgd.errors import DataError
 
 MISSING = ("", "NA", "N/A", "na", "n/a")  # cells read as missing values
+# the numbers pyarrow reads, in ASCII only (Python's float() also takes 1_000 and fullwidth digits)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_NOT_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script (fullwidth ``１``, Arabic-Indic ``٣``) as its ASCII digit."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in unicodedata.normalize("NFKC", text))
+
+
+def not_a_number(where: str, col: str, cell: str) -> DataError:
+    """The message for a cell that is not a number: the fix for Python-only spellings, a hint for text."""
+    plain = ascii_digits(cell).replace("_", "").replace("\u2212", "-")
+    if plain != cell and _NUMBER.fullmatch(plain):
+        why = "no digit separators" if "_" in cell else "in ASCII digits"
+        return DataError(f"{where}, column {col}: not a number: {cell!r}; write {plain} ({why})")
+    if any(c.isalpha() for c in cell) and not _NOT_FINITE.fullmatch(cell):
+        return DataError(lambda n: f"{where}, column {col}: not a number: {cell[:40]!r}; the column holds text "
+                                   f"(categories?), which the model cannot take: leave {col} out of "
+                                   f"{n('features')}, or encode it as 0/1 columns, one per category")
+    return DataError(f"{where}, column {col}: not a number: {cell[:40]!r}")
 
 
 class Table(NamedTuple):
@@ -97,7 +134,7 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
 
     _check_file(path, "Parquet")
     try:
-        f = pq.ParquetFile(path)
+        f = pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"{path}: not a readable Parquet file: {e}") from None
     header = list(f.schema_arrow.names)
@@ -116,8 +153,10 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
         groups = groups[shard[0]::shard[1]]
     try:
         t = f.read_row_groups(groups, columns=wanted) if groups else f.schema_arrow.empty_table().select(wanted)
+        t.validate(full=True)
     except (pa.ArrowException, OSError) as e:
-        raise DataError(f"{path}: not a readable Parquet file: {e}") from None
+        raise DataError(f"{path}: not a readable Parquet file, damaged ({str(e).splitlines()[0][:200]}): write "
+                        "it again") from None
     if shard is None:
         rows = np.arange(1, t.num_rows + 1, dtype=np.int64)
     else:
@@ -126,7 +165,12 @@ def _read_parquet(path, wanted, needed_by, shard) -> Table:
     for j, name in enumerate(wanted):
         col = t.column(name)
         if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_decimal(col.type)):
-            raise DataError(f"{path}, column {name}: holds {col.type}, not numbers")
+            text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type) \
+                or pa.types.is_dictionary(col.type)
+            raise DataError(lambda n, name=name, col=col, text=text: (
+                f"{path}, column {name}: holds {col.type}, not numbers"
+                + (f" (text: categories?); leave {name} out of {n('features')}, or encode it as 0/1 columns, one "
+                   "per category" if text else "")))
         # integers beyond 2⁵³ round to the nearest float64, as a CSV cell of the same digits would
         values[:, j] = (col if col.type == pa.float64() else col.cast(pa.float64(), safe=False)).to_numpy(
             zero_copy_only=False)
@@ -296,10 +340,9 @@ def _read_csv_exactly(path, body, first_line, header, wanted, idx) -> Table:
                 if cell in MISSING or cell.upper() in ("NA", "N/A"):
                     vals.append(math.nan)
                     continue
-                try:
-                    v = float(cell)
-                except ValueError:
-                    raise DataError(f"{path}, line {line}, column {col}: not a number: {cell!r}") from None
+                if not (_NUMBER.fullmatch(cell) or _NOT_FINITE.fullmatch(cell)):
+                    raise not_a_number(f"{path}, line {line}", col, cell)
+                v = float(cell)
                 if not math.isfinite(v):
                     raise DataError(f"{path}, line {line}, column {col}: not a finite number: {cell!r}")
                 vals.append(v)

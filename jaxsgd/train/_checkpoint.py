@@ -3,12 +3,21 @@
 A checkpoint holds everything needed to continue bit for bit and to predict in
 price units: the :class:`~jaxsgd.train.TrainState` (parameters, optimizer state
 leaves, RNG key data, epoch), the data :class:`~jaxsgd.data.Transform`, and the
-run's settings (feature names, optimizer, learning rate, batch size, seed).
+run's settings (feature names, optimizer, learning rate, batch size, seed, where
+the data came from) and its history from θ = 0.
+
+Reading checks every field, so that a damaged or hand-made file is refused in
+one line when it is opened, not deep inside a run: array dtypes, shapes and
+finiteness, the scales positive, the epoch in range, and each metadata field's
+type and range (names unique strings, ``lr`` a finite number > 0, ``batch_size``
+and ``seed`` whole numbers in range, the history's losses finite numbers, one
+per epoch, its curve ``[examples, loss]`` pairs).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import jax
@@ -16,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd.data import Transform
+from jaxsgd.defaults import OPTIMIZERS
 from jaxsgd.errors import CheckpointError
 from jaxsgd.model import Params
 from jaxsgd.paths import write_atomically
@@ -24,8 +34,15 @@ from jaxsgd.train._engine import TrainState
 MAGIC = "jaxsgd-checkpoint-v1"
 
 
-def save_checkpoint(path, state: TrainState, transform: Transform, meta: dict) -> None:
-    """Writes ``state``, ``transform`` and ``meta`` (JSON-able) to ``path`` atomically."""
+def save_checkpoint(path, state: TrainState, transform: Transform, meta: dict, *, replaceable=None):
+    """Writes ``state``, ``transform`` and ``meta`` (JSON-able) to ``path`` atomically; returns the new
+    file's :func:`jaxsgd.paths.file_id`.
+
+    A file found at ``path`` at the moment of writing is replaced only if ``replaceable`` allows it: a
+    :func:`jaxsgd.paths.file_id` (the file checked before the run, or the one the last call wrote) or a
+    predicate; by default, only a jaxsgd checkpoint. Raises ``OutputError`` naming the path and the fix
+    when it cannot be written (a full disk, a file that appeared there meanwhile).
+    """
     path = os.fspath(path)
     leaves = jax.tree.leaves(state.opt_state)
     arrays = {f"opt_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
@@ -38,7 +55,8 @@ def save_checkpoint(path, state: TrainState, transform: Transform, meta: dict) -
         y_range=np.array([transform.y_lo, transform.y_hi]),
         meta=np.array(json.dumps({"magic": MAGIC, "n_opt": len(leaves), **meta})),
     )
-    write_atomically(path, lambda f: np.savez(f, **arrays))
+    return write_atomically(path, lambda f: np.savez(f, **arrays),
+                            replaceable=is_checkpoint if replaceable is None else replaceable, argument="save")
 
 
 def _not_ours(path, why) -> CheckpointError:
@@ -83,6 +101,18 @@ def _array(path, data, name, shape, kind="f", finite=True) -> np.ndarray:
     return a
 
 
+def _number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(v, lo, hi) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v < hi
+
+
+def _names(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(f, str) and f for f in v) and len(set(v)) == len(v)
+
+
 def _meta(path, data) -> dict:
     try:
         meta = json.loads(str(data["meta"])) if "meta" in data and data["meta"].shape == () else None
@@ -91,12 +121,57 @@ def _meta(path, data) -> dict:
     if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
         raise _not_ours(path, "no jaxsgd metadata")
     features, n_opt = meta.get("features"), meta.get("n_opt")
-    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
-        raise _not_ours(path, "no feature names in its metadata")
-    if not (isinstance(n_opt, int) and n_opt >= 0) or not all(isinstance(meta.get(k), str)
-                                                            for k in ("optimizer", "target")):
+    if not _names(features):
+        raise _not_ours(path, "no feature names in its metadata (a list of distinct names)")
+    if not _whole(n_opt, 0, 1 << 16) or not all(isinstance(meta.get(k), str) and meta.get(k)
+                                                 for k in ("optimizer", "target")):
         raise _not_ours(path, "incomplete metadata")
+    if meta["optimizer"] not in OPTIMIZERS:
+        raise _not_ours(path, f"unknown optimizer {meta['optimizer'][:40]!r} in its metadata")
+    checks = {"lr": lambda v: _number(v) and v > 0, "batch_size": lambda v: _whole(v, 1, 1 << 63),
+              "seed": lambda v: _whole(v, 0, 1 << 64), "source": lambda v: isinstance(v, str)}
+    for key, ok in checks.items():  # fields of the run's settings: checked where present
+        if key in meta and not ok(meta[key]):
+            raise _not_ours(path, f"its metadata field {key} is {str(meta[key])[:40]!r}")
+    if "data" in meta:
+        _data_meta(path, meta["data"])
     return meta
+
+
+def _data_meta(path, d) -> None:
+    """The data source a checkpoint was trained on: ``{"csv", "features", "target", "drop_missing", "n_rows",
+    "seed"}``."""
+    ok = (isinstance(d, dict) and (d.get("csv") is None or (isinstance(d.get("csv"), str) and d["csv"]))
+          and (d.get("features") is None or _names(d.get("features")))
+          and (d.get("target") is None or (isinstance(d.get("target"), str) and d["target"]))
+          and isinstance(d.get("drop_missing", False), bool) and _whole(d.get("n_rows", 1), 1, 1 << 63)
+          and _whole(d.get("seed", 0), 0, 1 << 64))
+    if not ok:
+        raise _not_ours(path, "its metadata field data is malformed")
+
+
+def _history(path, h, epoch: int) -> None:
+    """A history from θ = 0: one finite training loss per epoch, validation losses (finite or None), speeds,
+    and the curve's ``[examples seen, loss]`` pairs."""
+    if h is None:
+        return  # (checkpoints of a library caller may carry none)
+    if not isinstance(h, dict):
+        raise _not_ours(path, "its history is not a record")
+    for k in ("train_loss", "val_loss", "curve"):
+        if not isinstance(h.get(k), list):
+            raise _not_ours(path, f"its history has no {k} list")
+    speeds = h.get("examples_per_second", [])  # came later: older checkpoints lack it
+    bad = ("train_loss" if not all(map(_number, h["train_loss"])) else
+           "val_loss" if not all(v is None or _number(v) for v in h["val_loss"]) else
+           "examples_per_second" if not (isinstance(speeds, list) and all(_number(v) and v >= 0 for v in speeds))
+           else "curve" if not all(isinstance(c, list) and len(c) == 2 and _whole(c[0], 0, 1 << 63)
+                                   and _number(c[1]) for c in h["curve"]) else None)
+    if bad:
+        raise _not_ours(path, f"its history's {bad} holds something other than finite numbers")
+    n = len(h["train_loss"])
+    if n != epoch or len(h["val_loss"]) != n or len(speeds) not in (0, n):
+        raise _not_ours(path, f"its history has {n} training and {len(h['val_loss'])} validation losses for "
+                              f"{epoch} epochs")
 
 
 def load_checkpoint(path, opt_template=None):
@@ -108,7 +183,9 @@ def load_checkpoint(path, opt_template=None):
 
     Raises ``CheckpointError`` ("not a jaxsgd checkpoint: …") for anything that
     is not a complete checkpoint: a directory, an empty file, a plain ``.npy``,
-    missing fields, wrong shapes, non-finite parameters or scales.
+    missing fields, wrong shapes, non-finite parameters or scales, metadata of
+    the wrong type or out of range, a history that is not finite numbers or
+    does not count one loss per epoch.
     """
     path = os.fspath(path)
     data = _read(path)
@@ -126,8 +203,11 @@ def load_checkpoint(path, opt_template=None):
     epoch = _array(path, data, "epoch", (), kind="iu")
     if not 0 <= int(epoch) <= np.iinfo(np.int32).max:
         raise _not_ours(path, f"epoch {int(epoch)} is out of range")
+    _history(path, meta.get("history"), int(epoch))
     leaves = [_array(path, data, f"opt_{i}", np.shape(data.get(f"opt_{i}")), kind="fiub")
               for i in range(meta["n_opt"])]
+    if not np.all(np.isfinite(mean / std)):  # (x − mean)/std must be computable for x near the mean
+        raise _not_ours(path, "its feature scales overflow (mean/std beyond float64)")
     if opt_template is not None:
         treedef = jax.tree.structure(opt_template)
         want = [np.shape(leaf) for leaf in jax.tree.leaves(opt_template)]

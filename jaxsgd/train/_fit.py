@@ -27,7 +27,7 @@ import numpy as np
 from jaxsgd import checks
 from jaxsgd.defaults import BATCH_SIZE, EPOCHS, LEARNING_RATE, OPTIMIZERS
 from jaxsgd.distributed import mean_over_processes, min_over_processes, process_count, process_index
-from jaxsgd.errors import InputError
+from jaxsgd.errors import InputError, TrainingStopped
 from jaxsgd.model import Params, init_params
 from jaxsgd.train._engine import TrainState, epoch, epoch_of_batches, rows_of, set_learning_rate, shuffled_batches
 from jaxsgd.train._optimizers import make_optimizer
@@ -70,8 +70,12 @@ def data_mesh(devices=None):
 def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: int | None = None) -> None:
     """Data parallelism needs every mini-batch to split evenly over the devices."""
     if batch_size % n_devices:
-        raise InputError(lambda a: f"{a('batch_size')} {batch_size} is not divisible by the {n_devices} devices: "
-                                   f"use a multiple of {n_devices}")
+        local = n_devices // process_count()
+        per = "" if process_count() == 1 else (f" ({process_count()} processes × {local} "
+                                                f"device{'s' if local > 1 else ''} each)")
+        works = ", ".join(str(n_devices * k) for k in range(1, 4))
+        raise InputError(lambda a: f"{a('batch_size')} {batch_size} does not split over the {n_devices} devices"
+                                   f"{per}: use a multiple of {n_devices} ({works}, …)")
     if not drop_last and n is not None and (n % batch_size) % n_devices:
         raise InputError(lambda a: f"the last partial batch of {n % batch_size} rows does not split over "
                                    f"{n_devices} devices: drop it ({a('drop_last')}) or pick a batch size that "
@@ -158,6 +162,9 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
 
     Raises:
       InputError: bad arguments, named by their Python names.
+      TrainingStopped: the training loss (or validation loss, or θ) is not finite after an epoch that
+        ``on_epoch`` did not stop: the run diverged. Its message names the epoch and suggests a smaller
+        learning rate; its ``result`` attribute is the ``FitResult`` before that epoch.
 
     Example:
       >>> import jax, numpy as np
@@ -226,8 +233,26 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
             hist.curve.append(((e + 1) * per_epoch, loss))
             if on_epoch is not None and on_epoch(new, hist) is False:
                 break  # the stopping epoch is in the history but not in the returned state
+            # the losses are host floats already; θ is d + 1 numbers: checking them costs nothing
+            finite = math.isfinite(loss) and (xvt is None or xvt.shape[1] == 0 or math.isfinite(hist.val_loss[-1]))
+            if not (finite and np.all(np.isfinite(np.asarray(new.params.to_theta())))):
+                raise _diverged(e + 1, learning_rate, FitResult(state, hist))
             state = new
     return FitResult(state, hist)
+
+
+def _diverged(at: int, learning_rate, result: FitResult) -> TrainingStopped:
+    """The error for a run whose loss or θ stopped being finite at epoch ``at``; carries the last good result."""
+    rate = "" if learning_rate is None else f" {float(learning_rate):g}"
+
+    def say(n):
+        smaller = f"a smaller {n('learning_rate')}" + (f" than{rate}" if rate else "")
+        return (f"the loss or θ is not finite after epoch {at} (the run diverged): try {smaller}; "
+                f"the state after epoch {at - 1} is kept (the error's .result)")
+
+    err = TrainingStopped(say)
+    err.result = result
+    return err
 
 
 _cut = jax.jit(shuffled_batches, static_argnums=2)
@@ -243,6 +268,8 @@ def _sharded(x, y, keys, batch_size, drop_last, optimizer):
     if batch_size % count:
         raise InputError(lambda a: f"with data sharded over {count} processes, {a('batch_size')} must be a "
                                    f"multiple of {count}, got {batch_size}")
+    if jax.device_count() > 1:  # each process's B/P rows split over its own devices
+        check_divisible(batch_size, jax.device_count())
     n = min_over_processes(x.shape[0])
     if n < batch_size // count:
         raise InputError(lambda a: f"a process has only {n} rows, fewer than its {batch_size // count} of each "

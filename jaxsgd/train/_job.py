@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import NamedTuple
 
@@ -18,27 +19,36 @@ import numpy as np
 from jaxsgd import checks, defaults
 from jaxsgd import data as data_mod
 from jaxsgd.distributed import every_process, is_writer, mean_over_processes, process_count, process_index
-from jaxsgd.errors import CheckpointError, TrainingStopped
+from jaxsgd.errors import CheckpointError, OutputError, TrainingStopped
 from jaxsgd.model import init_params
-from jaxsgd.paths import check_output
+from jaxsgd.paths import check_output, file_id
 from jaxsgd.train._checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from jaxsgd.train._engine import TrainState
 from jaxsgd.train._fit import History, fit
-from jaxsgd.train._metrics import metrics, raw_units, shared_transform
+from jaxsgd.train._metrics import metrics, raw_unit_warnings, raw_units, shared_transform
 from jaxsgd.train._optimizers import make_optimizer
 from jaxsgd.train._reference import evaluate_loss, full_batch_reference
 from jaxsgd.train._shuffles import seed_key
 
 
 class TrainConfig(NamedTuple):
-    """Settings of one training run; the defaults (:mod:`jaxsgd.defaults`) are the ``jaxsgd train`` defaults."""
+    """Settings of one training run; the defaults (:mod:`jaxsgd.defaults`) are the ``jaxsgd train`` defaults.
 
-    data: data_mod.DataSource = data_mod.DataSource()
-    batch_size: int = defaults.BATCH_SIZE
-    lr: float = defaults.LEARNING_RATE
+    ``data``, ``batch_size``, ``lr`` and ``seed`` left at ``None`` take, with ``resume``,
+    the checkpoint's values (its data file, features and target, or its built-in rows),
+    else the defaults (the built-in data, :data:`jaxsgd.defaults.BATCH_SIZE`,
+    :data:`jaxsgd.defaults.LEARNING_RATE`, seed 0). A ``data`` file without features or
+    target takes the checkpoint's. Resuming with another batch size or learning rate
+    is allowed and said in one line; another seed is refused, as the seed chose the
+    checkpoint's validation rows (and its built-in data).
+    """
+
+    data: data_mod.DataSource | None = None
+    batch_size: int | None = None
+    lr: float | None = None
     epochs: int = defaults.EPOCHS
     optimizer: str = "sgd"
-    seed: int = 0
+    seed: int | None = None
     val_fraction: float = defaults.VAL_FRACTION
     save: str | None = None
     resume: str | None = None
@@ -70,6 +80,7 @@ class TrainReport(NamedTuple):
     source: str
     warnings: list
     true_params: list | None  # the built-in data's true θ in scaled units; None for a CSV
+    save_error: str | None = None  # the last checkpoint could not be written: why, and what to do
 
 
 def _stderr(line: str) -> None:
@@ -95,7 +106,53 @@ def diagnose(params, x_scaled, lr: float, name=str) -> list[str]:
         return []
     return [f"θ grew to {big:.3g} and σ(z) is saturated (|z| > {SATURATED_Z:g}) on {saturated:.0%} of the "
             f"training rows, so the gradient vanishes and the loss is stuck: the learning rate is probably too "
-            f"large; try {name('lr')} {min(lr / 10, TrainConfig().lr):g}"]
+            f"large; try {name('lr')} {min(lr / 10, defaults.LEARNING_RATE):g}"]
+
+
+def _data_of(meta) -> data_mod.DataSource:
+    """The data source a checkpoint was trained on (older checkpoints: its file, or the built-in data)."""
+    d = meta.get("data")
+    if d is None:
+        source = meta.get("source", "")
+        if source and not source.startswith("synthetic("):
+            return data_mod.DataSource(csv=source, features=tuple(meta["features"]), target=meta["target"])
+        return data_mod.DataSource(seed=meta.get("seed", 0))
+    return data_mod.DataSource(csv=d.get("csv"), features=None if d.get("features") is None else tuple(d["features"]),
+                               target=d.get("target"), drop_missing=d.get("drop_missing", False),
+                               n_rows=d.get("n_rows", defaults.TRAIN_ROWS), seed=d.get("seed", meta.get("seed", 0)))
+
+
+def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
+    """``cfg`` with every ``None`` filled in (from the checkpoint ``cfg.resume``, else the defaults), and the
+    checkpoint's metadata; a changed batch size or learning rate is said in one line, another seed refused."""
+    if not cfg.resume:
+        seed = 0 if cfg.seed is None else cfg.seed
+        return cfg._replace(data=data_mod.DataSource(seed=seed) if cfg.data is None else cfg.data,
+                            batch_size=defaults.BATCH_SIZE if cfg.batch_size is None else cfg.batch_size,
+                            lr=defaults.LEARNING_RATE if cfg.lr is None else cfg.lr, seed=seed), None
+    _, _, meta = load_checkpoint(cfg.resume)
+    was = meta.get("seed", 0)
+    if cfg.seed is not None and cfg.seed != was:
+        raise CheckpointError(lambda n: f"{cfg.resume}: checkpoint was trained with {n('seed')} {was}, which chose "
+                                        f"its validation rows and shuffles: resume with {n('seed')} {was} (or "
+                                        f"without {n('seed')}), or train afresh without {n('resume')}")
+    data = cfg.data
+    if data is None:
+        data = _data_of(meta)
+    elif data.csv is not None and (not data.features or not data.target):
+        data = data._replace(features=data.features or tuple(meta["features"]), target=data.target or meta["target"])
+    changed = []
+    settled = {}
+    for field, default in (("batch_size", defaults.BATCH_SIZE), ("lr", defaults.LEARNING_RATE)):
+        old, new = meta.get(field, default), getattr(cfg, field)
+        settled[field] = old if new is None else new
+        if new is not None and new != old:
+            changed.append((field, old, new))
+    if changed:
+        said = ", ".join(f"{name(f)} {o:g} → {v:g}" for f, o, v in changed)
+        log(f"note: resuming {cfg.resume} with {said} (the checkpoint's → this run's): the epochs from here "
+            "use the new values")
+    return cfg._replace(data=data, seed=was, **settled), meta
 
 
 def _resume(cfg: TrainConfig, ds, optimizer, log, name):
@@ -117,23 +174,24 @@ def _resume(cfg: TrainConfig, ds, optimizer, log, name):
                                         f"{was}, not {cfg.optimizer}")
     if int(state.epoch) >= cfg.epochs:
         log(f"checkpoint is at epoch {int(state.epoch)} already; {name('epochs')} {cfg.epochs} is the total")
-    h = meta.get("history")
-    need = ("train_loss", "val_loss", "curve")  # examples_per_second came later: older checkpoints lack it
-    ok = isinstance(h, dict) and all(isinstance(h.get(k), list) for k in need)
-    if not ok:
+    h = meta.get("history")  # checked by load_checkpoint: finite numbers, one loss per epoch
+    if h is None:
         return state, transform, History.empty()
-    speeds = h.get("examples_per_second") if isinstance(h.get("examples_per_second"), list) else []
     val = [math.nan if v is None else v for v in h["val_loss"]]
-    return state, transform, History(list(h["train_loss"]), val, list(speeds), [tuple(c) for c in h["curve"]])
+    return state, transform, History(list(h["train_loss"]), val, list(h.get("examples_per_second", [])),
+                                     [tuple(c) for c in h["curve"]])
 
 
 def _validate(cfg: TrainConfig) -> None:
-    checks.count("batch_size", cfg.batch_size)
-    checks.learning_rate(cfg.lr, name="lr")
+    if cfg.batch_size is not None:
+        checks.count("batch_size", cfg.batch_size)
+    if cfg.lr is not None:
+        checks.learning_rate(cfg.lr, name="lr")
     checks.count("epochs", cfg.epochs)
     checks.choice("optimizer", cfg.optimizer, defaults.OPTIMIZERS)
     checks.choice("shuffle", cfg.shuffle, defaults.SHUFFLES)
-    checks.seed(cfg.seed)
+    if cfg.seed is not None:
+        checks.seed(cfg.seed)
 
 
 def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, reference: bool = False,
@@ -147,12 +205,21 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     Raises ``DataError``/``CheckpointError`` for bad
     input, ``OutputError`` for a ``save`` path that cannot be written or holds a
     file that is not a checkpoint (checked before the data are read), and
-    :class:`TrainingStopped` on a non-finite loss; each is an ``InputError``.
+    :class:`TrainingStopped` on a non-finite loss or θ; each is an ``InputError``.
+
+    A checkpoint that cannot be written after an epoch (a full disk, a file put at
+    ``save`` by someone else meanwhile, which is never replaced) does not end the
+    run: a warning goes to ``log``, the next epoch tries again, and if the last
+    epoch's write failed too, the report's ``save_error`` says why and what to do,
+    so that the finished run is reported all the same.
     """
     _validate(cfg)
+    cfg, _ = _settle(cfg, log, name)
+    saved_as = [None]  # the file at cfg.save that this run may replace: the one checked now, then its own
     if cfg.save is not None:
         check_output(cfg.save, argument="save", others={"csv": cfg.data.csv},
                      replaceable=is_checkpoint, what="a jaxsgd checkpoint")
+        saved_as[0] = file_id(cfg.save)
     ds = data_mod.load(cfg.data, (process_index(), process_count()) if shard_data else None)
     if ds.dropped_lines:
         log(data_mod.dropped_note(ds))
@@ -172,13 +239,28 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     ytr = transform.target(ds.y[train_rows])
     xva = transform.features(ds.x[val_rows])
     yva = transform.target(ds.y[val_rows])
+    src = cfg.data
     meta = {"features": list(ds.feature_names), "target": ds.target_name, "optimizer": cfg.optimizer,
-            "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source}
-    stopped = []
+            "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source,
+            "data": {"csv": None if src.csv is None else os.path.abspath(src.csv),
+                     "features": None if src.csv is None else list(ds.feature_names),
+                     "target": None if src.csv is None else ds.target_name, "drop_missing": bool(src.drop_missing),
+                     "n_rows": int(src.n_rows), "seed": int(src.seed)}}
+    stopped, save_failed = [], []
+
+    def save(st, hist):
+        try:
+            saved_as[0] = save_checkpoint(cfg.save, st, transform, {**meta, "history": _plain(hist)._asdict()},
+                                          replaceable=lambda p: file_id(p) == saved_as[0])
+            save_failed.clear()
+        except OutputError as err:  # a full disk, a file put there meanwhile: the run goes on, and says so
+            save_failed[:] = [err.render(name)]
+            log(f"warning: epoch {int(st.epoch)}: {save_failed[0]} (training goes on; the next epoch tries again)")
 
     def on_epoch(st, hist):
         e, loss, val, rate = int(st.epoch), hist.train_loss[-1], hist.val_loss[-1], hist.examples_per_second[-1]
-        if not (math.isfinite(loss) and (math.isfinite(val) or len(val_rows) == 0)):
+        if not (math.isfinite(loss) and (math.isfinite(val) or len(val_rows) == 0)) \
+                or not np.all(np.isfinite(np.asarray(st.params.to_theta()))):
             stopped.append(e)
             return False
         shown = f"  val_loss {val:.6g}" if len(val_rows) else ""
@@ -188,19 +270,21 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
         else:
             progress(e, cfg.epochs, message)
         if cfg.save and is_writer():
-            save_checkpoint(cfg.save, st, transform, {**meta, "history": _plain(hist)._asdict()})
+            save(st, hist)
 
     state, history = fit(
         xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
         key=seed_key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
         state=state, history=prior, on_epoch=on_epoch, shard_data=shard_data)
     if stopped:
-        kept_file = f"; last good checkpoint kept in {cfg.save}" if cfg.save else ""
+        kept_file = f"; last good checkpoint kept in {cfg.save}" if cfg.save and not save_failed else ""
         raise TrainingStopped(lambda n: f"non-finite loss at epoch {stopped[0]} with {n('lr')} {cfg.lr}: try a "
                                         f"smaller learning rate{kept_file}")
     speeds = history.examples_per_second[len(prior.examples_per_second):]  # this call's epochs
     params = state.params
-    warnings = diagnose(params, xtr, cfg.lr, name)
+    raw = raw_units(params, transform, transform.mean[None] if shard_data and process_count() > 1
+                    else ds.x[train_rows])
+    warnings = diagnose(params, xtr, cfg.lr, name) + raw_unit_warnings(raw, ds.feature_names)
     for w in warnings:
         log(f"warning: {w}")
     pooled = shard_data and process_count() > 1  # every process's rows make the figures
@@ -217,7 +301,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     l_star = full_batch_reference(xtr, ytr)[0] if reference and not pooled else None
     return TrainReport(
         params=[float(v) for v in params.to_theta()],
-        **raw_units(params, transform, transform.mean[None] if pooled else ds.x[train_rows]),
+        **raw,
         feature_names=list(ds.feature_names),
         train_loss=loss_of(xtr, ytr),
         val_loss=loss_of(xva, yva) if has_val else None,
@@ -233,6 +317,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
         source=ds.source,
         warnings=warnings,
         true_params=[float(v) for v in data_mod.true_theta(transform)] if ds.price_cap is not None else None,
+        save_error=save_failed[0] if save_failed else None,
     )
 
 

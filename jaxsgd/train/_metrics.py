@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd import data as data_mod
 from jaxsgd.distributed import every_process, process_count
-from jaxsgd.model import predict_batch
+from jaxsgd.errors import DataError
+from jaxsgd.model import sigmoid
 
 
 class Metrics(NamedTuple):
@@ -45,14 +47,79 @@ def metrics(params, transform, x_raw, y_raw, *, pooled: bool = False) -> Metrics
     return Metrics(math.sqrt(ss_res / n) * scale, 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan)
 
 
-def _predict(params, transform, x_raw) -> np.ndarray:
-    """The model's outputs ``h = σ(z) ∈ (0, 1)`` for raw feature rows, as float64."""
-    return np.asarray(predict_batch(params, jnp.asarray(transform.features(x_raw), params.w.dtype)), np.float64)
+def scores(params, transform, x_raw, *, feature_names=None, lines=None, unit: str = "row") -> np.ndarray:
+    r"""The model's scores ``z = b + Σⱼ wⱼ·(xⱼ − meanⱼ)/stdⱼ`` of raw rows, in float64 on the host.
+
+    Each standardised column is formed in float64 and the sum runs column by
+    column, in the same order for every row, so that a row's score does not
+    depend on the other rows of the file (a float32 matrix product rounds
+    differently as the row count changes its blocking). The terms are divided
+    by a power of two at least the largest of them (exactly) and summed with
+    Neumaier's compensation, so the sum cannot overflow to ``inf − inf`` and
+    ``b`` survives terms that cancel (``2·1e300 − 2·1e300``); a score beyond
+    float64's range comes out as ``±inf``, where σ is exactly 0 or 1.
+
+    Raises ``DataError`` naming the column (and the row, by ``lines`` and
+    ``unit``) when a standardised value itself overflows float64: a row some
+    1e308 standard deviations from the training rows.
+
+    >>> from jaxsgd import data
+    >>> from jaxsgd.model import Params
+    >>> tr = data.Transform(np.array([1.0]), np.array([2.0]), 0.0, 1.0)
+    >>> scores(Params.from_theta([0.5, 1.0]), tr, np.array([[1.0], [5.0]])).tolist()
+    [0.5, 2.5]
+    """
+    x = np.asarray(x_raw, np.float64)
+    theta = np.asarray(params.to_theta(), np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        xs = (x - transform.mean) / transform.std
+        terms = xs * theta[1:]
+    far = ~np.isfinite(xs)
+    if far.any():
+        i, j = (int(v[0]) for v in np.nonzero(far))
+        name = feature_names[j] if feature_names is not None else f"feature {j}"
+        where = f"{unit} {lines[i]}" if lines is not None else f"row {i}"
+        raise DataError(f"{where}, column {name}: {x[i, j]:.6g} lies beyond float64's range in training units "
+                        f"((x − {transform.mean[j]:.6g})/{transform.std[j]:.6g} overflows), so no prediction "
+                        "can be made: check the row, or train on data of its scale")
+    terms = np.concatenate([np.broadcast_to(theta[0], (len(x), 1)), terms], axis=1)
+    top = np.max(np.abs(terms), axis=1) if len(x) else np.ones(0)
+    scale = np.ldexp(1.0, np.frexp(np.where(top > 0, top, 1.0))[1])  # a power of two ≥ the largest term: exact
+    total, carry = np.zeros(len(x)), np.zeros(len(x))
+    for j in range(terms.shape[1]):  # column by column, Neumaier's compensated sum: b survives w·x = a − a
+        u = terms[:, j] / scale
+        t = total + u
+        carry += np.where(np.abs(total) >= np.abs(u), (total - t) + u, (u - t) + total)
+        total = t
+    with np.errstate(over="ignore"):
+        return (total + carry) * scale
 
 
-def predict_prices(params, transform, x_raw) -> np.ndarray:
-    """Predictions in price units for raw feature rows ``x_raw`` (N, d)."""
-    return transform.price(_predict(params, transform, x_raw))
+def _sigmoid(z) -> np.ndarray:
+    """σ in float64 (:func:`jaxsgd.model.sigmoid`, evaluated with x64 enabled)."""
+    with jax.enable_x64(True):
+        return np.asarray(sigmoid(jnp.asarray(z, jnp.float64)), np.float64)
+
+
+def _predict(params, transform, x_raw, **where) -> np.ndarray:
+    """The model's outputs ``h = σ(z) ∈ [0, 1]`` for raw feature rows, as float64 (see :func:`scores`)."""
+    return _sigmoid(scores(params, transform, x_raw, **where))
+
+
+def predict_prices(params, transform, x_raw, *, feature_names=None, lines=None, unit: str = "row") -> np.ndarray:
+    """Predictions in price units for raw feature rows ``x_raw`` (N, d): ``lo + (hi − lo)·σ(z)``.
+
+    Computed in float64 (:func:`scores`), so a row's prediction is the same whichever
+    other rows come with it. ``feature_names``, ``lines`` and ``unit`` name the column
+    and the row in the ``DataError`` for a row too far out to predict.
+
+    >>> from jaxsgd import data
+    >>> from jaxsgd.model import Params
+    >>> tr = data.Transform(np.array([0.0]), np.array([1.0]), 100.0, 300.0)
+    >>> predict_prices(Params.from_theta([0.0, 1.0]), tr, np.array([[0.0], [1e300]])).tolist()
+    [200.0, 300.0]
+    """
+    return transform.price(_predict(params, transform, x_raw, feature_names=feature_names, lines=lines, unit=unit))
 
 
 def shared_transform(ds: data_mod.Dataset, rows) -> data_mod.Transform:
@@ -74,12 +141,37 @@ def shared_transform(ds: data_mod.Dataset, rows) -> data_mod.Transform:
 
 def raw_units(params, transform, x_raw) -> dict:
     """θ for unscaled features, ``h = σ(b + Σ wⱼ xⱼ)`` with ``price = lo + (hi − lo)·h``, and the price change
-    per unit of each feature at the average training row: ``(hi − lo)·σ′(z̄)·wⱼ``."""
+    per unit of each feature at the average training row: ``(hi − lo)·σ′(z̄)·wⱼ``.
+
+    Each is formed in an order whose steps stay inside float64 for features and
+    prices of any scale: ``z̄`` from the standardised rows (raw features near 1e307
+    would overflow their own mean), the price change as ``((hi − lo)/stdⱼ)·σ′(z̄)·θⱼ``
+    (``θⱼ/stdⱼ`` first would underflow to 0 when both the features and the prices
+    are huge). A value float64 cannot hold comes out as ``±inf`` (see :func:`raw_unit_warnings`).
+    """
     theta = np.asarray(params.to_theta(), np.float64)
-    w_raw = theta[1:] / transform.std
-    b_raw = theta[0] - float(np.sum(theta[1:] * transform.mean / transform.std))
-    z = b_raw + float(np.asarray(x_raw, np.float64).mean(axis=0) @ w_raw)
-    e = math.exp(-abs(z))
-    per_unit = (transform.y_hi - transform.y_lo) * e / (1 + e) ** 2 * w_raw
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        w_raw = theta[1:] / transform.std
+        b_raw = theta[0] - float(np.sum(theta[1:] * (transform.mean / transform.std)))
+        x = np.asarray(x_raw, np.float64)
+        z = float(theta[0] + np.sum(theta[1:] * ((x - transform.mean) / transform.std).mean(axis=0)))
+        e = math.exp(-abs(z)) if math.isfinite(z) else 0.0
+        slope = e / (1 + e) ** 2
+        per_unit = ((transform.y_hi - transform.y_lo) / transform.std) * slope * theta[1:]
     return {"raw_params": [b_raw, *map(float, w_raw)], "price_per_unit": [float(v) for v in per_unit],
             "price_scale": [float(transform.y_lo), float(transform.y_hi)]}
+
+
+def raw_unit_warnings(raw: dict, feature_names) -> list[str]:
+    """One line per feature whose raw-unit θ or price change per unit float64 cannot hold (see :func:`raw_units`)."""
+    out = []
+    for j, name in enumerate(feature_names):
+        w, per = raw["raw_params"][1 + j], raw["price_per_unit"][j]
+        if not (math.isfinite(w) and math.isfinite(per)):
+            out.append(f"feature {name}: its θ in raw units ({w:.3g}) or price change per unit ({per:.3g}) is beyond "
+                       "float64, as its standard deviation is so small: rescale the column (e.g. multiply it by "
+                       "1e300) to read them; the scaled θ and the predictions are unaffected")
+    if not math.isfinite(raw["raw_params"][0]):
+        out.append("the intercept b in raw units is beyond float64 (a feature's mean/std overflows): centre or "
+                   "rescale the features to read it; the scaled θ and the predictions are unaffected")
+    return out
