@@ -23,7 +23,9 @@ gives ``σ`` itself, so value and derivative cost one exponential per example.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,11 +33,16 @@ import jax.numpy as jnp
 from jaxsgd.errors import InputError
 
 __all__ = [
+    "Layer",
+    "Model",
     "Params",
     "batch_loss",
     "example_loss",
     "init_params",
     "mean_loss",
+    "mean_loss_of",
+    "mlp",
+    "neuron",
     "per_example_grads",
     "predict",
     "predict_batch",
@@ -165,3 +172,99 @@ def batch_loss(params: Params, x, y):
 
 per_example_grads = jax.vmap(jax.grad(example_loss), in_axes=(None, 0, 0))
 per_example_grads.__doc__ = "``∇Lᵢ`` for every example of a batch, as ``Params`` with a leading batch axis."
+
+
+# ---------------------------------------------------------------- any model: a per-example loss over a pytree
+class Model(NamedTuple):
+    """A model as the library trains it: a per-example loss over a parameter pytree, and where it starts.
+
+    ``loss(params, x, y)`` takes one example (``x`` of shape ``(d,)``, ``y`` a
+    scalar) and returns a scalar; batches, per-example gradients and
+    Hessian-vector products all come from it by ``jax.vmap`` and ``jax.grad``.
+    ``init(key, d)`` returns the initial parameters (any pytree of float
+    arrays) for ``d`` features. :func:`neuron` is the exercise's model and every
+    function's default; :func:`mlp` a small network.
+
+    >>> m = mlp((4,))
+    >>> p = m.init(jax.random.key(0), 2)
+    >>> float(m.loss(p, jnp.zeros(2), 0.5))   # σ(0) = ½ at the start: the output layer starts at zero
+    0.0
+    """
+
+    loss: Callable[[Any, jax.Array, jax.Array], jax.Array]
+    init: Callable[[jax.Array, int], Any]
+    name: str = "custom"
+
+
+def _neuron_init(key, d: int, dtype=jnp.float32) -> Params:
+    del key  # θ = 0: the exercise's start, and the same for every seed
+    return init_params(d, dtype)
+
+
+def neuron() -> Model:
+    """The sigmoid neuron ``σ(b + w·x)`` with ``½(y − h)²``, from θ = 0 (the default everywhere)."""
+    return Model(example_loss, _neuron_init, "sigmoid")
+
+
+@functools.lru_cache(maxsize=64)  # one batch loss per loss function: jitted callers see the same object
+def mean_loss_of(loss: Callable | None = None) -> Callable:
+    """The mean of the per-example ``loss`` over a feature-major batch: ``(params, xt (d, B), y (B,)) -> scalar``.
+
+    For the neuron's :func:`example_loss` (or ``None``) this is :func:`mean_loss`
+    itself, the one-matrix-product form (so the default is bit-for-bit as it was);
+    for any other loss, ``mean(vmap(loss))``.
+
+    >>> mean_loss_of(None) is mean_loss_of(example_loss) is mean_loss
+    True
+    """
+    if loss is None or loss is example_loss:
+        return mean_loss
+
+    def batch_mean(params, xt, y):
+        return jnp.mean(jax.vmap(loss, in_axes=(None, 1, 0))(params, xt, y))
+
+    batch_mean.__doc__ = f"mean over a feature-major batch of {getattr(loss, '__name__', 'the loss')}"
+    return batch_mean
+
+
+class Layer(NamedTuple):
+    """One dense layer ``a ↦ w @ a + b`` of :func:`mlp`: ``w (out, in)``, ``b (out,)``."""
+
+    w: jax.Array
+    b: jax.Array
+
+
+def _mlp_loss(params, x, y):
+    a = x
+    for layer in params[:-1]:
+        a = jnp.tanh(layer.w @ a + layer.b)
+    out = params[-1]
+    h = sigmoid(out.b[0] + jnp.sum(out.w[0] * a))
+    return 0.5 * (y - h) ** 2
+
+
+def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
+    """A multilayer perceptron: ``tanh`` hidden layers of the given widths, a sigmoid output, ``½(y − h)²``.
+
+    ``h(x) = σ(w_out·a_L + b_out)`` with ``a_0 = x`` and ``a_l = tanh(W_l a_{l−1} + b_l)``: the
+    output stays in σ's range (0, 1), so targets are scaled as for the neuron.
+    Hidden weights start as LeCun normals ``N(0, 1/fan_in)`` drawn from the key,
+    biases and the output layer at zero (so every run starts at h = ½, as the
+    neuron does). Parameters: a tuple of :class:`Layer`.
+
+    >>> m = mlp((8, 8))
+    >>> [layer.w.shape for layer in m.init(jax.random.key(0), 3)]
+    [(8, 3), (8, 8), (1, 8)]
+    """
+    widths = tuple(int(h) for h in hidden)
+    if not widths or any(h < 1 for h in widths):
+        raise InputError(f"hidden layer widths must be whole numbers ≥ 1, got {tuple(hidden)!r}")
+
+    def init(key, d: int):
+        sizes = (int(d), *widths)
+        keys = jax.random.split(key, len(widths))
+        layers = [Layer(jax.random.normal(k, (o, i), dtype) / jnp.sqrt(jnp.asarray(i, dtype)), jnp.zeros((o,), dtype))
+                  for k, i, o in zip(keys, sizes[:-1], sizes[1:], strict=True)]
+        return (*layers, Layer(jnp.zeros((1, widths[-1]), dtype), jnp.zeros((1,), dtype)))
+
+    return Model(_mlp_loss, init, "mlp:" + ",".join(map(str, widths)))

@@ -28,14 +28,16 @@ or Hutchinson's estimator ``tr(HΣ) ≈ (1/K) Σₖ (H zₖ)ᵀ(Σ zₖ)`` with 
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from jaxsgd.errors import InputError
-from jaxsgd.model import Params, mean_loss, per_example_grads
+from jaxsgd.model import Params, mean_loss, mean_loss_of, per_example_grads
 
 
 class NoiseScale(NamedTuple):
@@ -50,10 +52,14 @@ def _flat(grads: Params):
     return jnp.concatenate([grads.b[:, None], grads.w], axis=1)
 
 
-@jax.jit
-def per_example_gradients(params: Params, x, y):
-    """``(N, d + 1)``: ``∇Lᵢ = (∂L/∂b, ∂L/∂w)`` of every example, as rows."""
-    return _flat(per_example_grads(params, x, y))
+@functools.partial(jax.jit, static_argnames="loss")
+def per_example_gradients(params, x, y, loss=None):
+    """``(N, p)``: every example's gradient ``∇Lᵢ`` as a row: ``(∂L/∂b, ∂L/∂w)`` for the neuron, or the
+    per-example ``loss``'s gradient over any parameter pytree, flattened (``jax.flatten_util.ravel_pytree``)."""
+    if loss is None:
+        return _flat(per_example_grads(params, x, y))
+    grads = jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))(params, x, y)
+    return jax.vmap(lambda g: ravel_pytree(g)[0])(grads)
 
 
 def noise_scale_of(g) -> NoiseScale:
@@ -108,34 +114,47 @@ def _flat_loss(theta, x, y):
     return mean_loss(Params.from_theta(theta), x.T, y)
 
 
-@jax.jit
-def hessian(params: Params, x, y):
-    """``(p, p)``: the exact Hessian of the full mean loss in ``θ = (b, w)`` (:func:`jax.hessian`)."""
-    return jax.hessian(_flat_loss)(params.to_theta(), x, y)
+def _flat_of(params, x, y, loss):
+    """The full mean loss as a function of the flat parameter vector, and that vector."""
+    if loss is None:
+        return (lambda t: _flat_loss(t, x, y)), params.to_theta()
+    theta, unravel = ravel_pytree(params)
+    mean = mean_loss_of(loss)
+    return (lambda t: mean(unravel(t), x.T, y)), theta
 
 
-@jax.jit
-def hessian_vector_product(params: Params, x, y, v):
+@functools.partial(jax.jit, static_argnames="loss")
+def hessian(params, x, y, loss=None):
+    """``(p, p)``: the exact Hessian of the full mean loss in the flat parameters (:func:`jax.hessian`):
+    ``θ = (b, w)`` for the neuron, ``ravel_pytree(params)`` for any ``loss``."""
+    f, theta = _flat_of(params, x, y, loss)
+    return jax.hessian(f)(theta)
+
+
+@functools.partial(jax.jit, static_argnames="loss")
+def hessian_vector_product(params, x, y, v, loss=None):
     """``H v`` by forward-over-reverse differentiation, without forming ``H``."""
-    return jax.jvp(lambda t: jax.grad(_flat_loss)(t, x, y), (params.to_theta(),), (v,))[1]
+    f, theta = _flat_of(params, x, y, loss)
+    return jax.jvp(jax.grad(f), (theta,), (v,))[1]
 
 
-def noise_scales(params: Params, x, y, *, method: str = "exact", probes: int = 256, key=None) -> NoiseScales:
+def noise_scales(params, x, y, *, method: str = "exact", probes: int = 256, key=None, loss=None) -> NoiseScales:
     """``B_simple`` and ``B_noise`` at ``params`` on the rows ``x``, ``y``.
 
     ``method``: ``"exact"`` forms ``H`` (:func:`hessian`); ``"hvp"`` builds it from one Hessian-vector
     product per parameter (exact too, and never more than ``p`` full-data passes); ``"hutchinson"`` never
     forms it: ``tr(HΣ) ≈ (1/K) Σₖ (H zₖ)ᵀ(Σ zₖ)`` over ``probes`` Rademacher vectors ``zₖ`` drawn from ``key``,
-    and ``GᵀHG = Gᵀ(HG)`` from one product.
+    and ``GᵀHG = Gᵀ(HG)`` from one product. ``loss``: any model's per-example loss over the pytree
+    ``params`` (default the neuron's); gradients and products come from it, flattened.
     """
     x, y = jnp.asarray(x), jnp.asarray(y)
-    g = np.asarray(per_example_gradients(params, x, y), np.float64)
+    g = np.asarray(per_example_gradients(params, x, y, loss), np.float64)
     p = g.shape[1]
     if method == "exact":
-        return noise_scales_of(g, np.asarray(hessian(params, x, y)))
+        return noise_scales_of(g, np.asarray(hessian(params, x, y, loss)))
     if method == "hvp":
         basis = jnp.eye(p, dtype=x.dtype)
-        h = np.stack([np.asarray(hessian_vector_product(params, x, y, e)) for e in basis])
+        h = np.stack([np.asarray(hessian_vector_product(params, x, y, e, loss)) for e in basis])
         return noise_scales_of(g, (h + h.T) / 2)
     if method != "hutchinson":
         raise InputError(lambda n: f"unknown {n('method')} {method!r}: choose one of exact, hvp, hutchinson")
@@ -144,9 +163,9 @@ def noise_scales(params: Params, x, y, *, method: str = "exact", probes: int = 2
     mean = g.mean(axis=0)
     c = g - mean
     sz = (c @ z.T).T @ c / len(g)  # (K, p): Σ zₖ
-    hz = np.stack([np.asarray(hessian_vector_product(params, x, y, jnp.asarray(v, x.dtype))) for v in z])
+    hz = np.stack([np.asarray(hessian_vector_product(params, x, y, jnp.asarray(v, x.dtype), loss)) for v in z])
     ths = float(np.mean(np.sum(hz * sz, axis=1)))
-    ghg = float(mean @ np.asarray(hessian_vector_product(params, x, y, jnp.asarray(mean, x.dtype))))
+    ghg = float(mean @ np.asarray(hessian_vector_product(params, x, y, jnp.asarray(mean, x.dtype), loss)))
     simple = noise_scale_of(g)
     return NoiseScales(simple.g2, simple.trace, simple.b_simple, ghg, ths, _ratio(ths, ghg))
 

@@ -38,7 +38,7 @@ from jax import lax
 
 from jaxsgd import checks
 from jaxsgd.errors import InputError
-from jaxsgd.model import init_params, mean_loss
+from jaxsgd.model import init_params, mean_loss_of
 from jaxsgd.train._optimizers import make_optimizer
 from jaxsgd.train._shuffles import Shuffler
 
@@ -75,12 +75,20 @@ class TrainState(NamedTuple):
         return cls(params, opt_state, jnp.asarray(key, jnp.uint32), jnp.zeros((), jnp.int32))
 
     @classmethod
-    def create_runs(cls, d: int, keys, learning_rates, *, optimizer, dtype=jnp.float32) -> TrainState:
-        """Zero parameters for every (seed, learning rate); ``keys``: ``(S, 2)`` uint32 key data."""
+    def create_runs(cls, d: int, keys, learning_rates, *, optimizer, dtype=jnp.float32, params=None) -> TrainState:
+        """Every (seed, learning rate) from ``params`` (one run's pytree; default the neuron's θ = 0), or
+        from per-seed ``params`` with a leading ``S`` axis when ``params`` is a callable ``seed index ->
+        params``; ``keys``: ``(S, 2)`` uint32 key data."""
         keys = jnp.asarray(keys, jnp.uint32)
         lrs = jnp.asarray(learning_rates, dtype)
         s, n_lr = keys.shape[0], lrs.shape[0]
-        params = jax.tree.map(lambda a: jnp.broadcast_to(a, (s, n_lr, *a.shape)), init_params(d, dtype))
+        if callable(params):
+            per_seed = [params(i) for i in range(s)]
+            params = jax.tree.map(lambda *a: jnp.broadcast_to(jnp.stack(a)[:, None], (s, n_lr, *a[0].shape)),
+                                  *per_seed)
+        else:
+            params = init_params(d, dtype) if params is None else params
+            params = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a), (s, n_lr, *jnp.shape(a))), params)
         per_lr = jax.vmap(lambda p, a: set_learning_rate(optimizer.init(p), a), in_axes=(0, 0))
         opt_state = jax.vmap(per_lr, in_axes=(0, None))(params, lrs)
         return cls(params, opt_state, keys, jnp.zeros((), jnp.int32))
@@ -96,12 +104,14 @@ class TrainState(NamedTuple):
         return TrainState(pick(self.params), pick(self.opt_state), self.key[seed], self.epoch)
 
 
-def step(optimizer: optax.GradientTransformation, params, opt_state, xt, y):
-    """The SGD step, every run's: ``g = (1/B) Σᵢ ∇Lᵢ(θ) = ∇ mean_loss`` by :func:`jax.grad`, then the optimizer.
+def step(optimizer: optax.GradientTransformation, params, opt_state, xt, y, loss=None):
+    """The SGD step, every run's: ``g = (1/B) Σᵢ ∇Lᵢ(θ)`` by :func:`jax.grad` of the batch mean, then the optimizer.
 
     With the default optimizer this is the exercise's ``θ ← θ − α g``. ``xt`` is a
-    feature-major batch ``(d, B)``, ``y`` its targets ``(B,)``; returns
-    ``(params, opt_state)``. Pure, and jit-able with ``optimizer`` static.
+    feature-major batch ``(d, B)``, ``y`` its targets ``(B,)``; ``loss`` the
+    per-example loss ``loss(params, x, y)`` (default: the neuron's,
+    :func:`jaxsgd.model.example_loss`; see :func:`jaxsgd.model.mean_loss_of`).
+    Returns ``(params, opt_state)``. Pure, and jit-able with ``optimizer`` and ``loss`` static.
 
     >>> opt = make_optimizer("sgd")
     >>> p = init_params(1)
@@ -109,14 +119,14 @@ def step(optimizer: optax.GradientTransformation, params, opt_state, xt, y):
     >>> float(p1.b), float(p1.w[0])   # gradient −(1 − ½)·¼ = −⅛ on both
     (0.25, 0.25)
     """
-    g = jax.grad(mean_loss)(params, xt, y)
+    g = jax.grad(mean_loss_of(loss))(params, xt, y)
     updates, opt_state = optimizer.update(g, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 
 
-def runs_step(optimizer):
+def runs_step(optimizer, loss=None):
     """:func:`step` for ``(S, L)`` runs: ``(params, opt_state, xt (S, d, B), y (S, B)) -> (params, opt_state)``."""
-    one = functools.partial(step, optimizer)
+    one = functools.partial(step, optimizer, loss=loss)
     per_lr = jax.vmap(one, in_axes=(0, 0, None, None))  # learning rates share the batch
     return jax.vmap(per_lr, in_axes=(0, 0, 0, 0))  # seeds do not
 
@@ -132,8 +142,10 @@ def set_learning_rate(opt_state, learning_rate):
     return opt_state._replace(hyperparams=hp)
 
 
-runs_loss = jax.vmap(jax.vmap(mean_loss, in_axes=(0, None, None)), in_axes=(0, None, None))
-runs_loss.__doc__ = "``(S, L)`` full-data losses of every run: ``runs_loss(params, xt (d, N), y (N,))``."
+def runs_loss(params, xt, y, loss=None):
+    """``(S, L)`` full-data losses of every run over ``xt (d, N)``, ``y (N,)`` (``loss``: as :func:`step`)."""
+    mean = mean_loss_of(loss)
+    return jax.vmap(jax.vmap(mean, in_axes=(0, None, None)), in_axes=(0, None, None))(params, xt, y)
 
 
 def shuffled_batches(perms, rows, batch_size: int):
@@ -152,12 +164,13 @@ def _shard(a, mesh, spec):
     return lax.with_sharding_constraint(a, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace"))
+@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace", "loss"))
 def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
-          trace: bool = False):
+          trace: bool = False, loss=None):
     """One epoch of every run: ``perms (S, N)`` int32, ``rows (N, d + 1)`` holding ``[x | y]``.
 
-    Shapes, optimizer, batch size, the mesh and ``trace`` are static; learning
+    Shapes, optimizer, batch size, the mesh, ``trace`` and ``loss`` (the
+    per-example loss, as :func:`step`) are static; learning
     rates (in the optimizer state), keys and data are runtime values. With a
     ``mesh`` (a ``"batch"`` axis) every mini-batch is split over its devices.
     Returns the new :class:`TrainState`; with ``trace=True`` also the parameters
@@ -166,7 +179,7 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
     n, d = rows.shape[0], rows.shape[1] - 1
     nb, rem = divmod(n, batch_size)
     xs, ys, shuffled = shuffled_batches(perms, rows, batch_size)
-    update = runs_step(optimizer)
+    update = runs_step(optimizer, loss)
     (params, opt_state), steps = _scan(update, runs, xs, ys, mesh, trace)
     if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
         tail = shuffled[:, nb * batch_size:].transpose(0, 2, 1)
@@ -187,15 +200,15 @@ def _scan(update, runs, xs, ys, mesh, trace):
     return lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=2)
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "mesh", "trace"))
-def epoch_of_batches(runs: TrainState, xs, ys, *, optimizer, mesh=None, trace: bool = False):
+@functools.partial(jax.jit, static_argnames=("optimizer", "mesh", "trace", "loss"))
+def epoch_of_batches(runs: TrainState, xs, ys, *, optimizer, mesh=None, trace: bool = False, loss=None):
     """:func:`epoch` on batches already cut: ``xs (nb, S, d, B)``, ``ys (nb, S, B)``.
 
     For data sharded over processes: each process cuts its own batches of ``B/P``
     rows from its share (:func:`jaxsgd.train.part_keys` shuffles it), and the global batch is
     their concatenation along the last axis (``jax.make_array_from_process_local_data``).
     """
-    (params, opt_state), steps = _scan(runs_step(optimizer), runs, xs, ys, mesh, trace)
+    (params, opt_state), steps = _scan(runs_step(optimizer, loss), runs, xs, ys, mesh, trace)
     new = TrainState(params, opt_state, runs.key, runs.epoch + 1)
     return (new, steps) if trace else new
 
@@ -207,7 +220,7 @@ def rows_of(x, y) -> jax.Array:
 
 
 def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer=None, drop_last: bool = True,
-          shuffle: str = "auto", shard_runs: bool | None = None) -> TrainState:
+          shuffle: str = "auto", shard_runs: bool | None = None, loss=None, params=None) -> TrainState:
     r"""``S × L`` runs of mini-batch SGD at once: ``S = len(keys)`` seeds × ``L = len(learning_rates)`` rates.
 
     Run ``(i, j)`` starts from θ = 0 and takes, for ``epochs`` epochs, the steps
@@ -241,6 +254,11 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
       shuffle: where permutations are drawn (:data:`jaxsgd.defaults.SHUFFLES`).
       shard_runs: split the seeds over this process's devices (default: when
         there are several and they divide ``S``); the data are replicated.
+      loss: the per-example loss ``loss(params, x, y) -> scalar`` of any model
+        (a :class:`jaxsgd.model.Model`'s ``loss``; default: the neuron's).
+      params: where every run starts: one pytree (every seed alike), or a
+        callable ``seed index -> pytree`` (e.g. a model's ``init`` with each
+        seed's key); default the neuron's θ = 0. Required with ``loss``.
 
     Returns:
       A :class:`TrainState` with leading ``(S, L)`` axes on ``params`` and
@@ -270,8 +288,11 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     keys = checks.keys(keys)
     checks.batch_size(batch_size, n)
     checks.count("epochs", epochs)
+    if loss is not None and params is None:
+        raise InputError(lambda a: f"{a('loss')} was given without {a('params')}: give the model's initial "
+                                   "parameters too (e.g. params=model.init(key, d))")
     rows = rows_of(x, y)
-    runs = TrainState.create_runs(d, keys, learning_rates, optimizer=optimizer, dtype=x.dtype)
+    runs = TrainState.create_runs(d, keys, learning_rates, optimizer=optimizer, dtype=x.dtype, params=params)
     n_dev = jax.local_device_count()  # a sweep stays within its process (see jaxsgd.distributed)
     if shard_runs is None:
         shard_runs = n_dev > 1 and len(keys) % n_dev == 0
@@ -290,5 +311,5 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     with Shuffler(keys, n, shuffle) as shuffler:
         for e in range(epochs):
             runs = epoch(runs, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,
-                         batch_size=int(batch_size), drop_last=bool(drop_last))
+                         batch_size=int(batch_size), drop_last=bool(drop_last), loss=loss)
     return runs

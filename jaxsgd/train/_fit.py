@@ -28,7 +28,7 @@ from jaxsgd import checks
 from jaxsgd.defaults import BATCH_SIZE, EPOCHS, LEARNING_RATE, OPTIMIZERS
 from jaxsgd.distributed import mean_over_processes, min_over_processes, process_count, process_index
 from jaxsgd.errors import InputError, TrainingStopped
-from jaxsgd.model import Params, init_params
+from jaxsgd.model import init_params
 from jaxsgd.train._engine import TrainState, epoch, epoch_of_batches, rows_of, set_learning_rate, shuffled_batches
 from jaxsgd.train._optimizers import make_optimizer
 from jaxsgd.train._reference import evaluate_loss
@@ -82,15 +82,19 @@ def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: 
                                    f"divides {n}")
 
 
-def _curve_of(state, trace, xt, y, batch_size, points: int = 12):
+def _curve_of(state, trace, xt, y, batch_size, loss=None, points: int = 12):
     """``(examples seen, loss)`` at 0 and at about ``points`` geometrically spaced steps of one epoch's trace."""
-    nb = trace.b.shape[0]
+    nb = jax.tree.leaves(trace)[0].shape[0]
     steps = sorted({round(nb ** (i / points)) for i in range(points)} - {nb})
-    out = [(0, evaluate_loss(state.params, xt, y))]
+    out = [(0, evaluate_loss(state.params, xt, y, loss))]
     for t in steps:  # parameters after t steps
-        params = Params(trace.b[t - 1, 0, 0], trace.w[t - 1, 0, 0])
-        out.append((t * batch_size, evaluate_loss(params, xt, y)))
+        params = jax.tree.map(lambda a, t=t: a[t - 1, 0, 0], trace)
+        out.append((t * batch_size, evaluate_loss(params, xt, y, loss)))
     return out
+
+
+def _all_finite(params) -> bool:
+    return all(bool(np.all(np.isfinite(np.asarray(a)))) for a in jax.tree.leaves(params))
 
 
 def examples_per_epoch(n: int, batch_size: int, *, drop_last: bool = True, sharded: bool = False) -> int:
@@ -104,7 +108,7 @@ def examples_per_epoch(n: int, batch_size: int, *, drop_last: bool = True, shard
 def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=None, learning_rate=None, key=None,
         x_val=None, y_val=None, drop_last: bool = True, shuffle: str = "auto", state: TrainState | None = None,
         history: History | None = None, on_epoch: Callable | None = None, parallel: bool | None = None,
-        shard_data: bool = False) -> FitResult:
+        shard_data: bool = False, loss: Callable | None = None, params=None) -> FitResult:
     r"""Trains ``h = σ(b + w·x)`` by mini-batch SGD; returns ``FitResult(state, history)``.
 
     Each epoch shuffles the rows (a permutation drawn from ``key`` and the epoch
@@ -150,6 +154,13 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
         parallel); the default ``None`` does so when more than one device is
         visible. The batch size must then be a multiple of the device count,
         otherwise an ``InputError`` says so (it is refused, not padded).
+      loss: any model's per-example loss ``loss(params, x, y) -> scalar`` (``x`` of
+        shape ``(d,)``, ``y`` a scalar; a :class:`jaxsgd.model.Model`'s
+        ``loss``), batched by ``vmap``; default the neuron's ``½(y − σ(b + w·x))²``,
+        bit-for-bit as without it. Needs ``params`` (or ``state``).
+      params: the initial parameters, any pytree of float arrays (e.g.
+        ``model.init(key, d)``); default the neuron's θ = 0. The returned
+        state's ``params`` has the same structure.
       shard_data: ``x``, ``y`` (and ``x_val``, ``y_val``) are this process's share of the
         rows of a multi-process run (:mod:`jaxsgd.distributed`): each process shuffles
         its share (keys :func:`jaxsgd.train.part_keys`), cuts batches of ``B/P`` rows, and
@@ -187,29 +198,36 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
     if learning_rate is not None:
         checks.learning_rate(learning_rate, x.dtype)
     checks.batch_size(batch_size, math.inf if shard_data else n)  # sharded: B/P against each process's rows
+    if loss is not None and params is None and state is None:
+        raise InputError(lambda a: f"{a('loss')} was given without {a('params')}: give the model's initial "
+                                   "parameters too (e.g. params=model.init(key, d))")
     if state is None:
         key = jax.random.key(0) if key is None else key
-        state = TrainState.create(init_params(d, x.dtype), optimizer=optimizer, key=key, learning_rate=learning_rate)
+        start = init_params(d, x.dtype) if params is None else jax.tree.map(jnp.asarray, params)
+        state = TrainState.create(start, optimizer=optimizer, key=key, learning_rate=learning_rate)
     elif learning_rate is not None:
         state = state._replace(opt_state=set_learning_rate(state.opt_state, learning_rate))
     xvt = None if x_val is None else jnp.asarray(x_val, x.dtype).T
     yv = None if y_val is None else jnp.asarray(y_val, x.dtype)
     keys = np.asarray(state.key, np.uint32)[None]
     if shard_data:
-        x, y, keys, run, mesh = _sharded(x, y, keys, int(batch_size), drop_last, optimizer)
+        x, y, keys, run, mesh = _sharded(x, y, keys, int(batch_size), drop_last, optimizer, loss)
         n = x.shape[0]  # this process's rows, trimmed to the fewest any process has
 
         def loss_of(params, xt, yy):
-            return mean_over_processes(evaluate_loss(params, xt, yy), xt.shape[1])
+            return mean_over_processes(evaluate_loss(params, xt, yy, loss), xt.shape[1])
     else:
-        n_dev, mesh, loss_of = jax.device_count(), None, evaluate_loss
+        n_dev, mesh = jax.device_count(), None
+
+        def loss_of(params, xt, yy):
+            return evaluate_loss(params, xt, yy, loss)
         if parallel or (parallel is None and n_dev > 1):
             check_divisible(int(batch_size), n_dev, drop_last, n)
             mesh = data_mesh()
 
         def run(runs, perms, rows, trace):
             return epoch(runs, perms, rows, optimizer=optimizer, batch_size=int(batch_size),
-                         drop_last=bool(drop_last), mesh=mesh, trace=trace)
+                         drop_last=bool(drop_last), mesh=mesh, trace=trace, loss=loss)
     rows = rows_of(x, y)
     prior = History.empty() if history is None else history
     hist = History(*(list(v) for v in prior))
@@ -221,21 +239,22 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
             # epoch's give the curve's start
             runs, trace = run(state.as_runs(), shuffler.get(e), rows, trace=True)
             if e == 0 and not shard_data:
-                hist.curve[:] = _curve_of(state, trace, x.T, y, int(batch_size))
+                hist.curve[:] = _curve_of(state, trace, x.T, y, int(batch_size), loss)
             elif e == 0:
                 hist.curve[:] = [(0, loss_of(state.params, x.T, y))]
             new = runs.run()
-            loss = loss_of(new.params, x.T, y)
+            train_loss = loss_of(new.params, x.T, y)
             rate = n / (time.perf_counter() - t0)
-            hist.train_loss.append(loss)
+            hist.train_loss.append(train_loss)
             hist.val_loss.append(loss_of(new.params, xvt, yv) if xvt is not None else float("nan"))
             hist.examples_per_second.append(rate)
-            hist.curve.append(((e + 1) * per_epoch, loss))
+            hist.curve.append(((e + 1) * per_epoch, train_loss))
             if on_epoch is not None and on_epoch(new, hist) is False:
                 break  # the stopping epoch is in the history but not in the returned state
             # the losses are host floats already; θ is d + 1 numbers: checking them costs nothing
-            finite = math.isfinite(loss) and (xvt is None or xvt.shape[1] == 0 or math.isfinite(hist.val_loss[-1]))
-            if not (finite and np.all(np.isfinite(np.asarray(new.params.to_theta())))):
+            finite = math.isfinite(train_loss) and (xvt is None or xvt.shape[1] == 0
+                                                    or math.isfinite(hist.val_loss[-1]))
+            if not (finite and _all_finite(new.params)):
                 raise _diverged(e + 1, learning_rate, FitResult(state, hist))
             state = new
     return FitResult(state, hist)
@@ -258,7 +277,7 @@ def _diverged(at: int, learning_rate, result: FitResult) -> TrainingStopped:
 _cut = jax.jit(shuffled_batches, static_argnums=2)
 
 
-def _sharded(x, y, keys, batch_size, drop_last, optimizer):
+def _sharded(x, y, keys, batch_size, drop_last, optimizer, loss=None):
     """For rows sharded over processes: this process's rows trimmed to the fewest any process has, the keys
     that shuffle its part, and an epoch that cuts batches of ``B/P`` rows here and runs the global ones."""
     count, me = process_count(), process_index()
@@ -284,6 +303,6 @@ def _sharded(x, y, keys, batch_size, drop_last, optimizer):
                                                                                                 "batch")), xs)
             ys = jax.make_array_from_process_local_data(jax.sharding.NamedSharding(mesh, spec(None, None, "batch")),
                                                         ys)
-        return epoch_of_batches(runs, xs, ys, optimizer=optimizer, mesh=mesh, trace=trace)
+        return epoch_of_batches(runs, xs, ys, optimizer=optimizer, mesh=mesh, trace=trace, loss=loss)
 
     return x[:n], y[:n], part_keys(keys, me), run, mesh

@@ -22,16 +22,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxsgd.model import init_params, mean_loss
-
-_mean_loss = jax.jit(mean_loss)
+from jaxsgd.model import init_params, mean_loss, mean_loss_of
 
 
-def evaluate_loss(params, xt, y) -> float:
-    """Mean ``½(y − h)²`` over a feature-major data set ``xt (d, N)``, ``y (N,)`` (NaN for an empty one)."""
+@functools.partial(jax.jit, static_argnames="loss")
+def _mean_loss(params, xt, y, loss=None):
+    return mean_loss_of(loss)(params, xt, y)
+
+
+def evaluate_loss(params, xt, y, loss=None) -> float:
+    """Mean loss over a feature-major data set ``xt (d, N)``, ``y (N,)`` (NaN for an empty one): the neuron's
+    ``½(y − h)²``, or the per-example ``loss`` of any model."""
     if xt.shape[1] == 0:
         return float("nan")
-    return float(_mean_loss(params, xt, y))
+    return float(_mean_loss(params, xt, y, loss=loss))
 
 
 @functools.partial(jax.jit, static_argnums=4)
