@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["CheckpointError", "DataError", "ExpressionError", "InputError", "Namer", "OutputError", "StudyError",
-           "TrainingStopped", "python_name"]
+__all__ = ["CheckpointError", "DataError", "ExpressionError", "InputError", "ModelError", "Namer", "OutputError",
+           "StudyError", "TrainingStopped", "python_name"]
 
 Namer = Callable[[str], str]
 
@@ -75,3 +75,8 @@ class TrainingStopped(InputError):
 
 class ExpressionError(InputError):
     """A person's answer that cannot be read or checked: a one-line reason."""
+
+
+class ModelError(InputError):
+    """A model that cannot be used: a spec that names none, or a user's model whose ``init`` or ``loss`` fails
+    or does not give what training needs (a pytree of floats; a differentiable scalar)."""

@@ -30,14 +30,16 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxsgd.errors import InputError
+from jaxsgd.errors import InputError, ModelError
 
 __all__ = [
     "Layer",
     "Model",
     "Params",
     "batch_loss",
+    "check_model",
     "example_loss",
+    "from_spec",
     "init_params",
     "mean_loss",
     "mean_loss_of",
@@ -268,3 +270,92 @@ def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
         return (*layers, Layer(jnp.zeros((1, widths[-1]), dtype), jnp.zeros((1,), dtype)))
 
     return Model(_mlp_loss, init, "mlp:" + ",".join(map(str, widths)))
+
+
+def from_spec(spec: str) -> Model:
+    """The model a command line names: ``sigmoid`` (the neuron), ``mlp:H[,H…]`` (:func:`mlp` with those
+    hidden widths), ``package.module:name``, an object with ``loss(params, x, y)`` and ``init(key, d)``
+    (attributes or functions), or ``package.module``, a module with those two functions, imported from the
+    current directory or ``sys.path``.
+
+    >>> from_spec("mlp:16,8").name, from_spec("sigmoid").name
+    ('mlp:16,8', 'sigmoid')
+    """
+    text = str(spec).strip()
+    if text == "sigmoid":
+        return neuron()
+    if text.startswith("mlp:") or text == "mlp":
+        widths = text[4:].replace(" ", "").split(",") if text != "mlp" else []
+        if not widths or not all(w.isdecimal() and w.isascii() and 1 <= int(w) <= 4096 for w in widths) \
+                or len(widths) > 8:
+            raise ModelError(f"model {text!r}: give 1 to 8 hidden widths from 1 to 4096, e.g. mlp:16 or mlp:32,16")
+        return mlp(tuple(int(w) for w in widths))
+    module, sep, name = text.partition(":")
+    usage = ("use sigmoid, mlp:H[,H…] (e.g. mlp:16), or your own as package.module:name (an object with "
+             "loss(params, x, y) and init(key, d)) or package.module (a module with those functions)")
+    if not module or (sep and not name) or not all(p.isidentifier() for p in (*module.split("."), *name.split())):
+        raise ModelError(f"unknown model {text!r}: {usage}")
+    import importlib
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.import_module(module)
+        obj = getattr(found, name) if name else found
+    except ModuleNotFoundError as e:
+        if not sep and e.name == module:
+            raise ModelError(f"unknown model {text!r}: {usage}") from None
+        raise ModelError(f"model {text!r}: no module named {e.name!r} (run from the folder that holds it, or put "
+                         "it on PYTHONPATH)") from None
+    except AttributeError:
+        raise ModelError(f"model {text!r}: module {module} has no {name!r}") from None
+    except Exception as e:  # the user's module failed while importing
+        raise ModelError(f"model {text!r}: importing {module} failed: {type(e).__name__}: {_first_line(e)}") from None
+    loss, init = getattr(obj, "loss", None), getattr(obj, "init", None)
+    if not callable(loss) or not callable(init):
+        raise ModelError(f"model {text!r}: {name or module} needs callable loss(params, x, y) and init(key, d) "
+                         "(attributes or functions)")
+    return Model(loss, init, text)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else "(no message)")[:300]
+
+
+def check_model(model: Model, d: int, dtype=jnp.float32, *, key=None):
+    """Tries ``model`` once on a zero example of ``d`` features before any training: ``init`` must give a
+    pytree of float arrays, ``loss`` a finite scalar with a finite gradient of the same structure. A failure
+    inside the model is a :class:`ModelError` naming it, in one line. Returns the initial parameters.
+
+    >>> p = check_model(mlp((3,)), 2)
+    >>> len(p)
+    2
+    """
+    key = jax.random.key(0) if key is None else key
+    who = f"model {model.name}"
+    try:
+        params = model.init(key, int(d))
+    except Exception as e:
+        raise ModelError(f"{who}: init(key, {d}) raised {type(e).__name__}: {_first_line(e)}") from None
+    leaves = jax.tree.leaves(params)
+    if not leaves or not all(hasattr(a, "dtype") and jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)
+                             for a in leaves):
+        raise ModelError(f"{who}: init must return a pytree of float arrays, got {type(params).__name__}")
+    x, y = jnp.zeros((int(d),), dtype), jnp.asarray(0.5, dtype)
+    how = "(it must take one example, x of shape (d,) and y a scalar, and be differentiable by jax.grad)"
+    try:
+        value = model.loss(params, x, y)
+    except Exception as e:
+        raise ModelError(f"{who}: loss(params, x, y) failed: {type(e).__name__}: {_first_line(e)} {how}") from None
+    if jnp.shape(value) != ():
+        raise ModelError(f"{who}: loss must return a scalar for one example, got shape {jnp.shape(value)}")
+    try:
+        grad = jax.grad(lambda p: model.loss(p, x, y))(params)
+    except Exception as e:
+        raise ModelError(f"{who}: jax.grad of loss failed: {type(e).__name__}: {_first_line(e)} {how}") from None
+    if not bool(jnp.isfinite(value)) or not all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grad)):
+        raise ModelError(f"{who}: loss or its gradient is not finite at the initial parameters")
+    return params

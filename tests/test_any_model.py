@@ -11,7 +11,7 @@ import pytest
 from jax.test_util import check_grads
 
 from jaxsgd import model, study, train
-from jaxsgd.errors import InputError
+from jaxsgd.errors import InputError, ModelError
 
 
 def linear_loss(params, x, y):  # a model the library has never seen: a dict pytree, no sigmoid
@@ -115,3 +115,101 @@ def test_noise_scales_from_any_loss_agree_with_the_neurons_and_across_methods():
     hutch = study.noise_scales(q, x, y, loss=m.loss, method="hutchinson", probes=4000, key=jax.random.key(0))
     assert hvp.b_noise == pytest.approx(exact.b_noise, rel=1e-4)
     assert hutch.b_noise == pytest.approx(exact.b_noise, rel=0.15)  # 4000 Rademacher probes of 13 parameters
+
+
+USER_MODEL = '''
+import jax, jax.numpy as jnp
+
+class Quadratic:  # a user's model: attributes loss and init
+    @staticmethod
+    def init(key, d):
+        return {"w": jnp.zeros(d), "b": jnp.zeros(())}
+
+    @staticmethod
+    def loss(params, x, y):
+        h = jax.nn.sigmoid(params["w"] @ x + params["b"])
+        return 0.5 * (y - h) ** 2
+
+def loss(params, x, y):  # a module whose functions are the model
+    return 0.5 * (y - jnp.tanh(params @ x)) ** 2
+
+def init(key, d):
+    return jnp.zeros(d)
+
+class Vector:
+    init = staticmethod(init)
+    loss = staticmethod(lambda p, x, y: p * x)  # not a scalar
+
+class Broken:
+    init = staticmethod(init)
+    @staticmethod
+    def loss(p, x, y):
+        raise ValueError("my model is broken")
+'''
+
+
+@pytest.fixture
+def user_dir(tmp_path, monkeypatch):
+    (tmp_path / "mymodels.py").write_text(USER_MODEL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_a_model_spec_names_the_neuron_an_mlp_or_a_users_object(user_dir):
+    assert model.from_spec("sigmoid").loss is model.example_loss
+    assert model.from_spec("mlp:4,2").name == "mlp:4,2"
+    m = model.from_spec("mymodels:Quadratic")
+    p = model.check_model(m, 3)
+    assert set(p) == {"w", "b"}
+    f = model.from_spec("mymodels")  # a module's functions: mymodels.loss and mymodels.init
+    assert model.check_model(f, 2).shape == (2,)
+
+
+@pytest.mark.parametrize(("spec", "needle"), [
+    ("mlp:0", "give 1 to 8 hidden widths"),
+    ("mlp:a", "give 1 to 8 hidden widths"),
+    ("resnet", "unknown model 'resnet'"),
+    ("nosuchmodule:thing", "no module named 'nosuchmodule'"),
+    ("mymodels:Missing", "has no 'Missing'"),
+    ("mymodels:jax", "needs callable loss(params, x, y) and init(key, d)"),
+])
+def test_a_model_spec_that_names_nothing_usable_is_one_line(user_dir, spec, needle):
+    with pytest.raises(ModelError) as e:
+        model.from_spec(spec)
+    assert needle in str(e.value)
+
+
+@pytest.mark.parametrize(("spec", "needle"), [
+    ("mymodels:Vector", "loss must return a scalar for one example"),
+    ("mymodels:Broken", "loss(params, x, y) failed: ValueError: my model is broken"),
+])
+def test_a_model_that_fails_is_refused_before_training_in_one_line(user_dir, capsys, spec, needle):
+    from jaxsgd.cli import main
+
+    assert main(["batch-size", "--rows", "300", "--seeds", "2", "--batch-sizes", "8,32", "--model", spec]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_the_batch_size_command_studies_an_mlp_and_a_users_model(user_dir, capsys):
+    import json
+
+    from jaxsgd.cli import main
+
+    for spec in ("mlp:4", "mymodels:Quadratic"):
+        assert main(["batch-size", "--rows", "600", "--seeds", "2", "--batch-sizes", "8,64", "--levels", "0.1",
+                     "--max-steps", "800", "--json", "--model", spec]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert got["model"] == spec and got["recommendation"] is not None
+
+
+def test_the_neuron_named_as_a_model_is_the_default_study():
+    x, y = _rows(n=300, d=2)
+    y = 1 / (1 + np.exp(-y))
+    cfg = study.StudyConfig(batch_sizes=(8, 64), seeds=2, fractions=(0.1,), max_steps=600, bootstrap=20)
+    a = study.run_study(x, y, cfg)
+    b = study.run_study(x, y, cfg, model=model.neuron())
+    c = study.run_study(x, y, cfg, loss=model.example_loss, params=lambda key, d: model.init_params(d))
+    for r in (b, c):
+        assert [row.arrivals.tolist() for row in r.runs] == [row.arrivals.tolist() for row in a.runs]

@@ -7,6 +7,7 @@ import math
 from jaxsgd import defaults as D
 from jaxsgd.cli import common as C
 from jaxsgd.cli.cluster import add_cluster_options, join, lost_peers
+from jaxsgd.cli.common import add_model_option, model_of
 from jaxsgd.cli.plots import PLOT_RULE, check_plot, pyplot, save_figure
 from jaxsgd.cli.train import add_data_options, data_source
 
@@ -48,6 +49,7 @@ def add(sub):
                         "plot). " + PLOT_RULE)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_model_option(p)
     add_cluster_options(p)
     p.set_defaults(run=run)
 
@@ -62,7 +64,7 @@ def run(a) -> int:
         study=study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
                                 max_steps=a.max_steps, seed=a.seed,
                                 **({"learning_rates": a.lrs, "adapt": False} if a.lrs else {})),
-        budget_epochs=a.budget_epochs, claims=a.claims)
+        budget_epochs=a.budget_epochs, claims=a.claims, model=model_of(a, "batch-size"))
     if a.plot:
         check_plot(a.plot, "batch-size", {"csv": a.csv})
     join(a, "batch-size")
@@ -79,9 +81,9 @@ def run(a) -> int:
     if a.plot:
         plot_study(report.result, a.plot)
     if a.json:
-        C.print_json(study_json(*report))
+        C.print_json({"model": a.model, **study_json(*report)})
         return 0
-    print(study_text(*report))
+    print(f"model {a.model}: " + study_text(*report))
     return 0
 
 
@@ -164,8 +166,8 @@ def study_text(r, rec, claims) -> str:
                   "  other goals:"]
         for o in rec.choices:
             lines.append(f"    {o.goal + ':':<18} B = {o.batch_size}, lr = {o.learning_rate:.4g} ({o.examples:g} "
-                         f"examples, {o.steps:g} steps); check loss {o.check_loss:.6g}; one run's step here "
-                         f"{o.step_seconds * 1e6:.0f} µs")
+                         f"examples, {o.steps:g} steps); check loss {o.check_loss:.6g}"
+                         + ("" if o.step_seconds is None else f"; one run's step here {o.step_seconds * 1e6:.0f} µs"))
     lines += ["", _profile_line(r)]
     if claims is not None:
         lines += ["", format_claims(claims)]

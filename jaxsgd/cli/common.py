@@ -288,3 +288,20 @@ class Progress:
             self._drawn = False
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+# ---------------------------------------------------------------- the model
+def add_model_option(p) -> None:
+    p.add_argument("--model", default="sigmoid", metavar="MODEL",
+                   help="sigmoid (the neuron σ(b + w·x), default), mlp:H[,H…] (tanh hidden layers of widths H, a "
+                        "sigmoid output, e.g. mlp:16 or mlp:32,16; initialised from --seed), or package.module:name, "
+                        "your own: an object with loss(params, x, y) for one example and init(key, d)")
+
+
+def model_of(a, command: str):
+    """The :class:`jaxsgd.model.Model` that ``--model`` names (``None`` for the default neuron)."""
+    if a.model == "sigmoid":
+        return None
+    from jaxsgd import model
+
+    return guard(lambda: model.from_spec(a.model), command)

@@ -28,6 +28,7 @@ import numpy as np
 from jaxsgd import checks, defaults, train
 from jaxsgd.model import init_params
 from jaxsgd.study._claims import jitted_step, step_seconds
+from jaxsgd.study._hits import initial_params
 from jaxsgd.study._study import StudyResult
 
 DEFAULT_BATCH, DEFAULT_LR = defaults.BATCH_SIZE, defaults.LEARNING_RATE
@@ -60,7 +61,7 @@ class Advice(NamedTuple):
     verdict: str  # the check against the defaults, in words
 
 
-_loss_of_runs = jax.jit(train.runs_loss)
+_loss_of_runs = jax.jit(train.runs_loss, static_argnames="loss")
 
 
 def _check_keys(seed: int) -> np.ndarray:
@@ -70,12 +71,15 @@ def _check_keys(seed: int) -> np.ndarray:
     return np.asarray(jax.random.key_data(jax.random.split(train.seed_key(seed), 2)))  # refuses a bad seed
 
 
-def final_losses(x, y, b, lrs, epochs, seed):
+def final_losses(x, y, b, lrs, epochs, seed, model=None):
     """The median over the two check runs of the full-data loss after ``epochs`` epochs at batch size ``b``,
-    one per learning rate in ``lrs`` (+inf for a run that diverged)."""
+    one per learning rate in ``lrs`` (+inf for a run that diverged); ``model``: any
+    :class:`jaxsgd.model.Model` (default the neuron), its runs started as the study's are."""
     keys = _check_keys(seed)
-    runs = train.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=b, epochs=epochs)
-    losses = np.asarray(_loss_of_runs(runs.params, x.T, y), np.float64)  # (2, L)
+    loss = None if model is None else model.loss
+    runs = train.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=b, epochs=epochs, loss=loss,
+                       params=initial_params(model, keys, x.shape[1]))
+    losses = np.asarray(_loss_of_runs(runs.params, x.T, y, loss=loss), np.float64)  # (2, L)
     losses[~np.isfinite(losses)] = np.inf
     return np.median(losses, axis=0)
 
@@ -98,7 +102,7 @@ def warm_up(n: int, d: int, batch_sizes, *, seed: int = 0):
 
 
 def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EPOCHS, seed: int = 0,
-           target_scale: float | None = None) -> Advice:
+           target_scale: float | None = None, model=None) -> Advice:
     """One recommendation at the study's default level, and a table of goals, each checked by training.
 
     The recommendation is the largest studied batch size whose examples to the
@@ -116,6 +120,7 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EP
       budget_epochs: epochs of every check run.
       seed: the check runs' seed.
       target_scale: the target's scale ``hi − lo``, to give check losses as RMSE in its units.
+      model: the :class:`jaxsgd.model.Model` the study ran (default the neuron).
 
     Returns:
       An :class:`Advice`: the recommendation (``None`` if no batch size reached
@@ -154,16 +159,16 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EP
         # long enough for the recommendation to arrive and stay: twice its examples to the level
         budget_epochs = min(MAX_CHECK_EPOCHS, max(budget_epochs, math.ceil(2 * rec.examples / n)))
     default_loss = float(final_losses(x, y, default_b, np.asarray([DEFAULT_LR], np.float32), budget_epochs,
-                                      seed)[0])
+                                      seed, model)[0])
     if not have:
         return Advice(None, (), default_loss, rmse(default_loss), budget_epochs,
                       "no batch size reached the level: no advice", "")
 
     def choice(goal, row):
         loss = float(final_losses(x, y, row.batch_size, np.asarray([row.best_lr], np.float32), budget_epochs,
-                                  seed)[0])
-        return Choice(goal, row.batch_size, row.best_lr, row.steps, row.examples, loss, rmse(loss),
-                      step_seconds(x, y, row.batch_size, row.best_lr))
+                                  seed, model)[0])
+        seconds = step_seconds(x, y, row.batch_size, row.best_lr) if model is None else None
+        return Choice(goal, row.batch_size, row.best_lr, row.steps, row.examples, loss, rmse(loss), seconds)
 
     recommended = choice(f"largest B within {WITHIN:g}× of the fewest examples", rec)
     table = [recommended]

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from jaxsgd.model import Params
 from jaxsgd.study._hits import QUANTILE, arrival_steps
@@ -188,7 +189,7 @@ def mark_default(levels: list[LevelResult]) -> list[LevelResult]:
     return [lv._replace(default=(i == chosen)) for i, lv in enumerate(levels)]
 
 
-def noise_on_path(x, y, gd_losses, gd_thetas, level, n_boot, seed):
+def noise_on_path(x, y, gd_losses, gd_thetas, level, n_boot, seed, model=None, start=None):
     """``(NoiseScales, B_simple interval, B_noise interval)`` at the first point of the full-batch path at or
     below ``level`` (``(None, None, None)`` if the path never gets there), with bootstrap intervals over rows
     (the path has no seeds: the data are what varies), corrected for the resampling's own noise
@@ -196,11 +197,15 @@ def noise_on_path(x, y, gd_losses, gd_thetas, level, n_boot, seed):
     hit = np.flatnonzero(gd_losses <= level)
     if len(hit) == 0:
         return None, None, None
-    theta = Params.from_theta(jnp.asarray(gd_thetas[hit[0]]))
-    g = np.asarray(per_example_gradients(theta, x, y), np.float64)  # (N, d + 1)
-    value = noise_scales_of(g, np.asarray(hessian(theta, x, y)))
+    loss = None if model is None else model.loss
+    if model is None:
+        theta = Params.from_theta(jnp.asarray(gd_thetas[hit[0]]))
+    else:  # any model: the path holds ravel_pytree(params) of its start's structure
+        theta = ravel_pytree(start)[1](jnp.asarray(gd_thetas[hit[0]]))
+    g = np.asarray(per_example_gradients(theta, x, y, loss), np.float64)  # (N, p)
+    h = np.asarray(hessian(theta, x, y, loss))  # (p, p): exact; the study's models are small
+    value = noise_scales_of(g, h)
     if n_boot < 2:
         return value, None, None
-    simple, noise = bootstrap_noise_scales(g, np.asarray(hessian(theta, x, y)), resamples=n_boot,
-                                           seed=[seed, 0x51])
+    simple, noise = bootstrap_noise_scales(g, h, resamples=n_boot, seed=[seed, 0x51])
     return value, _percentiles(simple), _percentiles(noise)

@@ -97,6 +97,17 @@ class BatchSetup(NamedTuple):
     levels: jax.Array  # (J,) float32 loss levels
     max_steps: int
     optimizer: object
+    model: object = None  # a jaxsgd.model.Model (None: the neuron, every run from θ = 0)
+
+
+def initial_params(model, keys: np.ndarray, d: int):
+    """Where each seed's runs start: ``None`` for the neuron (θ = 0 for all), else ``seed index -> params``,
+    the model's ``init`` with a key folded from that seed's (the shuffle keeps the seed's own key)."""
+    if model is None:
+        return None
+    inits = [model.init(jax.random.fold_in(jax.random.wrap_key_data(jnp.asarray(k, jnp.uint32)), 0x1417), d)
+             for k in np.asarray(keys)]
+    return lambda i: inits[i]
 
 
 class _Carry(NamedTuple):
@@ -106,12 +117,12 @@ class _Carry(NamedTuple):
     arrived: jax.Array  # (J, S, L) arrival step (−1: not yet)
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer",))
-def _chunk(carry: _Carry, xs, ys, t0, valid, evaluate, data, *, optimizer) -> _Carry:
+@functools.partial(jax.jit, static_argnames=("optimizer", "loss"))
+def _chunk(carry: _Carry, xs, ys, t0, valid, evaluate, data, *, optimizer, loss=None) -> _Carry:
     """Steps ``t0 + 1 …`` over the batches ``xs (T, S, d, B)``; the full loss of every run after the steps
     ``evaluate (T,)`` marks. ``data = (levels, xt, y)``. Steps at or beyond ``valid`` are not taken."""
     levels, xt, y = data
-    update = train.runs_step(optimizer)
+    update = train.runs_step(optimizer, loss)
     lv = levels[:, None, None]
 
     def body(carry, batch):
@@ -123,9 +134,9 @@ def _chunk(carry: _Carry, xs, ys, t0, valid, evaluate, data, *, optimizer) -> _C
         opt_state = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_opt, opt_state)
         t = t0 + i + 1
         look = take & ev
-        loss = lax.cond(look, lambda p: train.runs_loss(p, xt, y), lambda p: jnp.full(arrived.shape[1:], jnp.inf),
-                        params)[None]  # (1, S, L); an unlooked step changes nothing below
-        below = loss <= lv
+        value = lax.cond(look, lambda p: train.runs_loss(p, xt, y, loss),
+                         lambda p: jnp.full(arrived.shape[1:], jnp.inf), params)[None]  # (1, S, L); unlooked: no change
+        below = value <= lv
         open_ = arrived < 0
         cand = jnp.where(look & open_ & ~below, -1, jnp.where(look & open_ & below & (cand < 0), t, cand))
         held = t >= jnp.maximum(2 * cand, cand + MIN_STAY)
@@ -181,7 +192,8 @@ def _start(setup: BatchSetup):
     """The arrays a window starts from: data, runs, nothing arrived."""
     x, keys, levels = setup.x, setup.keys, setup.levels
     d = x.shape[1]
-    runs = train.TrainState.create_runs(d, keys, setup.learning_rates, optimizer=setup.optimizer)
+    runs = train.TrainState.create_runs(d, keys, setup.learning_rates, optimizer=setup.optimizer,
+                                        params=initial_params(setup.model, keys, d))
     shape = (len(levels), keys.shape[0], len(setup.learning_rates))
     carry = _Carry(runs.params, runs.opt_state, jnp.full(shape, -1, jnp.int32), jnp.full(shape, -1, jnp.int32))
     return train.rows_of(x, setup.y), (levels, jnp.asarray(x).T, jnp.asarray(setup.y)), carry
@@ -192,7 +204,7 @@ def compile_programs(setup: BatchSetup):
     the current one runs): ``(batches, chunk)``. Compiled once per shape and optimizer: a study run again on
     data of the same shapes reuses them (the programs take everything else as runtime values)."""
     key = (setup.x.shape, setup.batch_size, len(setup.learning_rates), setup.keys.shape[0], len(setup.levels),
-           id(setup.optimizer))
+           id(setup.optimizer), setup.model)
     with _LOCK:
         if key in _PROGRAMS and _PROGRAMS[key][0] is setup.optimizer:
             return _PROGRAMS[key][1]
@@ -209,6 +221,10 @@ _MAX_PROGRAMS = 64  # about two studies' worth
 _LOCK = threading.Lock()  # the study compiles on a thread of its own
 
 
+def _loss(setup: BatchSetup):
+    return None if setup.model is None else setup.model.loss
+
+
 def _compile(setup: BatchSetup):
     rows, data, carry = _start(setup)
     (n, d), s, b = setup.x.shape, setup.keys.shape[0], setup.batch_size
@@ -220,7 +236,7 @@ def _compile(setup: BatchSetup):
     batches = _batches.lower(spec((s, n), jnp.int32), rows, batch_size=b).compile()
     i32 = spec((), jnp.int32)
     chunk = _chunk.lower(carry, spec((t, s, d, b)), spec((t, s, b)), i32, i32, spec((t,), jnp.bool_), data,
-                         optimizer=setup.optimizer).compile()
+                         optimizer=setup.optimizer, loss=_loss(setup)).compile()
     return batches, chunk
 
 

@@ -20,6 +20,8 @@ import functools
 from typing import NamedTuple
 
 from jaxsgd import data, defaults
+from jaxsgd.errors import ModelError
+from jaxsgd.model import check_model
 from jaxsgd.study._advice import Advice, advise, warm_up
 from jaxsgd.study._claims import Claims, run_claims, with_timings
 from jaxsgd.study._study import StudyConfig, StudyResult, run_study, subsample
@@ -32,6 +34,7 @@ class StudyJob(NamedTuple):
     study: StudyConfig = StudyConfig()
     budget_epochs: int = defaults.BUDGET_EPOCHS
     claims: bool = False
+    model: object = None  # a jaxsgd.model.Model; None: the sigmoid neuron
 
 
 class StudyReport(NamedTuple):
@@ -54,12 +57,17 @@ def run_study_job(job: StudyJob, *, progress=None, log=None) -> StudyReport:
         log(data.dropped_note(ds))
     tr = data.fit_transform(ds)
     x, y = tr.features(ds.x), tr.target(ds.y)
+    if job.model is not None:  # tried once on this data's width before any work: a broken model fails here
+        check_model(job.model, x.shape[1])
+        if job.claims:
+            raise ModelError(lambda n: f"the claims ({n('claims')}) are measured on the sigmoid neuron only: leave "
+                                       f"out {n('claims')} or use the default model")
     cfg = job.study
     scale = tr.y_hi - tr.y_lo
-    warm = functools.partial(warm_up, seed=cfg.seed)
-    result = run_study(x, y, cfg, progress=progress, also_compile=warm, target_scale=scale)
+    warm = functools.partial(warm_up, seed=cfg.seed) if job.model is None else None
+    result = run_study(x, y, cfg, progress=progress, also_compile=warm, target_scale=scale, model=job.model)
     studied_x, studied_y, _ = subsample(x, y, cfg)  # the check runs train on the rows studied
     advice = advise(result, studied_x, studied_y, budget_epochs=job.budget_epochs, seed=cfg.seed,
-                    target_scale=scale)
+                    target_scale=scale, model=job.model)
     claims = with_timings(run_claims(x, y, seed=cfg.seed)) if job.claims else None
     return StudyReport(result, advice, claims)

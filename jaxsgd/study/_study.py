@@ -35,8 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxsgd import checks, defaults, train
-from jaxsgd.errors import StudyError
-from jaxsgd.model import init_params, mean_loss
+from jaxsgd.errors import InputError, StudyError
+from jaxsgd.model import Model, init_params, mean_loss_of, neuron
 from jaxsgd.study import _hits as hits
 from jaxsgd.study._critical_batch import LevelResult, mark_default, monotone, noise_on_path, summarize_level
 from jaxsgd.study._hits import BatchRuns
@@ -141,11 +141,11 @@ def _all_seeds(local: np.ndarray, *, count: int) -> np.ndarray:
 
 
 def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compile=None,
-              target_scale: float | None = None) -> StudyResult:
+              target_scale: float | None = None, loss=None, params=None, model=None) -> StudyResult:
     r"""Steps and examples to several loss levels against the batch size B, with intervals over seeds.
 
-    For each batch size B every (seed × learning rate) run trains from θ = 0,
-    and at each level
+    For each batch size B every (seed × learning rate) run trains from θ = 0
+    (any other model: from its ``init`` with a key of the seed's), and at each level
 
     .. math::
 
@@ -170,6 +170,10 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
       also_compile: ``also_compile(n, d, batch_sizes)``, run on the study's
         compile thread once the study's own programs are compiled (the batch-size
         job compiles the recommendation's programs there).
+      loss, params: any model's per-example loss ``loss(params, x, y) -> scalar``
+        and where its runs start: a pytree (every seed alike) or ``init(key, d)``,
+        called with a key of each seed's; default the neuron from θ = 0.
+      model: a :class:`jaxsgd.model.Model` instead of ``loss`` and ``params``.
       target_scale: the target's scale ``hi − lo`` (scaled target ``t = (y − lo)/(hi − lo)``): each level's
         loss is then also given as an RMSE in the target's units, ``√(2L)·(hi − lo)``.
 
@@ -204,6 +208,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
         y = np.asarray(y, np.float32)
     checks.data(x, y)  # values beyond float32 became ±inf: refused as such
     bsizes = validate(cfg, len(y))
+    model = _model_of(model, loss, params)
     x, y, subsampled = subsample(x, y, cfg)
     n, d = x.shape
     xj, yj = jnp.asarray(x), jnp.asarray(y)
@@ -230,14 +235,18 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
         width = {b: len(first) if (k == 0 or not cfg.adapt) else cfg.window for k, b in enumerate(order)}
         # the programs' shapes: each batch size's first window is set at run time, from the larger one's best
         setups = {b: hits.BatchSetup(x, y, b, np.resize(first, width[b]), keys_of[b], level_spec, cfg.max_steps,
-                                     optimizer) for b in order}
+                                     optimizer, model) for b in order}
         programs = [pool.submit(hits.compile_programs, setups[b]) for b in order]
         if also_compile is not None:
             pool.submit(also_compile, n, d, order)
         try:
             t0 = time.perf_counter()
-            l0 = float(mean_loss(init_params(d), xj.T, yj))
-            l_star, gd_losses, gd_thetas = train.full_batch_reference(x, y)
+            # the reference path starts where seed 0 of the largest batch size does
+            start = None if model is None else hits.initial_params(model, keys_of[order[0]][:1], d)(0)
+            l0 = float(mean_loss_of(None if model is None else model.loss)(
+                init_params(d) if start is None else start, xj.T, yj))
+            l_star, gd_losses, gd_thetas = train.full_batch_reference(
+                x, y, loss=None if model is None else model.loss, params=start)
             level_losses = [l_star + f * (l0 - l_star) for f in fractions]
             levels = jnp.asarray(level_losses, jnp.float32)
             prof["reference"] = time.perf_counter() - t0
@@ -271,7 +280,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
         rows_, s_min, b_crit, b_crit_ci, fitted = summarize_level(ordered, j, boot_idx)
         t1 = time.perf_counter()
         scales, simple_ci, noise_ci = noise_on_path(xj, yj, gd_losses, gd_thetas, loss, min(cfg.bootstrap, 200),
-                                                    cfg.seed)
+                                                    cfg.seed, model, start)
         prof["noise_scales"] += time.perf_counter() - t1
         rmse = None if target_scale is None else float(np.sqrt(2 * loss) * target_scale)
         beyond = b_crit is not None and bool(fitted) and b_crit > max(fitted)
@@ -284,6 +293,21 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     return StudyResult(n, subsampled, cfg.seeds, tuple(float(v) for v in first), l0, l_star,
                        tuple(mark_default(results)), {b: runs_of[b].seconds_per_step for b in bsizes},
                        time.perf_counter() - t_start, tuple(ordered), prof, cfg.adapt)
+
+
+def _model_of(model, loss, params):
+    """The study's model: ``None`` for the neuron, else a :class:`Model` (from ``loss`` and ``params``)."""
+    if model is not None and loss is not None:
+        raise InputError(lambda a: f"give {a('model')} or {a('loss')} and {a('params')}, not both")
+    if loss is not None:
+        if params is None:
+            raise InputError(lambda a: f"{a('loss')} was given without {a('params')}: give the model's initial "
+                                       "parameters too (a pytree, or init(key, d))")
+        init = params if callable(params) else (lambda key, d: params)
+        model = Model(loss, init)
+    if model is not None and model.loss is neuron().loss and model.init is neuron().init:
+        return None  # the neuron from θ = 0: exactly the default
+    return model
 
 
 def _window_near(runs: BatchRuns, size: int) -> np.ndarray:

@@ -21,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.flatten_util import ravel_pytree
 
-from jaxsgd.model import init_params, mean_loss, mean_loss_of
+from jaxsgd.model import init_params, mean_loss_of
 
 
 @functools.partial(jax.jit, static_argnames="loss")
@@ -38,32 +39,39 @@ def evaluate_loss(params, xt, y, loss=None) -> float:
     return float(_mean_loss(params, xt, y, loss=loss))
 
 
-@functools.partial(jax.jit, static_argnums=4)
-def _gd_runs(p0, lrs, xt, y, steps):
-    """``steps`` of full-batch gradient descent from ``p0`` for each learning rate: loss and θ after each."""
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _gd_runs(p0, lrs, xt, y, steps, loss=None):
+    """``steps`` of full-batch gradient descent from ``p0`` for each learning rate: loss and the flat
+    parameters (θ = (b, w) for the neuron, ``ravel_pytree`` for any model) after each."""
+    mean = mean_loss_of(loss)
+
     def run(p, lr):
         def body(p, _):
-            p = jax.tree.map(lambda a, g: a - lr * g, p, jax.grad(mean_loss)(p, xt, y))
-            return p, (mean_loss(p, xt, y), p.to_theta())
+            p = jax.tree.map(lambda a, g: a - lr * g, p, jax.grad(mean)(p, xt, y))
+            return p, (mean(p, xt, y), p.to_theta() if loss is None else ravel_pytree(p)[0])
 
         return lax.scan(body, p, None, length=steps)
 
     return jax.vmap(run)(p0, lrs)
 
 
-def full_batch_reference(x, y, *, steps: int = 4000, lrs=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0), chunk: int = 500):
+def full_batch_reference(x, y, *, steps: int = 4000, lrs=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0), chunk: int = 500,
+                         loss=None, params=None):
     """``(L*, losses, θ after each step)`` of the best of long full-batch runs.
 
     Runs in chunks of ``chunk`` steps and stops early once a chunk improves the best loss by less than
-    10⁻⁹ of the loss (float32 cannot resolve more), at most ``steps`` steps.
+    10⁻⁹ of the loss (float32 cannot resolve more), at most ``steps`` steps. ``loss`` and ``params``: any
+    model's per-example loss and starting pytree (default the neuron from θ = 0); θ is then the flat vector
+    of ``jax.flatten_util.ravel_pytree(params)``.
     """
     xt, yj = jnp.asarray(x).T, jnp.asarray(y)
     lr = jnp.asarray(lrs, xt.dtype)
-    p = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(lrs), *a.shape)), init_params(xt.shape[0], xt.dtype))
+    start = init_params(xt.shape[0], xt.dtype) if params is None else params
+    p = jax.tree.map(lambda a: jnp.broadcast_to(a, (len(lrs), *jnp.shape(a))), start)
     losses, thetas, best = [], [], np.inf
     for _ in range(max(1, steps // chunk)):
-        p, (loss, theta) = _gd_runs(p, lr, xt, yj, chunk)
-        losses.append(np.asarray(loss, np.float64))
+        p, (value, theta) = _gd_runs(p, lr, xt, yj, chunk, loss)
+        losses.append(np.asarray(value, np.float64))
         thetas.append(np.asarray(theta))
         now = np.nanmin(np.where(np.isfinite(losses[-1]), losses[-1], np.inf))
         if best - now < 1e-9 * abs(now):
