@@ -28,7 +28,10 @@ from jaxsgd.defaults import STEP_DTYPES as DTYPES
 from jaxsgd.errors import InputError
 from jaxsgd.model import Params, example_loss, sigmoid, sigmoid_prime
 
-__all__ = ["WorkedStep", "as_json", "format_latex", "format_text", "loss_along", "symbolic_theta1", "worked_step"]
+__all__ = ["WorkedStep", "as_json", "format_latex", "format_text", "loss_along", "symbolic_theta1", "target_note",
+           "worked_step"]
+
+NOTICEABLE = 1e-3  # a step that changes θ in its third significant digit (|Δθ| ≥ this·|θ⁰|) is noticeable
 
 
 
@@ -171,6 +174,19 @@ def _num(v: float, dtype: str = "float64") -> str:
     return text
 
 
+def _tex(v: float, dtype: str = "float64") -> str:
+    """:func:`_num` in LaTeX: ``7.58e-10`` becomes ``7.58\\times10^{-10}``.
+
+    >>> print(_tex(7.582560416412862e-10), _tex(-2.5e+20), _tex(21.0))
+    7.582560416412862\\times10^{-10} -2.5\\times10^{20} 21
+    """
+    text = _num(v, dtype)
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return rf"{mantissa}\times10^{{{int(exponent)}}}"
+
+
 def _paren(v: float, dtype: str = "float64") -> str:
     s = _num(v, dtype)
     return f"({s})" if s.startswith("-") else s
@@ -198,25 +214,68 @@ def expression(s: WorkedStep) -> str:
 
 
 def latex(s: WorkedStep) -> str:
-    """The same expression as :func:`expression`, in LaTeX."""
-    z = _num(s.z, s.dtype)
-    alpha = r"\alpha" if s.lr is None else _num(s.lr)
+    """The same expression as :func:`expression`, in LaTeX (numbers as ``m\\times10^{e}``)."""
+    z = _tex(s.z, s.dtype)
+    alpha = r"\alpha" if s.lr is None else _tex(s.lr)
     def vec(v):
-        return r"\begin{pmatrix}" + r" \\ ".join(_num(t) for t in v) + r"\end{pmatrix}"
+        return r"\begin{pmatrix}" + r" \\ ".join(_tex(t) for t in v) + r"\end{pmatrix}"
 
     sig = rf"\sigma({z})"
-    y = _num(s.y)
+    y = _tex(s.y)
     return rf"\theta^{{1}} = {vec(s.theta)} + {alpha}\,({y} - {sig})\,{sig}\,(1 - {sig})\,{vec((1.0, *s.x))}"
 
 
+def _norm(values) -> float:
+    return math.sqrt(sum(v * v for v in values))
+
+
+def target_note(s: WorkedStep) -> str | None:
+    """A line when y is outside σ's range (0, 1), which h = σ(z) never reaches; ``None`` inside it.
+
+    >>> print(target_note(worked_step([4, 5, 6], [1, 2], 3)))  # doctest: +NORMALIZE_WHITESPACE
+    y = 3 is outside σ's range (0, 1): σ(z) never reaches it, so the loss cannot reach 0
+    (it stays above ½(y − 1)² = 2)
+    """
+    if 0.0 < s.y < 1.0:
+        return None
+    edge = 1.0 if s.y >= 1.0 else 0.0
+    if s.y == edge:
+        return (f"y = {_num(s.y)} is a limit of σ that σ(z) never reaches: the loss tends to 0 as "
+                f"z → {'+' if edge else '−'}∞ but is never 0")
+    floor = 0.5 * (s.y - edge) ** 2
+    return (f"y = {_num(s.y)} is outside σ's range (0, 1): σ(z) never reaches it, so the loss cannot reach 0 "
+            f"(it stays above ½(y − {_num(edge)})² = {floor:.6g})")
+
+
+def _movement(s: WorkedStep) -> str:
+    """What the step does to θ, from the actual change θ¹ − θ⁰ (or α·|∇L| while α is a symbol)."""
+    norm, size = _norm(s.gradient), _norm(s.theta)
+    if s.theta1 is None:
+        of = f" ({norm / size:.3g}·α of |θ⁰| = {size:.3g})" if size else ""
+        return f"the step moves θ by |Δθ| = α·|∇L| = {norm:.3g}·α{of}"
+    moved = _norm([b - a for a, b in zip(s.theta, s.theta1, strict=True)])
+    if moved == 0.0:
+        below = f"the resolution of θ⁰ in {s.dtype}" if size else f"the smallest {s.dtype} number"
+        return f"but α·|∇L| = {s.lr * norm:.3g} is below {below}: θ¹ rounds back to θ⁰ and the step does not move θ"
+    if not size:
+        return f"the step moves θ from 0 by |Δθ| = {moved:.3g}"
+    rel = moved / size
+    if rel >= NOTICEABLE:
+        return f"the step moves θ noticeably: |Δθ| = {moved:.3g}, {rel:.3g} of |θ⁰|"
+    return f"the step moves θ by only |Δθ| = {moved:.3g}, {rel:.3g} of |θ⁰|"
+
+
 def lesson(s: WorkedStep) -> str:
-    """One line on what this data point teaches."""
+    """One line on what this data point teaches, from the step's actual change to θ."""
     d = len(s.x)
     tail = _tail(abs(s.z))  # σ(−|z|), the distance of σ(z) from 0 or 1
+    if s.residual == 0.0:
+        return (f"y − σ(z) = 0: the example is fitted, so ∇L = 0 in {s.dtype} and "
+                "θ¹ = θ⁰ for every α: the step does not move θ.")
     if isinstance(tail, float) and tail > 1e-2:
         return (
             f"σ(z) = {s.h:.6g} is away from 0 and 1, so the gradient is of the size of the error "
-            "(y − h) and the step moves θ noticeably."
+            f"(y − h); {_movement(s)}."
         )
     side = "1" if s.z > 0 else "0"
     tail = f"{tail:.2g}" if isinstance(tail, float) else tail
@@ -225,9 +284,11 @@ def lesson(s: WorkedStep) -> str:
     note = "; a naive float32 gradient through σ(1 − σ) is exactly 0 here" if naive_zero else ""
     if s.theta1 is not None and s.theta1 == s.theta:
         note += f", and in {s.dtype} θ¹ rounds back to θ⁰"
+    g = abs(s.gradient[0])
+    per_unit = f"{g:.2g}·α per unit feature" if s.lr is None else f"{g * s.lr:.2g} per unit feature at α = {_num(s.lr)}"
     return (
         f"The neuron is saturated: σ({_num(s.z, s.dtype)}) ≈ {side} {'−' if side == '1' else '+'} {tail}, "
-        f"so σ′(z) ≈ {tail} and the step is tiny (|Δθ| ≈ {abs(s.gradient[0]):.2g}·α per unit feature){note}. "
+        f"so σ′(z) ≈ {tail} and the step is tiny (|Δθ| ≈ {per_unit}){note}. "
         f"Standardise the {d} feature{'s' if d > 1 else ''} to keep z near 0."
     )
 
@@ -257,47 +318,64 @@ def symbolic_theta1(s: WorkedStep, alpha: str = "α") -> str:
 
 
 def format_text(s: WorkedStep) -> str:
-    """The worked step as plain text, formula first, then numbers."""
+    """The worked step as plain text, formula first, then numbers; every row's text (or its ``=``) starts
+    in the same column."""
     d = len(s.x)
     names = ["b"] + [f"w{j + 1}" for j in range(d)]
-    lines = [
-        "Model     h(x) = σ(b + w·x),  L = ½(y − h)²,  update θ ← θ − α∇L",
-        f"Gradient  ∇L = −(y − σ(z))·σ(z)·(1 − σ(z))·({_names(d)}),  z = b + w·x",
-        f"Step      {expression(s)}",
-        f"z         = {_z_sum(s)} = {_num(s.z, s.dtype)}",
-        f"σ(z)      = {_num(s.h, s.dtype)}   ({s.dtype})",
-        f"y − σ(z)  = {_num(s.residual, s.dtype)}",
-        f"σ′(z)     = {_num(s.sigma_prime, s.dtype)}   (e/(1 + e)², e = e^(−|z|): no cancellation where "
-        "σ(1 − σ) rounds to 0)",
+    rows = [
+        ("Model", "h(x) = σ(b + w·x),  L = ½(y − h)²,  update θ ← θ − α∇L"),
+        ("Gradient", f"∇L = −(y − σ(z))·σ(z)·(1 − σ(z))·({_names(d)}),  z = b + w·x"),
+        ("Step", expression(s)),
+        ("z", f"= {_z_sum(s)} = {_num(s.z, s.dtype)}"),
+        ("σ(z)", f"= {_num(s.h, s.dtype)}   ({s.dtype})"),
+        ("y − σ(z)", f"= {_num(s.residual, s.dtype)}"),
+        ("σ′(z)", f"= {_num(s.sigma_prime, s.dtype)}   (e/(1 + e)², e = e^(−|z|): no cancellation where "
+                  "σ(1 − σ) rounds to 0)"),
     ]
-    for n, g in zip(names, s.gradient, strict=True):
-        lines.append(f"∂L/∂{n:<5}= {_num(g, s.dtype)}")
-    lines.append(f"θ¹        = {symbolic_theta1(s)}")
+    rows += [(f"∂L/∂{n}", f"= {_num(g, s.dtype)}") for n, g in zip(names, s.gradient, strict=True)]
+    rows.append(("θ¹", f"= {symbolic_theta1(s)}"))
     if s.theta1 is not None:
-        lines.append(f"θ¹ (α = {_num(s.lr)}) = {_vec(s.theta1, s.dtype)}")
-    lines.append(f"Lesson    {lesson(s)}")
-    return "\n".join(lines)
+        rows.append(("", f"= {_vec(s.theta1, s.dtype)}   (α = {_num(s.lr)})"))
+    note = target_note(s)
+    if note:
+        rows.append(("Note", note))
+    rows.append(("Lesson", lesson(s)))
+    width = max(10, max(len(label) for label, _ in rows) + 2)
+    return "\n".join(f"{label:<{width}}{text}" for label, text in rows)
 
 
-def _latex_symbolic(s: WorkedStep) -> str:
-    return symbolic_theta1(s, r"\alpha").replace("−", "-").replace("·", r"\,")
+def _latex_symbolic(s: WorkedStep, alpha: str = r"\alpha") -> str:
+    terms = []
+    for t, g in zip(s.theta, s.gradient, strict=True):
+        c = -g
+        terms.append(f"{_tex(t)} {'-' if c < 0 else '+'} {_tex(abs(c), s.dtype)}\\,{alpha}")
+    return r"\begin{pmatrix}" + r" \\ ".join(terms) + r"\end{pmatrix}"
 
 
 def format_latex(s: WorkedStep) -> str:
-    """LaTeX: the gradient formula, the substituted step, and θ¹ when α is given."""
+    """LaTeX: the gradient formula, the substituted step, and θ¹, with α's value once it is given.
+
+    Numbers are written ``7.58\\times10^{-10}``; a note on y (:func:`target_note`) is a ``%`` comment.
+    """
     d = len(s.x)
     xs = r" \\ ".join(["1"] + [f"x_{{{j + 1}}}" for j in range(d)])
     out = [
         r"\nabla L = -\bigl(y - \sigma(z)\bigr)\,\sigma(z)\,\bigl(1 - \sigma(z)\bigr)"
         rf"\begin{{pmatrix}}{xs}\end{{pmatrix}}, \quad z = b + w^\top x",
         latex(s),
-        rf"z = {_num(s.z, s.dtype)}, \quad y - \sigma(z) = {_num(s.residual, s.dtype)}, \quad "
-        rf"\sigma'(z) = {_num(s.sigma_prime, s.dtype)}",
-        r"\theta^{1} = " + _latex_symbolic(s),
+        rf"z = {_tex(s.z, s.dtype)}, \quad y - \sigma(z) = {_tex(s.residual, s.dtype)}, \quad "
+        rf"\sigma'(z) = {_tex(s.sigma_prime, s.dtype)}",
     ]
-    if s.theta1 is not None:
-        vals = r" \\ ".join(_num(t, s.dtype) for t in s.theta1)
-        out.append(rf"\theta^{{1}} = \begin{{pmatrix}}{vals}\end{{pmatrix}}")
+    if s.theta1 is None:
+        out.append(r"\theta^{1} = " + _latex_symbolic(s))
+    else:
+        vals = r" \\ ".join(_tex(t, s.dtype) for t in s.theta1)
+        substituted = _latex_symbolic(s, r"\cdot " + _tex(s.lr))
+        out.append(rf"\theta^{{1}} = {substituted} = "
+                   rf"\begin{{pmatrix}}{vals}\end{{pmatrix}}, \quad \alpha = {_tex(s.lr)}")
+    note = target_note(s)
+    if note:
+        out.append(f"% {note}")
     return "\n".join(out)
 
 
@@ -320,4 +398,5 @@ def as_json(s: WorkedStep) -> dict:
         "expression": expression(s),
         "latex": latex(s),
         "lesson": lesson(s),
+        "note": target_note(s),
     }

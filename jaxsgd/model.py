@@ -196,6 +196,7 @@ class Model(NamedTuple):
     loss: Callable[[Any, jax.Array, jax.Array], jax.Array]
     init: Callable[[jax.Array, int], Any]
     name: str = "custom"
+    predict: Callable[[Any, jax.Array], jax.Array] | None = None  # h(x) for one example, in (0, 1), if known
 
 
 def _neuron_init(key, d: int, dtype=jnp.float32) -> Params:
@@ -205,7 +206,7 @@ def _neuron_init(key, d: int, dtype=jnp.float32) -> Params:
 
 def neuron() -> Model:
     """The sigmoid neuron ``σ(b + w·x)`` with ``½(y − h)²``, from θ = 0 (the default everywhere)."""
-    return Model(example_loss, _neuron_init, "sigmoid")
+    return Model(example_loss, _neuron_init, "sigmoid", predict)
 
 
 @functools.lru_cache(maxsize=64)  # one batch loss per loss function: jitted callers see the same object
@@ -236,13 +237,16 @@ class Layer(NamedTuple):
     b: jax.Array
 
 
-def _mlp_loss(params, x, y):
+def _mlp_predict(params, x):
     a = x
     for layer in params[:-1]:
         a = jnp.tanh(layer.w @ a + layer.b)
     out = params[-1]
-    h = sigmoid(out.b[0] + jnp.sum(out.w[0] * a))
-    return 0.5 * (y - h) ** 2
+    return sigmoid(out.b[0] + jnp.sum(out.w[0] * a))
+
+
+def _mlp_loss(params, x, y):
+    return 0.5 * (y - _mlp_predict(params, x)) ** 2
 
 
 def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
@@ -269,14 +273,14 @@ def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
                   for k, i, o in zip(keys, sizes[:-1], sizes[1:], strict=True)]
         return (*layers, Layer(jnp.zeros((1, widths[-1]), dtype), jnp.zeros((1,), dtype)))
 
-    return Model(_mlp_loss, init, "mlp:" + ",".join(map(str, widths)))
+    return Model(_mlp_loss, init, "mlp:" + ",".join(map(str, widths)), _mlp_predict)
 
 
 def from_spec(spec: str) -> Model:
     """The model a command line names: ``sigmoid`` (the neuron), ``mlp:H[,H…]`` (:func:`mlp` with those
     hidden widths), ``package.module:name``, an object with ``loss(params, x, y)`` and ``init(key, d)``
-    (attributes or functions), or ``package.module``, a module with those two functions, imported from the
-    current directory or ``sys.path``.
+    (attributes or functions; ``predict(params, x)`` too, for predictions and R²), or ``package.module``,
+    a module with those functions, imported from the current directory or ``sys.path``.
 
     >>> from_spec("mlp:16,8").name, from_spec("sigmoid").name
     ('mlp:16,8', 'sigmoid')
@@ -317,7 +321,8 @@ def from_spec(spec: str) -> Model:
     if not callable(loss) or not callable(init):
         raise ModelError(f"model {text!r}: {name or module} needs callable loss(params, x, y) and init(key, d) "
                          "(attributes or functions)")
-    return Model(loss, init, text)
+    predict = getattr(obj, "predict", None)
+    return Model(loss, init, text, predict if callable(predict) else None)
 
 
 def _first_line(e: BaseException) -> str:

@@ -213,3 +213,56 @@ def test_the_neuron_named_as_a_model_is_the_default_study():
     c = study.run_study(x, y, cfg, loss=model.example_loss, params=lambda key, d: model.init_params(d))
     for r in (b, c):
         assert [row.arrivals.tolist() for row in r.runs] == [row.arrivals.tolist() for row in a.runs]
+
+
+def test_train_an_mlp_save_resume_and_predict_as_one_run(tmp_path, capsys):
+    import json
+
+    from jaxsgd.cli import main
+
+    ck = tmp_path / "mlp.npz"
+    base = ["train", "--rows", "2000", "--model", "mlp:4", "--json", "--quiet"]
+    assert main([*base, "--epochs", "4"]) == 0
+    straight = json.loads(capsys.readouterr().out)
+    assert main([*base, "--epochs", "2", "--save", str(ck)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ck), "--epochs", "4", "--json", "--quiet"]) == 0  # its model remembered
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["model"] == "mlp:4" and resumed["params"] == straight["params"]  # bit for bit
+    state, _, meta = train.load_checkpoint(ck, params_template=model.mlp((4,)).init(jax.random.key(0), 2))
+    assert meta["model"] == "mlp:4" and [layer.w.shape for layer in state.params] == [(4, 2), (1, 4)]
+    rows = tmp_path / "rows.csv"
+    rows.write_text(",".join(meta["features"]) + "\n0.5,1.0\n-1.0,2.0\n")
+    assert main(["predict", "--checkpoint", str(ck), "--data", str(rows)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    m = model.mlp((4,))
+    tr = train.load_checkpoint(ck, params_template=m.init(jax.random.key(0), 2))[1]
+    want = tr.price(np.asarray(jax.vmap(m.predict, in_axes=(None, 0))(state.params, jnp.asarray(
+        tr.features(np.array([[0.5, 1.0], [-1.0, 2.0]])), jnp.float32)), np.float64))
+    assert [float(line.split(",")[1]) for line in out[1:]] == pytest.approx(np.round(want, 2).tolist(), abs=0.006)
+
+
+def test_resuming_onto_another_model_is_refused_in_one_line(tmp_path, capsys):
+    from jaxsgd.cli import main
+
+    ck = tmp_path / "neuron.npz"
+    assert main(["train", "--rows", "500", "--epochs", "1", "--save", str(ck), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ck), "--epochs", "2", "--model", "mlp:4", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoint holds model sigmoid, not mlp:4" in err
+
+
+def test_a_checkpoints_parameters_must_fit_its_model(tmp_path):
+    m = model.mlp((4,))
+    state = train.TrainState.create(m.init(jax.random.key(0), 2), optimizer=train.make_optimizer("sgd"),
+                                    key=jax.random.key(0))
+    from jaxsgd import data
+
+    tr = data.Transform(np.zeros(2), np.ones(2), 0.0, 1.0)
+    meta = {"model": "mlp:4", "features": ["a", "b"], "target": "y", "optimizer": "sgd", "lr": 0.5,
+            "batch_size": 8, "seed": 0, "source": "test"}
+    p = tmp_path / "ck.npz"
+    train.save_checkpoint(p, state, tr, meta)
+    with pytest.raises(InputError, match="do not fit model mlp:4"):
+        train.load_checkpoint(p, params_template=model.mlp((5,)).init(jax.random.key(0), 2))

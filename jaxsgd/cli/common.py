@@ -291,11 +291,13 @@ class Progress:
 
 
 # ---------------------------------------------------------------- the model
-def add_model_option(p) -> None:
-    p.add_argument("--model", default="sigmoid", metavar="MODEL",
-                   help="sigmoid (the neuron σ(b + w·x), default), mlp:H[,H…] (tanh hidden layers of widths H, a "
-                        "sigmoid output, e.g. mlp:16 or mlp:32,16; initialised from --seed), or package.module:name, "
-                        "your own: an object with loss(params, x, y) for one example and init(key, d)")
+def add_model_option(p, *, resumable: bool = False) -> None:
+    default = "default: sigmoid, or the --resume checkpoint's" if resumable else "default: sigmoid"
+    p.add_argument("--model", default=None if resumable else "sigmoid", metavar="MODEL",
+                   help="sigmoid (the neuron σ(b + w·x)), mlp:H[,H…] (tanh hidden layers of widths H, a sigmoid "
+                        "output, e.g. mlp:16 or mlp:32,16; initialised from --seed), or your own: package.module:name "
+                        "(an object with loss(params, x, y) for one example, init(key, d) and, for predictions, "
+                        f"predict(params, x)) or package.module (a module with those functions) ({default})")
 
 
 def model_of(a, command: str):

@@ -10,7 +10,8 @@ from jaxsgd.defaults import STEP_DTYPES
 def add(sub):
     p = sub.add_parser("step", help="the exercise's worked SGD step, written out", description=(
         "One SGD step θ¹ = θ⁰ − α∇L on one example, with the formula, the substituted "
-        "expression and the numbers. Example: jaxsgd step --theta 4 5 6 --x 1 2 --y 3"))
+        "expression and the numbers, and a lesson judged from the change θ¹ − θ⁰; a target y outside "
+        "σ's range (0, 1) gets a note. Example: jaxsgd step --theta 4,5,6 --x 1,2 --y 3 --lr 0.1"))
     p.add_argument("--theta", nargs="+", action=C.NumberList, required=True, metavar="T",
                    help="θ⁰ = b w1 ... wd: the starting parameters, one more than the features (required)")
     p.add_argument("--x", nargs="+", action=C.NumberList, required=True, metavar="X",

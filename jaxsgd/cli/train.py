@@ -69,6 +69,7 @@ def add(sub):
                    help="draw the loss against examples seen to PATH (needs matplotlib; default: no plot). "
                         + PLOT_RULE)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr (warnings still show)")
+    C.add_model_option(p, resumable=True)
     p.add_argument("--shard-data", action="store_true",
                    help="with several processes: each reads only its share of the --data rows (Parquet row "
                         "groups or CSV byte ranges) and shuffles within it (default: every process reads all rows)")
@@ -91,7 +92,7 @@ def run(a) -> int:
         data=data_source(a, "train") if given or not a.resume else None, batch_size=a.batch_size, lr=a.lr,
         epochs=a.epochs, optimizer=a.optimizer, seed=a.seed,
         val_fraction=a.val_fraction, save=a.save, resume=a.resume, drop_last=not a.keep_last_batch,
-        shuffle=a.shuffle)
+        shuffle=a.shuffle, model=a.model)
     plot_id = None
     if a.plot:
         check_plot(a.plot, "train", {"csv": a.csv, "save": a.save, "resume": a.resume})
@@ -129,9 +130,11 @@ def _r2(v: float) -> str:
 
 def format_report(r) -> str:
     """The text report of a :class:`jaxsgd.train.TrainReport`."""
+    head = f"trained {r.epochs} epochs on {r.source} ({r.n_train} train / {r.n_val} validation rows)"
+    if r.model != "sigmoid":
+        return "\n".join(_model_report(r, head))
     names = ["b"] + [f"w[{n}]" for n in r.feature_names]
-    lines = [f"trained {r.epochs} epochs on {r.source} ({r.n_train} train / {r.n_val} validation rows)",
-             "θ (scaled units):"]
+    lines = [head, "θ (scaled units):"]
     true = r.true_params
     for i, (n, v) in enumerate(zip(names, r.params, strict=True)):
         lines.append(f"  {n:<24} {v: .6f}" + (f"   true {true[i]: .6f}" if true else ""))
@@ -148,6 +151,23 @@ def format_report(r) -> str:
     if r.examples_per_second:
         lines.append(f"speed: {r.examples_per_second:,.0f} examples/s (median epoch)")
     return "\n".join(lines)
+
+
+def _model_report(r, head) -> list[str]:
+    lo, hi = r.price_scale
+    lines = [f"{head}, model {r.model}",
+             f"parameters: {len(r.params)} numbers (largest in size {max(abs(v) for v in r.params):.4g}); "
+             f"price = {lo:,.6g} + {hi - lo:,.6g}·h"]
+    for part, rmse, r2, loss in (("train", r.train_rmse, r.train_r2, r.train_loss),
+                                 ("valid", r.val_rmse, r.val_r2, r.val_loss)):
+        if loss is None:
+            continue
+        shown = ("(the model has no predict: no RMSE or R²)" if rmse != rmse else
+                 f"RMSE {_amount(rmse)}  R² {_r2(r2)}")
+        lines.append(f"{part}: {shown}  loss {loss:.6g}")
+    if r.examples_per_second:
+        lines.append(f"speed: {r.examples_per_second:,.0f} examples/s (median epoch)")
+    return lines
 
 
 def plot_losses(report, path, replaceable=None):
@@ -189,14 +209,26 @@ def add_predict(sub):
 
 
 def run_predict(a) -> int:
+    import jax
+
     from jaxsgd import data, train
 
     def go():
         state, transform, meta = train.load_checkpoint(a.checkpoint)
+        spec = meta.get("model", "sigmoid")
+        model = None
+        if spec != "sigmoid":
+            from jaxsgd import model as model_mod
+
+            model = model_mod.from_spec(spec)
+            if model.predict is None:
+                raise model_mod.ModelError(f"model {spec} has no predict(params, x): add one to predict with it")
+            template = model.init(jax.random.key(0), len(meta["features"]))
+            state, transform, meta = train.load_checkpoint(a.checkpoint, params_template=template)
         ds = data.load_table(a.csv, meta["features"], None, drop_missing=a.drop_missing,
                            needed_by="the checkpoint")
         return ds, train.predict_prices(state.params, transform, ds.x, feature_names=ds.feature_names,
-                                        lines=ds.lines, unit=ds.unit)
+                                        lines=ds.lines, unit=ds.unit, model=model)
 
     ds, preds = C.guard(go, "predict")
     if ds.dropped_lines:

@@ -32,10 +32,15 @@ in the dtype of ``x``:
   number grows like k!/πᵏ there), the pole terms must cancel down to
   ``e^{−|x|}`` in the tails; the radius was chosen from the measured crossover
   in float64 (README's accuracy table). For k < 8, ``"closed_form"``, whose
-  cancellation near 0 is mild at low order.
+  cancellation near 0 is mild at low order, except near 0 at even k (|x| ≤ 1), where σ⁽ᵏ⁾ → 0 and
+  the tanh form ``2⁻ᵏ⁻¹ Pₖ(tanh(x/2))``, T times a polynomial in T², keeps the relative accuracy.
 
-Overflow: ``|σ⁽ᵏ⁾|`` peaks near x = 0 at about ``2·k!/πᵏ⁺¹``; that exceeds float32's
-range from k = 50 and float64's from k ≈ 218: there the result is ±inf, never NaN.
+Range: ``|σ⁽ᵏ⁾|`` peaks near x = 0 at about ``2·k!/πᵏ⁺¹``, which exceeds float32's range from
+k = 50 and float64's from k ≈ 218; coefficients and ``k!`` exceed it sooner. Where they do, every
+factor of that size is kept as a logarithm split into a whole number of octaves and a remainder,
+and applied once, at the end, as an exact power of two: a value the dtype holds comes back finite
+(σ⁽⁵⁰⁾(0.001) = −4.36e37 in float32; σ⁽⁵⁰⁾(0) = 0 exactly), one it does not is ±inf, never NaN.
+Orders go up to :data:`NUMERIC_MAX_ORDER` (``ACCURACY_MAX_ORDER``, as ``jaxsgd check``): higher ones raise.
 
 >>> round(float(sigmoid_derivative(0.0, 3)), 6)
 -0.125
@@ -53,36 +58,91 @@ import numpy as np
 from jax import lax
 from jax.experimental import jet
 
-from jaxsgd.derivatives._polynomials import eulerian
+from jaxsgd.defaults import ACCURACY_MAX_ORDER
+from jaxsgd.derivatives._polynomials import eulerian, tanh_polynomial
 from jaxsgd.errors import InputError
 
 METHODS = ("auto", "closed_form", "pole", "taylor", "nested_grad", "naive_grad")
 POLE_TERMS = 64
 POLE_MIN_ORDER = 8
+NUMERIC_MAX_ORDER = ACCURACY_MAX_ORDER  # the highest order any method evaluates (jaxsgd check is held to the same)
+NAIVE_GRAD_MAX_ORDER = 10  # naive nesting compiles ~2.9× longer per order: ~15 s at 10, minutes at 12
+TANH_RADIUS = 1.0  # even k < 8: the tanh form for |x| ≤ this, where σ⁽ᵏ⁾ → 0 at x = 0
 
 
 @functools.cache
 def _eulerian_logs(k: int):
-    """``log A(k, j)`` and signs ``(−1)ʲ`` for j = 0..k−1, in float64."""
-    logs = np.array([math.log(eulerian(k, j)) for j in range(k)], np.float64)
-    signs = np.array([(-1.0) ** j for j in range(k)], np.float64)
-    return logs, signs
+    """``log A(k, j) = nⱼ·ln 2 + rⱼ`` for j = 0..k−1: integers ``nⱼ`` and ``rⱼ ∈ [0, ln 2)``.
+
+    The split keeps the coefficients' size out of the rounding: ``rⱼ`` is small, ``nⱼ`` is applied as an
+    exact power of two (:func:`_exp_times_pow2`).
+    """
+    n, r = [], []
+    for j in range(k):
+        a = eulerian(k, j)
+        e = a.bit_length() - 1
+        n.append(e)
+        r.append(math.log(a / 2**e))  # a / 2**e ∈ [1, 2), correctly rounded
+    return np.array(n, np.int64), np.array(r, np.float64), np.array([(-1.0) ** j for j in range(k)])
+
+
+# ln 2 in two parts (Cody and Waite): p·LN2_HI is exact for |p| < 2¹², so p·ln 2 loses nothing to rounding
+_LN2 = {4: (0.693145751953125, 1.428606765330187045e-06),
+        8: (6.93147180369123816490e-01, 1.90821492927058770002e-10)}
+
+
+def _ln2_parts(dt):
+    size = jnp.dtype(dt).itemsize
+    if size in _LN2:
+        return _LN2[size]
+    hi = float(np.asarray(math.log(2.0), dt))  # float16, bfloat16: one part suffices for their few bits
+    return hi, math.log(2.0) - hi
+
+
+def _pow2(n, dt):
+    """``2ⁿ`` exactly, for whole ``n`` in the dtype's normal range (built from its bits)."""
+    fi = jnp.finfo(dt)
+    bits = jnp.dtype(dt).itemsize * 8
+    itype = jnp.dtype(f"int{bits}")
+    n = jnp.clip(n, int(fi.minexp), int(fi.maxexp) - 1).astype(itype)
+    return lax.bitcast_convert_type((n + (int(fi.maxexp) - 1)) << int(fi.nmant), dt)
+
+
+def _exp_times_pow2(arg, n):
+    """``exp(arg)·2ⁿ`` rounded once, where either factor alone may overflow or underflow.
+
+    ``arg = p·ln 2 + s`` with whole p and ``|s| ≤ ln 2 / 2``; the result is ``eˢ·2^(n+p)``, the power of two
+    applied in two exact halves. ``arg = −∞`` gives 0; a result beyond the dtype is ±inf, honestly.
+    """
+    dt = arg.dtype
+    fi = jnp.finfo(dt)
+    hi, lo = _ln2_parts(dt)
+    zero = arg == -jnp.inf
+    arg = jnp.where(zero, 0, arg)
+    p = jnp.clip(jnp.round(arg * (1 / math.log(2.0))), -2.0**20, 2.0**20)  # whole, and held by int32
+    s = (arg - p * jnp.asarray(hi, dt)) - p * jnp.asarray(lo, dt)
+    itype = jnp.dtype(f"int{jnp.dtype(dt).itemsize * 8}")
+    t = jnp.clip(p.astype(itype) + jnp.asarray(n).astype(itype),
+                 int(fi.minexp) - int(fi.nmant) - 2, int(fi.maxexp) + 1)
+    half = t // 2
+    return jnp.where(zero, 0, jnp.exp(s) * _pow2(half, dt) * _pow2(t - half, dt))
 
 
 def _closed_form(x, k: int):
     """The Eulerian sum (k ≥ 1; σ itself for k = 0).
 
     With ``a = −|x|``, ``q = eᵃ ∈ (0, 1]``: ``σ⁽ᵏ⁾(a) = (1 + q)^{−(k+1)} Σⱼ (−1)ʲ A(k, j) qʲ⁺¹``
-    (Horner in q), and ``σ⁽ᵏ⁾(x) = (−1)ᵏ⁺¹ σ⁽ᵏ⁾(−x)``. Where the coefficients do not
-    fit the dtype the terms are formed in log space instead.
+    (Horner in q), and ``σ⁽ᵏ⁾(x) = (−1)ᵏ⁺¹ σ⁽ᵏ⁾(−x)``. Where the coefficients do not fit the dtype the
+    terms are scaled by the largest, ``A(k, j*) q^{j*+1}``: the sum is of numbers ≤ 1 and the scale,
+    ``exp(log A(k, j*) + (j* + 1)a − (k + 1) log(1 + q))``, is applied once (:func:`_exp_times_pow2`).
     """
     if k == 0:
         return jax.nn.sigmoid(x)
     dt = x.dtype
     a = -jnp.abs(x)
     flip = jnp.where(x > 0, (-1.0) ** (k + 1), 1.0).astype(dt)
-    logs, signs = _eulerian_logs(k)
-    if logs.max() < 0.9 * math.log(float(jnp.finfo(dt).max)):
+    ns, rs, signs = _eulerian_logs(k)
+    if (ns.max() + 1) * math.log(2.0) < 0.9 * math.log(float(jnp.finfo(dt).max)):
         q = jnp.exp(a)
         coeffs = np.array([float((-1) ** j * eulerian(k, j)) for j in range(k)])[::-1]
         cs = jnp.asarray(coeffs, dt)
@@ -90,21 +150,21 @@ def _closed_form(x, k: int):
         # Horner in q; unrolled so that XLA fuses it into one elementwise kernel
         acc = lax.fori_loop(0, k, lambda i, acc: acc * q + cs[i], jnp.zeros_like(q), unroll=True)
         return flip * acc * q * jnp.exp(-(k + 1) * jnp.log1p(q))
-    j = np.arange(k, dtype=np.float64)
-    ls = jax.nn.log_sigmoid(a)[..., None]
-    lt = jax.nn.log_sigmoid(-a)[..., None]
-    def row(v):
-        return jnp.asarray(v, dt).reshape((1,) * x.ndim + (k,))
+    itype = jnp.dtype(f"int{jnp.dtype(dt).itemsize * 8}")
+    def row(v, t):  # shaped to broadcast against x[..., None] (rank promotion stays explicit)
+        return jnp.asarray(v, t).reshape((1,) * x.ndim + (k,))
 
-    logm = row(logs) + row(j + 1) * ls + row(k - j) * lt
-    total = jnp.sum(row(signs) * jnp.exp(logm), axis=-1)
-    dominant = jnp.asarray(signs, dt)[jnp.argmax(logm, axis=-1)]
-    return flip * _overflow_to_inf(total, dominant)
-
-
-def _overflow_to_inf(total, dominant_sign):
-    """inf − inf from overflowing terms means the true value is out of range: ±inf, not NaN."""
-    return jnp.where(jnp.isnan(total), dominant_sign * jnp.inf, total)
+    j, n_j, r_j, sign_j = row(np.arange(k), itype), row(ns, itype), row(rs, dt), row(signs, dt)
+    ln2 = jnp.asarray(math.log(2.0), dt)
+    aa = a[..., None]
+    # log of term j, up to the common factor (1 + q)^{−(k+1)}: nⱼ ln 2 + rⱼ + (j + 1)a; its largest, j*
+    star = jnp.argmax(n_j.astype(dt) * ln2 + r_j + (j + 1).astype(dt) * aa, axis=-1)[..., None]
+    n_star, r_star = jnp.take(ns.astype(itype), star), jnp.take(rs.astype(dt), star)
+    d = (n_j - n_star).astype(dt) * ln2 + (r_j - r_star) + (j - star).astype(dt) * aa
+    total = jnp.sum(sign_j * jnp.exp(d), axis=-1)  # term j* is 1: no overflow, no 0/0
+    log_scale = r_star[..., 0] + (star[..., 0] + 1).astype(dt) * a - (k + 1) * jnp.log1p(jnp.exp(a))
+    mag = _exp_times_pow2(log_scale + jnp.log(jnp.abs(total)), n_star[..., 0])
+    return flip * jnp.sign(total) * mag
 
 
 def pole_terms(k: int, dtype) -> int:
@@ -118,6 +178,43 @@ def pole_terms(k: int, dtype) -> int:
     return max(4, min(POLE_TERMS, math.ceil(w0 * eps ** (-1.0 / (k + 1)) / (2 * math.pi))))
 
 
+@functools.cache
+def _pole_scale(k: int):
+    """``log(2·k!/πᵏ⁺¹) = n·ln 2 + r``: whole n and ``r ∈ [0, ln 2)``, to 30 digits (mpmath)."""
+    import mpmath as mp
+
+    with mp.workdps(30 + len(str(k))):
+        log_g = mp.log(2) + mp.loggamma(k + 1) - (k + 1) * mp.log(mp.pi)
+        n = int(mp.floor(log_g / mp.log(2)))
+        return n, float(log_g - n * mp.log(2))
+
+
+def _pole_polar(x, k: int, terms: int):
+    """The pole sum in polar form, every factor of its size kept in logarithms.
+
+    With ``u = x/π`` and ``ρₘ² = u² + (2m + 1)²``, the m-th pair of poles gives
+    ``2·k!/πᵏ⁺¹ · ρₘ^{−(k+1)} · cos((k + 1)θₘ)``, ``θₘ = −π/2 + arctan(u/(2m + 1))``. The cosine is
+    taken of ``(k + 1)·arctan(u/(2m + 1))`` shifted by the exact quarter turns ``(k + 1)·π/2``, so it is
+    exactly 0 at x = 0 for even k and keeps its relative accuracy near there; the terms are scaled by
+    the largest and ``2·k!/πᵏ⁺¹`` is applied once with the result (:func:`_exp_times_pow2`).
+    """
+    dt = x.dtype
+    u = (x * jnp.asarray(1 / math.pi, dt))[..., None]
+    odd = jnp.asarray(2 * np.arange(terms) + 1, dt).reshape((1,) * x.ndim + (terms,))
+    psi = (k + 1) * jnp.arctan(u / odd)
+    quarter = (k + 1) % 4  # cos(ψ − quarter·π/2)
+    cos = (jnp.cos(psi), jnp.sin(psi), -jnp.cos(psi), -jnp.sin(psi))[quarter]
+    log_rho2 = jnp.concatenate([jnp.log1p(u[..., :1] ** 2), jnp.log(u**2 + odd[..., 1:] ** 2)], axis=-1)
+    logs = jnp.log(jnp.abs(cos)) - (0.5 * (k + 1)) * log_rho2
+    top = jnp.max(logs, axis=-1)
+    zero = top == -jnp.inf  # every cosine 0: x = 0 at even k
+    top = jnp.where(zero, 0, top)
+    total = jnp.sum(jnp.sign(cos) * jnp.exp(logs - top[..., None]), axis=-1)
+    n, r = _pole_scale(k)
+    mag = _exp_times_pow2(top + jnp.log(jnp.abs(total)) + jnp.asarray(r, dt), n)
+    return jnp.where(zero, 0, jnp.sign(total) * mag)
+
+
 def _pole(x, k: int, terms: int | None = None):
     if k == 0:
         return jax.nn.sigmoid(x)
@@ -126,20 +223,19 @@ def _pole(x, k: int, terms: int | None = None):
     if math.lgamma(k + 1) < 0.9 * math.log(float(jnp.finfo(dt).max)):
         # 2·k!·Re[w^{−(k+1)}], w = x − iπ(2m+1): w/8 (exact scaling) is raised to k + 1 by
         # repeated squaring, then inverted once. Only the rounding of π(2m+1) is amplified
-        # (k + 1 times); terms are unrolled so that XLA fuses the sum into one kernel.
+        # (k + 1 times); terms are unrolled so that XLA fuses the sum into one kernel. Beyond
+        # pole_radius(k) the powers could overflow: the polar form takes over there.
+        near = jnp.abs(x) <= pole_radius(k)
+        xn = jnp.where(near, x, 0)
         total = jnp.zeros_like(x)
         for m in range(terms):
-            pr, pi = _cpow(x * 0.125, jnp.asarray(-math.pi * (2 * m + 1) / 8, dt), k + 1)
+            pr, pi = _cpow(xn * 0.125, jnp.asarray(-math.pi * (2 * m + 1) / 8, dt), k + 1)
             h = jnp.hypot(pr, pi)
             total = total + (pr / h) / h  # Re(1/P) without overflowing |P|²
         total = jnp.asarray(2.0 * math.exp(math.lgamma(k + 1) - (k + 1) * math.log(8.0)), dt) * total
-    else:  # k! beyond the dtype: polar form, magnitude in log space
-        c = jnp.asarray(np.pi * (2 * np.arange(terms) + 1), dt).reshape((1,) * x.ndim + (terms,))
-        xs = x[..., None]
-        log_r = 0.5 * jnp.log(xs * xs + c * c)
-        mag = jnp.exp(jnp.asarray(math.lgamma(k + 1) + math.log(2.0), dt) - (k + 1) * log_r)
-        parts = mag * jnp.cos((k + 1) * jnp.arctan2(-c, xs))
-        total = _overflow_to_inf(jnp.sum(parts, axis=-1), jnp.sign(parts[..., 0]))
+        total = jnp.where(near, total, _pole_polar(jnp.where(near, pole_radius(k), x), k, terms))
+    else:  # k! beyond the dtype
+        total = _pole_polar(x, k, terms)
     return total if k % 2 == 0 else -total
 
 
@@ -160,10 +256,32 @@ def pole_radius(k: int) -> float:
     return 2.0 + 0.25 * k
 
 
+def _tanh_form(x, k: int):
+    """``σ⁽ᵏ⁾(x) = 2⁻ᵏ⁻¹ Pₖ(T)``, ``T = tanh(x/2)``, Horner in T² (k ≥ 1).
+
+    For even k, Pₖ is T times a polynomial in T² that is nonzero at 0, so the value keeps its relative
+    accuracy as x → 0 (the Eulerian sum cancels to O(x) there); ``1 − T²`` loses the tails.
+    """
+    coeffs = tanh_polynomial(k)
+    t = jnp.tanh(x * 0.5)
+    t2 = t * t
+    parity = k % 2 == 0  # even k: odd powers of T only
+    cs = [float(c) for c in coeffs[1 if parity else 0::2]][::-1]
+    acc = jnp.zeros_like(x)
+    for c in cs:
+        acc = acc * t2 + jnp.asarray(c, x.dtype)
+    acc = acc * t if parity else acc
+    return acc * jnp.asarray(2.0 ** -(k + 1), x.dtype)
+
+
 def _auto(x, k: int):
-    """The pole expansion near 0, the Eulerian form beyond ``pole_radius(k)``."""
+    """The pole expansion near 0, the Eulerian form beyond ``pole_radius(k)``; below order 8 the Eulerian
+    form, and for even orders the tanh form near 0."""
     if k < POLE_MIN_ORDER:
-        return _closed_form(x, k)
+        if k == 0 or k % 2:
+            return _closed_form(x, k)
+        near = jnp.abs(x) <= TANH_RADIUS
+        return jnp.where(near, _tanh_form(jnp.where(near, x, 0), k), _closed_form(jnp.where(near, 1, x), k))
     use_pole = jnp.abs(x) <= pole_radius(k)
     return jnp.where(use_pole, _pole(jnp.where(use_pole, x, 0), k), _closed_form(jnp.where(use_pole, 1, x), k))
 
@@ -245,13 +363,43 @@ _IMPL = {
 def sigmoid_derivative(x, k: int, *, method: str = "auto"):
     """The k-th derivative of σ at ``x`` (elementwise, dtype of ``x``; k = 0 is σ).
 
+    ``σ⁽ᵏ⁾(x) = Σⱼ (−1)ʲ A(k, j) σ(x)ʲ⁺¹ σ(−x)ᵏ⁻ʲ`` with the Eulerian numbers ``A(k, j)``, evaluated as the
+    module docstring describes. With ``"auto"`` (and ``"nested_grad"``, built on it) a value the dtype
+    holds comes back finite and to a relative error of a few ``(k + 1)·ε·(1 + κ)``, where
+    ``κ = |x·σ⁽ᵏ⁺¹⁾(x)/σ⁽ᵏ⁾(x)|`` is the condition number in x (``tests/test_numeric.py``); exact zeros
+    (x = 0 at even k ≥ 2) are exactly 0. A value beyond the dtype's range is ±inf with the right
+    sign, honestly: ``|σ⁽ᵏ⁾|`` peaks near 0 at about ``2·k!/πᵏ⁺¹``, beyond float32 from k = 50 (float64
+    holds every value up to the bound: at most 1.1e108, at k = 100). A value below the smallest normal
+    number may be flushed to 0 by the backend. The other methods hold only in their domains.
+
+    Args:
+      x: a number or array; integers are taken as the default float dtype.
+      k: the order, a whole number from 0 to :data:`NUMERIC_MAX_ORDER` (``jaxsgd.defaults.ACCURACY_MAX_ORDER``,
+        the bound of ``jaxsgd check --max-order``); ``"naive_grad"`` stops at
+        :data:`NAIVE_GRAD_MAX_ORDER`.
+      method: one of :data:`METHODS`.
+
+    Returns:
+      ``σ⁽ᵏ⁾(x)``, the shape and floating dtype of ``x``.
+
+    Raises:
+      InputError: an order that is not whole, below 0 or above the bound; an unknown method.
+
     >>> float(sigmoid_derivative(1.0, 1, method="nested_grad")) == float(sigmoid_derivative(1.0, 1))
     True
+    >>> f"{float(sigmoid_derivative(jnp.float32(0.001), 50)):.5e}"  # float32 holds it (max 3.4e38)
+    '-4.36377e+37'
+    >>> float(sigmoid_derivative(jnp.float32(0.0), 50))
+    0.0
     """
-    if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 0:
-        raise InputError(f"the order k must be a whole number ≥ 0, got {k!r}")
     if method not in _IMPL:
         raise InputError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if not isinstance(k, int | np.integer) or isinstance(k, bool) or not 0 <= k <= NUMERIC_MAX_ORDER:
+        raise InputError(f"the order k must be a whole number from 0 to {NUMERIC_MAX_ORDER} (ACCURACY_MAX_ORDER, the "
+                         f"highest order the numerical methods are checked to), got {k!r}")
+    if method == "naive_grad" and k > NAIVE_GRAD_MAX_ORDER:
+        raise InputError(f"method 'naive_grad' takes orders up to {NAIVE_GRAD_MAX_ORDER} (its compile time grows "
+                         f"~2.9× per order), got {k}; use method 'nested_grad' or 'auto' for higher orders")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))

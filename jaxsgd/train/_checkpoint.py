@@ -46,8 +46,13 @@ def save_checkpoint(path, state: TrainState, transform: Transform, meta: dict, *
     path = os.fspath(path)
     leaves = jax.tree.leaves(state.opt_state)
     arrays = {f"opt_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    if isinstance(state.params, Params):
+        arrays["theta"] = np.asarray(state.params.to_theta())
+    else:  # any model's pytree: its leaves in order; the structure comes back from the model's init on load
+        params = jax.tree.leaves(state.params)
+        arrays.update({f"param_{i}": np.asarray(leaf) for i, leaf in enumerate(params)})
+        meta = {**meta, "n_params": len(params)}
     arrays.update(
-        theta=np.asarray(state.params.to_theta()),
         key=np.asarray(state.key),
         epoch=np.asarray(state.epoch),
         mean=transform.mean,
@@ -174,12 +179,15 @@ def _history(path, h, epoch: int) -> None:
                               f"{epoch} epochs")
 
 
-def load_checkpoint(path, opt_template=None):
+def load_checkpoint(path, opt_template=None, params_template=None):
     """Reads a checkpoint: ``(state, transform, meta)``.
 
     ``opt_template`` is an optimizer state of the right structure (from
     ``optimizer.init``); without it the returned state's ``opt_state`` is the
-    flat list of leaves.
+    flat list of leaves. A checkpoint of another model than the neuron
+    (``meta["model"]``) holds its parameters' leaves: ``params_template`` (e.g.
+    the model's ``init(key, d)``) gives their structure and must match every
+    leaf's shape; without it ``params`` is the list of leaves.
 
     Raises ``CheckpointError`` ("not a jaxsgd checkpoint: …") for anything that
     is not a complete checkpoint: a directory, an empty file, a plain ``.npy``,
@@ -191,9 +199,18 @@ def load_checkpoint(path, opt_template=None):
     data = _read(path)
     meta = _meta(path, data)
     d = len(meta["features"])
-    theta = _array(path, data, "theta", (d + 1,))
-    if not np.all(np.abs(theta) <= np.finfo(np.float32).max):
-        raise _not_ours(path, "theta is beyond the float32 range")
+    model = meta.get("model", "sigmoid")
+    if not isinstance(model, str) or not model:
+        raise _not_ours(path, "its model is not named")
+    if model == "sigmoid":
+        theta = _array(path, data, "theta", (d + 1,))
+        if not np.all(np.abs(theta) <= np.finfo(np.float32).max):
+            raise _not_ours(path, "theta is beyond the float32 range")
+    else:
+        count = meta.get("n_params")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 10_000:
+            raise _not_ours(path, "its count of parameter arrays is missing or out of range")
+        theta = [_array(path, data, f"param_{i}", np.shape(data.get(f"param_{i}"))) for i in range(count)]
     mean = _array(path, data, "mean", (d,))
     std = _array(path, data, "std", (d,))
     lo, hi = (float(v) for v in _array(path, data, "y_range", (2,)))
@@ -219,7 +236,16 @@ def load_checkpoint(path, opt_template=None):
         opt_state = jax.tree.unflatten(treedef, [jnp.asarray(leaf) for leaf in leaves])
     else:
         opt_state = [jnp.asarray(leaf) for leaf in leaves]
-    params = Params.from_theta(jnp.asarray(theta, jnp.float32))
+    if model == "sigmoid":
+        params = Params.from_theta(jnp.asarray(theta, jnp.float32))
+    elif params_template is not None:
+        want = [np.shape(leaf) for leaf in jax.tree.leaves(params_template)]
+        if want != [leaf.shape for leaf in theta]:
+            raise CheckpointError(f"{path}: the checkpoint's parameters do not fit model {model} on {d} features "
+                                  f"(shapes {[leaf.shape for leaf in theta]}, the model's {want})")
+        params = jax.tree.unflatten(jax.tree.structure(params_template), [jnp.asarray(leaf) for leaf in theta])
+    else:
+        params = [jnp.asarray(leaf) for leaf in theta]
     state = TrainState(params, opt_state, jnp.asarray(key, jnp.uint32), jnp.asarray(epoch, jnp.int32))
     return state, Transform(mean.astype(np.float64), std.astype(np.float64), lo, hi), meta
 

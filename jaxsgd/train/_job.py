@@ -13,19 +13,21 @@ import os
 import sys
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from jaxsgd import checks, defaults
 from jaxsgd import data as data_mod
 from jaxsgd.distributed import every_process, is_writer, mean_over_processes, process_count, process_index
 from jaxsgd.errors import CheckpointError, OutputError, TrainingStopped
-from jaxsgd.model import init_params
+from jaxsgd.model import check_model, from_spec, init_params
 from jaxsgd.paths import check_output, file_id
 from jaxsgd.train._checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from jaxsgd.train._engine import TrainState
 from jaxsgd.train._fit import History, fit
-from jaxsgd.train._metrics import metrics, raw_unit_warnings, raw_units, shared_transform
+from jaxsgd.train._metrics import Metrics, metrics, raw_unit_warnings, raw_units, shared_transform
 from jaxsgd.train._optimizers import make_optimizer
 from jaxsgd.train._reference import evaluate_loss, full_batch_reference
 from jaxsgd.train._shuffles import seed_key
@@ -54,6 +56,10 @@ class TrainConfig(NamedTuple):
     resume: str | None = None
     drop_last: bool = True
     shuffle: str = "auto"
+    model: str | None = None  # a jaxsgd.model.from_spec name; None: the checkpoint's, else "sigmoid"
+
+
+MODEL_KEY = 0x1417  # folded into the seed's key for a model's init (the study starts its runs alike)
 
 
 class TrainReport(NamedTuple):
@@ -81,6 +87,8 @@ class TrainReport(NamedTuple):
     warnings: list
     true_params: list | None  # the built-in data's true θ in scaled units; None for a CSV
     save_error: str | None = None  # the last checkpoint could not be written: why, and what to do
+    model: str = "sigmoid"  # the model trained; for any other than the neuron, ``params`` is its flat vector and
+    # raw_params, price_per_unit are empty
 
 
 def _stderr(line: str) -> None:
@@ -129,8 +137,15 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
         seed = 0 if cfg.seed is None else cfg.seed
         return cfg._replace(data=data_mod.DataSource(seed=seed) if cfg.data is None else cfg.data,
                             batch_size=defaults.BATCH_SIZE if cfg.batch_size is None else cfg.batch_size,
-                            lr=defaults.LEARNING_RATE if cfg.lr is None else cfg.lr, seed=seed), None
+                            lr=defaults.LEARNING_RATE if cfg.lr is None else cfg.lr, seed=seed,
+                            model=cfg.model or "sigmoid"), None
     _, _, meta = load_checkpoint(cfg.resume)
+    trained = meta.get("model", "sigmoid")
+    if cfg.model is not None and cfg.model != trained:
+        raise CheckpointError(lambda n: f"{cfg.resume}: checkpoint holds model {trained}, not {cfg.model}: resume "
+                                        f"with {n('model')} {trained} (or without {n('model')}), or train afresh "
+                                        f"without {n('resume')}")
+    cfg = cfg._replace(model=trained)
     was = meta.get("seed", 0)
     if cfg.seed is not None and cfg.seed != was:
         raise CheckpointError(lambda n: f"{cfg.resume}: checkpoint was trained with {n('seed')} {was}, which chose "
@@ -155,10 +170,19 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
     return cfg._replace(data=data, seed=was, **settled), meta
 
 
-def _resume(cfg: TrainConfig, ds, optimizer, log, name):
+def _start_params(model, d: int, seed):
+    """Where a run of ``model`` starts: the neuron's θ = 0, or the model's ``init``, tried once (a model that
+    fails is refused here, before any work)."""
+    if model is None:
+        return init_params(d)
+    return check_model(model, d, key=jax.random.fold_in(seed_key(seed), MODEL_KEY))
+
+
+def _resume(cfg: TrainConfig, ds, optimizer, log, name, model=None):
     """``(state, transform, history)`` from the checkpoint ``cfg.resume``, checked against this run."""
-    template = TrainState.create(init_params(ds.x.shape[1]), optimizer=optimizer, key=seed_key(cfg.seed)).opt_state
-    state, transform, meta = load_checkpoint(cfg.resume, template)
+    start = _start_params(model, ds.x.shape[1], cfg.seed)
+    template = TrainState.create(start, optimizer=optimizer, key=seed_key(cfg.seed)).opt_state
+    state, transform, meta = load_checkpoint(cfg.resume, template, None if model is None else start)
     if meta.get("features") != list(ds.feature_names):
         raise CheckpointError(
             f"{cfg.resume}: checkpoint has features {','.join(meta.get('features', []))} but this run has "
@@ -229,9 +253,10 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     if not shard_data:  # sharded: fit checks each process's B/P rows
         checks.batch_size(cfg.batch_size, len(train_rows))
     optimizer = make_optimizer(cfg.optimizer)
+    model = None if cfg.model == "sigmoid" else from_spec(cfg.model)
     state, transform, prior = None, None, History.empty()
     if cfg.resume:
-        state, transform, prior = _resume(cfg, ds, optimizer, log, name)
+        state, transform, prior = _resume(cfg, ds, optimizer, log, name, model)
     else:
         transform = shared_transform(ds, train_rows) if shard_data else data_mod.fit_transform(ds, train_rows)
     data_mod.check_targets(ds, transform)
@@ -240,7 +265,9 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     xva = transform.features(ds.x[val_rows])
     yva = transform.target(ds.y[val_rows])
     src = cfg.data
-    meta = {"features": list(ds.feature_names), "target": ds.target_name, "optimizer": cfg.optimizer,
+    start = None if model is None or state is not None else _start_params(model, xtr.shape[1], cfg.seed)
+    meta = {"model": cfg.model, "features": list(ds.feature_names), "target": ds.target_name,
+            "optimizer": cfg.optimizer,
             "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source,
             "data": {"csv": None if src.csv is None else os.path.abspath(src.csv),
                      "features": None if src.csv is None else list(ds.feature_names),
@@ -260,7 +287,7 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     def on_epoch(st, hist):
         e, loss, val, rate = int(st.epoch), hist.train_loss[-1], hist.val_loss[-1], hist.examples_per_second[-1]
         if not (math.isfinite(loss) and (math.isfinite(val) or len(val_rows) == 0)) \
-                or not np.all(np.isfinite(np.asarray(st.params.to_theta()))):
+                or not all(np.all(np.isfinite(np.asarray(a))) for a in jax.tree.leaves(st.params)):
             stopped.append(e)
             return False
         shown = f"  val_loss {val:.6g}" if len(val_rows) else ""
@@ -275,16 +302,22 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     state, history = fit(
         xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, optimizer=optimizer, learning_rate=cfg.lr,
         key=seed_key(cfg.seed), x_val=xva, y_val=yva, drop_last=cfg.drop_last, shuffle=cfg.shuffle,
-        state=state, history=prior, on_epoch=on_epoch, shard_data=shard_data)
+        state=state, history=prior, on_epoch=on_epoch, shard_data=shard_data,
+        loss=None if model is None else model.loss, params=start)
     if stopped:
         kept_file = f"; last good checkpoint kept in {cfg.save}" if cfg.save and not save_failed else ""
         raise TrainingStopped(lambda n: f"non-finite loss at epoch {stopped[0]} with {n('lr')} {cfg.lr}: try a "
                                         f"smaller learning rate{kept_file}")
     speeds = history.examples_per_second[len(prior.examples_per_second):]  # this call's epochs
     params = state.params
-    raw = raw_units(params, transform, transform.mean[None] if shard_data and process_count() > 1
-                    else ds.x[train_rows])
-    warnings = diagnose(params, xtr, cfg.lr, name) + raw_unit_warnings(raw, ds.feature_names)
+    loss_fn = None if model is None else model.loss
+    if model is None:
+        raw = raw_units(params, transform, transform.mean[None] if shard_data and process_count() > 1
+                        else ds.x[train_rows])
+        warnings = diagnose(params, xtr, cfg.lr, name) + raw_unit_warnings(raw, ds.feature_names)
+    else:  # raw units and saturation are the neuron's notions
+        raw = {"raw_params": [], "price_per_unit": [], "price_scale": [transform.y_lo, transform.y_hi]}
+        warnings = []
     for w in warnings:
         log(f"warning: {w}")
     pooled = shard_data and process_count() > 1  # every process's rows make the figures
@@ -292,15 +325,21 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     n_train, n_val = (int(v) for v in (every_process(counts) if pooled else np.asarray([counts])).sum(axis=0))
 
     def loss_of(xs, ys):
-        mine = evaluate_loss(params, jnp.asarray(xs).T, jnp.asarray(ys)) if len(ys) else 0.0
+        mine = evaluate_loss(params, jnp.asarray(xs).T, jnp.asarray(ys), loss_fn) if len(ys) else 0.0
         return mean_over_processes(mine, len(ys)) if pooled else mine
 
     has_val = n_val > 0
-    tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows], pooled=pooled)
-    va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows], pooled=pooled)
-    l_star = full_batch_reference(xtr, ytr)[0] if reference and not pooled else None
+    if model is None or model.predict is not None:
+        tr = metrics(params, transform, ds.x[train_rows], ds.y[train_rows], pooled=pooled, model=model)
+        va = metrics(params, transform, ds.x[val_rows], ds.y[val_rows], pooled=pooled, model=model)
+    else:  # a model without predict: no predictions, so no RMSE or R² of them
+        tr = va = Metrics(math.nan, math.nan)
+    l_star = (full_batch_reference(xtr, ytr, loss=loss_fn, params=None if model is None else
+                                   _start_params(model, xtr.shape[1], cfg.seed))[0]
+              if reference and not pooled else None)
+    flat = params.to_theta() if model is None else ravel_pytree(params)[0]
     return TrainReport(
-        params=[float(v) for v in params.to_theta()],
+        params=[float(v) for v in np.asarray(flat)],
         **raw,
         feature_names=list(ds.feature_names),
         train_loss=loss_of(xtr, ytr),
@@ -316,8 +355,10 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
                    "y_hi": transform.y_hi},
         source=ds.source,
         warnings=warnings,
-        true_params=[float(v) for v in data_mod.true_theta(transform)] if ds.price_cap is not None else None,
+        true_params=([float(v) for v in data_mod.true_theta(transform)] if ds.price_cap is not None
+                     and model is None else None),
         save_error=save_failed[0] if save_failed else None,
+        model=cfg.model,
     )
 
 

@@ -3,6 +3,7 @@ process's rows when they are sharded (:mod:`jaxsgd.distributed`), with the scali
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -23,7 +24,7 @@ class Metrics(NamedTuple):
     r2: float
 
 
-def metrics(params, transform, x_raw, y_raw, *, pooled: bool = False) -> Metrics:
+def metrics(params, transform, x_raw, y_raw, *, pooled: bool = False, model=None) -> Metrics:
     """RMSE and R² in price units of the model's predictions on raw rows; ``pooled``: over every process's
     rows together (data sharded over processes).
 
@@ -35,7 +36,7 @@ def metrics(params, transform, x_raw, y_raw, *, pooled: bool = False) -> Metrics
     """
     scale = transform.y_hi - transform.y_lo
     t = (np.asarray(y_raw, np.float64) - transform.y_lo) / scale
-    resid = t - _predict(params, transform, x_raw) if len(t) else t
+    resid = t - _predict(params, transform, x_raw, model=model) if len(t) else t
     mine = [len(t), float(np.sum(resid**2)), float(np.sum(t)), float(np.sum((t - t.mean()) ** 2)) if len(t) else 0.0]
     parts = every_process(mine) if pooled else np.asarray([mine])
     n = parts[:, 0].sum()
@@ -101,13 +102,24 @@ def _sigmoid(z) -> np.ndarray:
         return np.asarray(sigmoid(jnp.asarray(z, jnp.float64)), np.float64)
 
 
-def _predict(params, transform, x_raw, **where) -> np.ndarray:
-    """The model's outputs ``h = σ(z) ∈ [0, 1]`` for raw feature rows, as float64 (see :func:`scores`)."""
-    return _sigmoid(scores(params, transform, x_raw, **where))
+def _predict(params, transform, x_raw, model=None, **where) -> np.ndarray:
+    """The model's outputs ``h ∈ [0, 1]`` for raw feature rows, as float64: the neuron's in float64 (see
+    :func:`scores`); any other model's ``predict`` on the scaled rows, in the parameters' dtype."""
+    if model is None:
+        return _sigmoid(scores(params, transform, x_raw, **where))
+    x = jnp.asarray(transform.features(np.asarray(x_raw, np.float64)), jax.tree.leaves(params)[0].dtype)
+    return np.asarray(_batched(model.predict)(params, x), np.float64)
 
 
-def predict_prices(params, transform, x_raw, *, feature_names=None, lines=None, unit: str = "row") -> np.ndarray:
-    """Predictions in price units for raw feature rows ``x_raw`` (N, d): ``lo + (hi − lo)·σ(z)``.
+@functools.lru_cache(maxsize=16)
+def _batched(predict):
+    return jax.jit(jax.vmap(predict, in_axes=(None, 0)))
+
+
+def predict_prices(params, transform, x_raw, *, feature_names=None, lines=None, unit: str = "row",
+                   model=None) -> np.ndarray:
+    """Predictions in price units for raw feature rows ``x_raw`` (N, d): ``lo + (hi − lo)·σ(z)`` (``model``:
+    any :class:`jaxsgd.model.Model` with a ``predict``; default the neuron).
 
     Computed in float64 (:func:`scores`), so a row's prediction is the same whichever
     other rows come with it. ``feature_names``, ``lines`` and ``unit`` name the column
@@ -119,7 +131,8 @@ def predict_prices(params, transform, x_raw, *, feature_names=None, lines=None, 
     >>> predict_prices(Params.from_theta([0.0, 1.0]), tr, np.array([[0.0], [1e300]])).tolist()
     [200.0, 300.0]
     """
-    return transform.price(_predict(params, transform, x_raw, feature_names=feature_names, lines=lines, unit=unit))
+    return transform.price(_predict(params, transform, x_raw, model, feature_names=feature_names, lines=lines,
+                                    unit=unit))
 
 
 def shared_transform(ds: data_mod.Dataset, rows) -> data_mod.Transform:
