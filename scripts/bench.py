@@ -7,6 +7,7 @@
     python scripts/bench.py --only load  # loading a 2,000,000-row table against bare pyarrow
     python scripts/bench.py --only processes  # train in one process and in two (jaxsgd launch)
     python scripts/bench.py --only startup    # derivative and check-derivative from a cold process (no JAX)
+    python scripts/bench.py --only mlp        # 64 MLPs (8 → 32 → 32 → 1) against optax, PyTorch, matmul limit
 
 Every implementation does the same work per epoch: a uniformly random
 permutation of the N rows, then for each mini-batch of B rows
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import json
 import os
 import platform
@@ -304,6 +306,152 @@ def sweep_benchmarks(n, bsz, repeats, log):
     return out
 
 
+MLP_WIDTHS = (32, 32)
+
+
+def mlp_flops_per_example(d: int, widths=MLP_WIDTHS) -> int:
+    """Multiply-adds ×2 of one example's forward pass, ×3 with the backward pass (weights and inputs)."""
+    sizes = (d, *widths, 1)
+    return 3 * 2 * sum(a * b for a, b in itertools.pairwise(sizes))
+
+
+def matmul_rate(repeats: int = 5, size: int = 1024) -> float:
+    """The machine's float32 matmul rate (FLOP/s) through XLA, measured now: the limit an MLP sweep tends to."""
+    a = jnp.asarray(np.random.default_rng(0).normal(size=(size, size)), jnp.float32)
+    mm = jax.jit(lambda u, v: u @ v)
+    jax.block_until_ready(mm(a, a))
+    return 2 * size**3 / _best(lambda: jax.block_until_ready(mm(a, a)), repeats)
+
+
+def bench_mlp_sweep(x, y, bsz, repeats, seeds=8, n_lr=8):
+    """``seeds × n_lr`` MLPs, one epoch each, shuffles included (the study's layout): run-examples/s."""
+    from jaxsgd import model as model_mod
+
+    n, d = x.shape
+    m = model_mod.mlp(MLP_WIDTHS)
+    rows = train.rows_of(x, y)
+    opt = train.make_optimizer("sgd")
+    keys = np.stack([np.arange(seeds, dtype=np.uint32), np.full(seeds, 11, np.uint32)], axis=1)
+    inits = [m.init(jax.random.wrap_key_data(k), d) for k in keys]
+    lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32)
+    runs = train.TrainState.create_runs(d, keys, lrs, optimizer=opt, params=lambda i: inits[i])
+    jax.block_until_ready(train.epoch(runs, train.permutations(keys, 0, n), rows, optimizer=opt, batch_size=bsz,
+                                      loss=m.loss).params)
+    epochs = max(2, repeats)
+    with train.Shuffler(keys, n) as shuffler:
+        t0 = time.perf_counter()
+        for k in range(1, epochs + 1):
+            runs = train.epoch(runs, shuffler.get(k), rows, optimizer=opt, batch_size=bsz, loss=m.loss)
+        jax.block_until_ready(runs.params)
+    return seeds * n_lr * (n // bsz * bsz) * epochs / (time.perf_counter() - t0)
+
+
+def bench_mlp_optax_loop(x, y, bsz, budget_batches):
+    """One MLP at a time, the optax pattern: a jitted step, a Python loop over shuffled batches."""
+    from jaxsgd import model as model_mod
+
+    n, d = x.shape
+    m = model_mod.mlp(MLP_WIDTHS)
+    opt = optax.sgd(0.1)
+    params = m.init(jax.random.key(0), d)
+    state = opt.init(params)
+    batch = jax.vmap(m.loss, in_axes=(None, 0, 0))
+
+    @jax.jit
+    def step(params, state, xb, yb):
+        g = jax.grad(lambda p: jnp.mean(batch(p, xb, yb)))(params)
+        u, state = opt.update(g, state, params)
+        return optax.apply_updates(params, u), state
+
+    step(params, state, x[:bsz], y[:bsz])
+    mm = min(n, budget_batches * bsz)
+    perm = np.random.default_rng(0).permutation(n)
+    t0 = time.perf_counter()
+    for start in range(0, mm - bsz + 1, bsz):
+        idx = perm[start:start + bsz]
+        params, state = step(params, state, x[idx], y[idx])
+    jax.block_until_ready(params)
+    return (mm // bsz * bsz) / (time.perf_counter() - t0)  # one model at a time: run-examples/s
+
+
+def bench_mlp_torch(x, y, bsz, repeats, models=64):
+    """The same 64 MLPs trained at once in PyTorch (batched matmuls over a models axis, autograd, a shuffle per
+    seed), float32 on this CPU's threads; ``None`` and the reason where torch is absent."""
+    try:
+        import torch
+    except ImportError:
+        return None, "torch is not installed (pip install torch; a benchmark-only peer)"
+    n, d = x.shape
+    g = torch.Generator().manual_seed(0)
+    sizes = (d, *MLP_WIDTHS, 1)
+    ws = [(torch.randn(models, o, i, generator=g) / i**0.5).requires_grad_() for i, o in itertools.pairwise(sizes)]
+    bs = [torch.zeros(models, o, 1, requires_grad=True) for o in sizes[1:]]
+    lr = torch.tensor(2.0 ** np.arange(-3, 5), dtype=torch.float32).repeat(models // 8)[:, None, None]
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+    seeds = 8
+
+    def epoch():
+        perms = torch.stack([torch.randperm(n, generator=g) for _ in range(seeds)])  # (8, N)
+        per_model = perms.repeat_interleave(models // seeds, dim=0)  # each seed's order for its 8 rates
+        for start in range(0, n - bsz + 1, bsz):
+            idx = per_model[:, start:start + bsz]  # (M, B)
+            a = xt[idx].transpose(1, 2)  # (M, d, B)
+            yb = yt[idx]
+            for k, (w, b) in enumerate(zip(ws, bs, strict=True)):
+                a = torch.baddbmm(b, w, a)
+                a = torch.tanh(a) if k < len(ws) - 1 else torch.sigmoid(a)
+            loss = (0.5 * (yb - a[:, 0]) ** 2).mean(dim=1).sum()
+            grads = torch.autograd.grad(loss, ws + bs)
+            with torch.no_grad():
+                for p, gr in zip(ws + bs, grads, strict=True):
+                    p -= lr * gr
+
+    epoch()
+    note = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return models * (n // bsz * bsz) / _best(epoch, repeats), note
+
+
+def mlp_benchmarks(n, bsz, repeats, log):
+    """The MLP sweep row: jaxsgd against a jitted optax step per model, PyTorch (if installed) and the matmul limit."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 8)).astype(np.float32)
+    y = rng.uniform(0.1, 0.9, size=n).astype(np.float32)
+    rate = matmul_rate()
+    flops = mlp_flops_per_example(8)
+    ours = bench_mlp_sweep(x, y, bsz, repeats)
+    loop = bench_mlp_optax_loop(x, y, bsz, budget_batches=200)
+    torch_rate, torch_note = bench_mlp_torch(x, y, bsz, max(2, repeats // 2))
+    limit = rate / flops
+    log(f"MLP sweep 64 runs, N={n}, B={bsz}: {ours / 1e6:.2f}M run-examples/s; optax loop {loop / 1e6:.2f}M; "
+        + (f"torch {torch_rate / 1e6:.2f}M" if torch_rate else f"torch skipped: {torch_note}")
+        + f"; matmul limit {limit / 1e6:.1f}M ({rate / 1e9:.1f} GFLOP/s ÷ {flops} FLOPs per example)")
+    return [{"impl": "jaxsgd-mlp-sweep", "runs": 64, "batch_size": bsz, "n": n, "widths": list(MLP_WIDTHS),
+             "run_examples_per_second": ours, "optax_loop_run_examples_per_second": loop,
+             "torch_run_examples_per_second": torch_rate, "torch": torch_note, "matmul_flops": rate,
+             "flops_per_example": flops, "limit_run_examples_per_second": limit,
+             "ratio_to_optax_loop": ours / loop, "ratio_to_torch": ours / torch_rate if torch_rate else None,
+             "share_of_matmul_limit": ours / limit}]
+
+
+def print_mlp_table(rows):
+    r = rows[0]
+    print(f"\nMLP sweep: 64 MLPs 8 → {' → '.join(map(str, r['widths']))} → 1 (8 seeds × 8 learning rates), one epoch "
+          f"each, N = {r['n']:,}, B = {r['batch_size']}, shuffles included, float32")
+    print(f"  jaxsgd sweep (one compiled epoch for all 64)              {r['run_examples_per_second']:>14,.0f} "
+          "run-examples/s")
+    loop = r["optax_loop_run_examples_per_second"]
+    print(f"  optax pattern, one model at a time (jitted step, Python loop) {loop:>10,.0f} run-examples/s: "
+          f"jaxsgd is {r['ratio_to_optax_loop']:.1f}×")
+    if r["torch_run_examples_per_second"]:
+        print(f"  PyTorch, the 64 at once (batched matmuls, {r['torch']}) {r['torch_run_examples_per_second']:>12,.0f} "
+              f"run-examples/s: jaxsgd is {r['ratio_to_torch']:.2f}× (goal ≥ 2×)")
+    else:
+        print(f"  PyTorch peer skipped: {r['torch']}")
+    print(f"  limit: float32 matmul {r['matmul_flops'] / 1e9:.1f} GFLOP/s ÷ {r['flops_per_example']} FLOPs per "
+          f"example = {r['limit_run_examples_per_second']:,.0f} run-examples/s: jaxsgd reaches "
+          f"{r['share_of_matmul_limit']:.0%} (goal ≥ 30%)")
+
+
 def print_sweep_table(rows):
     sw = next(r for r in rows if r["impl"] == "jaxsgd-sweep")
     c = next((r for r in rows if r["impl"] == "c-loop"), None)
@@ -556,7 +704,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "sweep", "derivatives", "accelerator", "load", "processes", "startup"],
+    ap.add_argument("--only", choices=["sgd", "sweep", "mlp", "derivatives", "accelerator", "load", "processes",
+                                       "startup"],
                     help="run one group")
     ap.add_argument("--large", action="store_true",
                     help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
@@ -567,6 +716,9 @@ def main(argv=None) -> int:
     rows = []
     if a.only in (None, "sweep"):
         rows += sweep_benchmarks(16_384 if a.quick else 65_536, 32, repeats, log)
+    mlp = []
+    if a.only in (None, "mlp"):
+        mlp = mlp_benchmarks(16_384 if a.quick else 65_536, 256, repeats, log)
     if a.only in (None, "sgd"):
         rows += sgd_benchmarks(n, batch_sizes, repeats, budget=2000 if a.quick else 20_000, log=log)
     deriv, compiles = [], []
@@ -592,6 +744,7 @@ def main(argv=None) -> int:
         r.update({k: v for k, v in meta.items() if k not in r})
     result = {
         "results": rows,
+        "mlp": mlp,
         "derivatives": deriv,
         "nested_grad_compile": compiles,
         "accelerator": accel,
@@ -609,6 +762,8 @@ def main(argv=None) -> int:
         return 0
     if any(r["impl"] == "jaxsgd-sweep" for r in rows):
         print_sweep_table(rows)
+    if mlp:
+        print_mlp_table(mlp)
     single = [r for r in rows if "runs" not in r]
     if single:
         print_sgd_table(single)

@@ -81,8 +81,8 @@ def test_data_parallel_equals_single_device(result):
 
 def test_indivisible_batch_is_refused_clearly(result):
     out, err = result
-    assert "batch_size 30 is not divisible by the 8 devices" in out["refused"]
-    assert out["cli_rc"] == 2 and "--batch-size 30 is not divisible by the 8 devices" in err
+    assert "batch_size 30 does not split over the 8 devices: use a multiple of 8 (8, 16, 24" in out["refused"]
+    assert out["cli_rc"] == 2 and "--batch-size 30 does not split over the 8 devices" in err
     assert "Traceback" not in err
 
 

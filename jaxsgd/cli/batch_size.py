@@ -215,10 +215,42 @@ def _profile_line(r) -> str:
             f"noise scales {p['noise_scales']:.1f} s, statistics {p['statistics']:.1f} s")
 
 
+def _network_json(n) -> dict:
+    if n is None:
+        return {}
+    verdicts = {k: {"verdict": getattr(n, k).word, "slope": getattr(n, k).slope, "ci": list(getattr(n, k).ci),
+                    "text": getattr(n, k).text}
+                for k in ("generalisation", "generalisation_epochs", "sharpness", "lr_scaling")}
+    return {"network": {"model": n.model, "level": n.level, "rows": [r._asdict() for r in n.rows],
+                        "lr_linear_range": n.lr_linear_range, "notes": list(n.notes), **verdicts}}
+
+
+def format_network(n) -> list[str]:
+    """The lines of a :class:`jaxsgd.study.NetworkClaims`."""
+    lines = [f"Network claims, model {n.model}, {n.rows[0].epochs if n.rows else 0} epochs per run, validation on "
+             "held-out rows (95% intervals over seeds):",
+             f"{'B':>6} {'lr':>8} {'val loss, equal epochs':>26} {'val loss, equal train loss':>30} "
+             f"{'λ_max at the end':>24}"]
+    for r in n.rows:
+        at = "—" if r.val_at_level is None else (f"{r.val_at_level:.5g}" + (
+            "" if r.val_at_level_ci is None else f" [{r.val_at_level_ci[0]:.4g}, {r.val_at_level_ci[1]:.4g}]"))
+        lines.append(f"{r.batch_size:>6} {r.learning_rate:>8.4g} {r.val_loss:>10.5g} "
+                     f"[{r.val_loss_ci[0]:.4g}, {r.val_loss_ci[1]:.4g}] {at:>30} "
+                     f"{r.sharpness:>10.4g} [{r.sharpness_ci[0]:.3g}, {r.sharpness_ci[1]:.3g}]")
+    lines.append(f"equal training loss: each run read at the first epoch whose training loss is ≤ {n.level:.5g}, "
+                 "a level every batch size reaches")
+    for v in (n.generalisation, n.generalisation_epochs, n.sharpness, n.lr_scaling):
+        lines.append(f"  {v.word.upper()}: {v.text}")
+    lines += [f"  note: {note}" for note in n.notes]
+    return lines
+
+
 def format_claims(c) -> str:
     """The text of a :class:`jaxsgd.study.Claims`."""
     from jaxsgd.study import ALPHA
 
+    if not c.rows:  # another model than the neuron: the network claims and the timings
+        return "\n".join((format_network(c.network) if c.network is not None else []) + _timing_lines(c))
     lines = [f"Claims, {c.draws} mini-batches per B, at θ = ({', '.join(f'{v:.4g}' for v in c.theta)}):",
              f"{'B':>6} {'|E G_B − G|':>12} {'detectable':>11} {'p-value':>8}  {'verdict':<10} "
              f"{'E|G_B − G|²':>12} {'tr(Σ)/B·(N−B)/(N−1)':>20} {'ratio':>12}"]
@@ -229,6 +261,13 @@ def format_claims(c) -> str:
                      f"{verdict:<10} {r.variance:>12.4g} {r.predicted_variance:>20.4g} {ratio:>12}")
     lines.append(f"'unbiased': no bias found at the {ALPHA:g} level by a χ² test on the mean of the draws; "
                  "'detectable' is the bias size it would have found.")
+    if c.network is not None:
+        lines += format_network(c.network)
+    return "\n".join(lines + _timing_lines(c))
+
+
+def _timing_lines(c) -> list[str]:
+    lines = []
     if c.timing:
         lines.append("One run around powers of two (65,536 rows; the epoch includes its shuffle):")
         for t in c.timing:
@@ -239,7 +278,7 @@ def format_claims(c) -> str:
         lines.append(f"Power of two faster than both neighbours: {sum(w for _, w in wins)} of {len(wins)} "
                      f"({', '.join(str(p) for p, w in wins if w) or 'none'}); one run's timings move by ~10–25% "
                      "between runs on a shared CPU.")
-    return "\n".join(lines)
+    return lines
 
 
 def study_json(r, rec, claims) -> dict:
@@ -266,7 +305,8 @@ def study_json(r, rec, claims) -> dict:
         "learning_rates_run": {str(b.batch_size): [float(v) for v in b.learning_rates] for b in r.runs},
         "profile": r.profile,
         **({"claims": {"rows": [r._asdict() for r in claims.rows], "draws": claims.draws, "theta": claims.theta,
-                       "timing": list(claims.timing)}} if claims is not None else {}),
+                       "timing": list(claims.timing), **_network_json(claims.network)}}
+           if claims is not None else {}),
         "wall_seconds": r.wall_seconds,
     }
 

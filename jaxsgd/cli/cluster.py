@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 
 from jaxsgd.cli import common as C
-from jaxsgd.defaults import JOIN_TIMEOUT, MAX_JOIN_TIMEOUT
+from jaxsgd.defaults import BATCH_SIZE, JOIN_TIMEOUT, MAX_JOIN_TIMEOUT
 
 
 def add_cluster_options(p):
@@ -45,9 +45,10 @@ def precheck(a, command: str) -> None:
         if a.keep_last_batch:
             raise C.UsageError("jaxsgd train: with data sharded over processes every batch is full: leave out "
                                "--keep-last-batch (or --shard-data)")
-        if a.batch_size % count:
+        b = a.batch_size if a.batch_size is not None else (None if a.resume else BATCH_SIZE)  # resumed: its own
+        if b is not None and b % count:
             raise C.UsageError(f"jaxsgd train: with data sharded over {count} processes, --batch-size must be a "
-                               f"multiple of {count}, got {a.batch_size}")
+                               f"multiple of {count}, got {b}")
 
 
 def join(a, command: str) -> None:

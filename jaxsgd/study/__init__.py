@@ -6,7 +6,8 @@ best learning rate; :func:`fit_critical_batch` fits ``S = S_min(1 + B_crit/B)``
 (McCandlish et al., 2018) with bootstrap intervals over seeds, beside the noise
 scales ``B_simple = tr Σ/|G|²`` and ``B_noise = tr(HΣ)/(GᵀHG)`` (:func:`noise_scales`). :func:`advise` turns the
 study into settings checked by training; :func:`run_claims` tests two textbook
-claims about mini-batch gradients. :func:`run_study_job` is the
+claims about mini-batch gradients, and :func:`network_claims` the network claims (generalisation, sharpness,
+learning-rate scaling) for any model. :func:`run_study_job` is the
 ``jaxsgd batch-size`` job.
 
 >>> s_min, b_crit = fit_critical_batch([1, 2, 4, 8], [130.0, 70.0, 40.0, 25.0])
@@ -29,6 +30,7 @@ from jaxsgd.study._claims import (
 from jaxsgd.study._critical_batch import MIN_DEFAULT_STEPS, LevelResult, Row, fit_critical_batch
 from jaxsgd.study._hits import BatchRuns
 from jaxsgd.study._job import StudyJob, StudyReport, run_study_job
+from jaxsgd.study._network import GapRow, NetworkClaims, Verdict, network_claims
 from jaxsgd.study._noise import (
     NoiseScale,
     NoiseScales,
@@ -54,7 +56,9 @@ __all__ = [
     "Choice",
     "ClaimRow",
     "Claims",
+    "GapRow",
     "LevelResult",
+    "NetworkClaims",
     "NoiseScale",
     "NoiseScales",
     "Row",
@@ -62,6 +66,7 @@ __all__ = [
     "StudyJob",
     "StudyReport",
     "StudyResult",
+    "Verdict",
     "advise",
     "bias_test",
     "bootstrap_noise_scales",
@@ -71,6 +76,7 @@ __all__ = [
     "fit_critical_batch",
     "hessian",
     "hessian_vector_product",
+    "network_claims",
     "noise_scale",
     "noise_scale_of",
     "noise_scale_two_batch",

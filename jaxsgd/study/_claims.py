@@ -55,6 +55,7 @@ class Claims(NamedTuple):
     draws: int
     theta: tuple[float, ...]
     timing: tuple[dict, ...] = ()  # step_timings around powers of two, on this backend
+    network: object = None  # jaxsgd.study.NetworkClaims: generalisation, sharpness, learning-rate scaling
 
 
 def chi2_sf(t: float, p: int) -> float:
