@@ -222,6 +222,8 @@ def mean_loss_of(loss: Callable | None = None) -> Callable:
     """
     if loss is None or loss is example_loss:
         return mean_loss
+    if loss is _mlp_loss:  # the built-in MLP's batch form: one matrix product per layer for the whole batch
+        return _mlp_mean_loss
 
     def batch_mean(params, xt, y):
         return jnp.mean(jax.vmap(loss, in_axes=(None, 1, 0))(params, xt, y))
@@ -247,6 +249,18 @@ def _mlp_predict(params, x):
 
 def _mlp_loss(params, x, y):
     return 0.5 * (y - _mlp_predict(params, x)) ** 2
+
+
+def _mlp_mean_loss(params, xt, y):
+    """The mean of :func:`_mlp_loss` over a feature-major batch ``xt (d, B)``, written for the whole batch:
+    ``W @ A`` per layer is one matrix product (vmapped over runs, a batched one), where the per-example form
+    compiles to many small ones on a CPU (1.4× slower measured, scripts/bench.py --only mlp)."""
+    a = xt
+    for layer in params[:-1]:
+        a = jnp.tanh(layer.w @ a + layer.b[:, None])
+    out = params[-1]
+    h = sigmoid(out.b[0] + jnp.sum(out.w[0][:, None] * a, axis=0))
+    return jnp.mean(0.5 * (y - h) ** 2)
 
 
 def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:

@@ -266,3 +266,22 @@ def test_a_checkpoints_parameters_must_fit_its_model(tmp_path):
     train.save_checkpoint(p, state, tr, meta)
     with pytest.raises(InputError, match="do not fit model mlp:4"):
         train.load_checkpoint(p, params_template=model.mlp((5,)).init(jax.random.key(0), 2))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_the_mlps_batch_form_is_the_mean_of_its_per_example_loss(dtype):
+    with jax.enable_x64(dtype == jnp.float64):
+        m = model.mlp((6, 5), dtype=dtype)
+        p = jax.tree.map(lambda a: a + 0.1, m.init(jax.random.key(3), 4))
+        rng = np.random.default_rng(4)
+        xt = jnp.asarray(rng.normal(size=(4, 33)), dtype)
+        y = jnp.asarray(rng.uniform(size=33), dtype)
+        fast = model.mean_loss_of(m.loss)
+        assert fast is not model.mean_loss_of(lambda q, x, t: m.loss(q, x, t))  # the batch form, not vmap
+        slow = jnp.mean(jax.vmap(m.loss, in_axes=(None, 1, 0))(p, xt, y))
+        eps = float(jnp.finfo(dtype).eps)
+        assert float(fast(p, xt, y)) == pytest.approx(float(slow), rel=8 * eps)
+        for g1, g2 in zip(jax.tree.leaves(jax.grad(fast)(p, xt, y)),
+                          jax.tree.leaves(jax.grad(lambda q: jnp.mean(jax.vmap(m.loss, in_axes=(None, 1, 0))(
+                              q, xt, y)))(p)), strict=True):
+            np.testing.assert_allclose(g1, g2, rtol=1e3 * eps, atol=1e2 * eps)
