@@ -11,7 +11,6 @@ from jaxsgd import derivatives as P
 from jaxsgd.cli import main
 from jaxsgd.defaults import ANSWER_MAX_ORDER as MAX_CHECK_ORDER
 from jaxsgd.derivatives import check_answer as check
-from jaxsgd.derivatives._interval import POINTS
 from jaxsgd.errors import ExpressionError
 
 ORDERS = range(0, 31)
@@ -87,10 +86,8 @@ def test_printed_values_are_right_at_high_order(k):
         (2, "sigma - 3 sigma^2 + 2 sigma**3"),
         (1, "σ(x)(1 − σ(x))"),
         (1, "σ(x)σ(−x)"),
-        (1, "σ′"),
-        (2, "σ''"),
         (2, "σ′(1 − 2σ)"),
-        (3, "σ⁽³⁾(x)"),
+        (3, "σ″(1 − 2σ) − 2σ′²"),
         (1, "exp(-x)/(1+exp(-x))^2"),
         (1, "e^-x/(1+e^-x)^2"),
         (1, "e⁻ˣ/(1 + e⁻ˣ)²"),
@@ -111,28 +108,36 @@ def test_correct_answers(order, expr):
 
 
 @pytest.mark.parametrize(
-    ("order", "expr", "method"),
-    [(2, "σ³ − σ²", "exact"), (1, "σ(1+σ)", "exact"), (3, "−6σ⁴ + 12σ³ − 7σ² + 2σ", "exact"),
-     (1, "exp(x)/(1+exp(x))", "interval"), (1, "σ(2x)", "interval"), (1, "σ(x)σ(x)", "exact"),
-     (0, "e", "interval"), (2, "σ'", "exact")],
+    ("order", "expr", "method", "proof"),
+    [(2, "σ³ − σ²", "exact", "σ"), (1, "σ(1+σ)", "exact", "σ"), (3, "−6σ⁴ + 12σ³ − 7σ² + 2σ", "exact", "σ"),
+     (1, "exp(x)/(1+exp(x))", "exact", "x"), (1, "σ(2x)", "exact", "x"), (1, "σ(x)σ(x)", "exact", "σ"),
+     (0, "e", "exact", "x"), (2, "σ'", "exact", "σ"), (1, "σ(e^x)", "interval", None)],
 )
-def test_incorrect_answers_name_the_deciding_point(order, expr, method):
+def test_incorrect_answers_name_the_deciding_point(order, expr, method, proof):
     r = check(order, expr)
-    assert not r.correct and r.method == method and r.points[0] in POINTS
+    assert not r.correct and r.method == method and r.proof == proof
     assert r.given_value != r.expected_value
     msg = r.message()
-    assert msg.startswith("INCORRECT") and r.expected in msg and f"decided at x = {r.points[0]}" in msg
+    how = f"proven different exactly, as functions of {proof}" if proof else "decided at x ="
+    assert msg.startswith("INCORRECT") and r.expected in msg and f"x = {r.points[0]}" in msg and how in msg
 
 
-def test_a_difference_below_float64_resolution_is_caught():
-    # at x = 0.5 the two differ by 1e-34 relative: float64 cannot see it, the enclosures can
-    r = check(1, "σ(1 − σ) + exp(x - 80)")
-    assert not r.correct and r.points == ("0.5",) and r.given_value == r.expected_value
+def test_a_difference_below_float64_resolution_is_caught_and_printed_with_digits_that_differ():
+    # at x = 0.5 the two differ by 1e-34 relative: float64 cannot see it, the enclosures can; both values used
+    # to print as 0.235003712202
+    for src in ("σ(1 − σ) + exp(x - 80)", "σ(1 − σ) + 10^-60·σ"):
+        r = check(1, src)
+        assert not r.correct and r.method == "exact" and r.given_value != r.expected_value
+        with mpmath.workdps(len(r.expected_value) + 20):
+            x = mpmath.mpf(r.points[0])
+            truth = 1 / (1 + mpmath.exp(-x)) * (1 - 1 / (1 + mpmath.exp(-x)))
+            assert abs(mpmath.mpf(r.expected_value) - truth) < abs(mpmath.mpf(r.given_value) - truth)
 
 
-def test_correct_message_names_its_points():
-    msg = check(1, "e^-x/(1+e^-x)^2").message()
-    assert msg.startswith("CORRECT") and "-39.7" in msg and "40.3" in msg and "30 significant digits" in msg
+def test_correct_message_names_its_random_points():
+    # σ(e^x) is outside the exact class: the interval method, at points drawn for this check
+    msg = check(1, "σ(1 − σ)·σ(e^x)/σ(e^x)").message()
+    assert msg.startswith("CORRECT") and "12 points drawn at random" in msg and "30 significant digits" in msg
 
 
 @pytest.mark.parametrize(
@@ -140,11 +145,12 @@ def test_correct_message_names_its_points():
     [
         ("σ^(1/0)", "division by zero"),
         ("1/(σ-σ)", "divides by zero"),
-        ("1/(x - 1/2)", "cannot be evaluated at x = 0.5"),
-        ("0*exp(exp(exp(exp(exp(x))))) + σ(1 − σ)", "beyond"),
+        ("1/(x - x)", "divides by zero everywhere"),
+        ("σ(1 − σ)/(σ(e^x) − σ(e^x))", "cannot be evaluated"),
+        ("0*exp(exp(exp(exp(exp(x^2 + 3))))) + σ(1 − σ)", "beyond"),
         ("((((σ+2)^128)^128)^128)^128", "too costly"),
         ("(σ^128+σ^127)^128 * (1+σ)^128", "too costly"),
-        ("+".join(["tanh⁽¹⁰⁰⁾(x)"] * 200), "too costly"),
+        ("+".join(["tanh⁽¹⁰⁰⁾(e^x)"] * 200), "too costly"),
     ],
 )
 def test_refusals(expr, needle):
@@ -269,3 +275,172 @@ def test_hide_answer_keeps_the_polynomial_and_its_value_out(capsys):
     assert main(["check-derivative", "--hide-answer", "--order", "2", "-3σ² + 2σ³ + σ"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("CORRECT") and "2σ³" not in out
+
+
+# ------------------------------------------------------------------ no fixed, published point set
+_OLD_POINTS = ("0.5", "-1.25", "1.7", "-0.3", "3.1", "-2.6", "0.9", "-6.7", "7.3", "-17.9", "19.1", "-39.7", "40.3")
+_VANISHING = "(" + ")(".join(f"x - {p}" if not p.startswith("-") else f"x + {p[1:]}" for p in _OLD_POINTS) + ")"
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 40])
+@pytest.mark.parametrize("form", ["text", "tanh"])
+def test_a_wrong_answer_that_vanishes_at_the_old_points_is_incorrect(k, form):
+    # these used to be CORRECT: the 13 points every CORRECT message printed are zeros of the added product
+    right = P.text(P.sigmoid_polynomial(k)) if form == "text" else (P.tanh_form(k) if k else "(1 + tanh(x/2))/2")
+    r = check(k, f"{right} + {_VANISHING}")
+    assert not r.correct and r.method == "exact" and r.proof == "x"
+    assert r.points and r.points[0] not in _OLD_POINTS and r.given_value != r.expected_value
+
+
+def test_a_narrow_bump_far_out_is_incorrect():
+    # wrong by ~1 near x = 100, by e^-10⁴ at every old point: CORRECT before
+    r = check(1, "σ(1-σ) + e^(-(x-100)^2)")
+    assert not r.correct and r.proof == "x" and r.points == ("100",)
+    assert float(r.given_value) == pytest.approx(1.0) and float(r.expected_value) < 1e-40
+
+
+def test_an_answer_proven_different_is_incorrect_even_without_a_witness():
+    # 10⁻⁶⁰σ needs ~70 digits to show: found; 10⁻³²⁷⁶⁸σ cannot be shown in time: INCORRECT all the same
+    # (the first used to end in "cannot judge", exit 2)
+    r = check(1, "σ(1-σ) + 10^-60·σ")
+    assert not r.correct and r.proof == "σ" and r.points and r.given_value != r.expected_value
+    r = check(1, "σ(1 − σ) + ((10^-128)^128)^2·σ")
+    assert not r.correct and r.method == "exact" and r.points == () and r.given_value is None
+    assert "proven different exactly" in r.message() and "no point found" in r.message()
+    assert "no point found" in r.message(hide_answer=True) and "σ²" not in r.message(hide_answer=True)
+
+
+@pytest.mark.parametrize(
+    ("order", "expr"),
+    [(1, "e^-x/(1+e^-x)^2"), (1, "1/(2 + e^x + e^-x)"), (1, "1/(4cosh(x/2)^2)"), (1, "sech²(x/2)/4"),
+     (0, "(1 + sinh(x/2)/cosh(x/2))/2"), (0, "e^(x/2)/(e^(x/2) + e^(-x/2))"), (2, "2⁻³·tanh⁽²⁾(x/2)"),
+     (1, "σ(2x)(1 − σ(2x))·(1 + e^(-2x))^2·e^(2x)·e^(-x)/(1 + e^(-x))^2·(1 + e^x)^2/(1 + e^x)^2·4/4"),
+     (0, "1 − σ(−x) + (x + 1)² − x² − 2x − 1"), (1, "e·e^(-1)·σ(1 − σ)"), (3, "σ⁽³⁾(x + 0)"),
+     (1, "(e^(x^2) − e^(x^2) + 1)σ(1 − σ)"), (1, "σ'(x/3 + 2x/3)"),
+     (1, "σ(1 − σ) + 0·exp(x^17) + 0·exp(10^100·x)"), (1, "σ(1 − σ)(e^(x/3) + e^(x/7))/(e^(x/7) + e^(x/3))")],
+)
+def test_answers_in_x_and_exponentials_are_proven_correct(order, expr):
+    r = check(order, expr)
+    assert r.correct and r.method == "exact" and r.proof == "x" and "compared exactly, as functions of x" in \
+        r.message()
+
+
+def _tree(draw_leaf, draw_op, depth):
+    """A random tree of the exact class, and its value as an mpmath function."""
+    if depth == 0:
+        return draw_leaf()
+    op = draw_op()
+    a, fa = _tree(draw_leaf, draw_op, depth - 1)
+    if op in ("sig", "tanh", "exp", "cosh", "sech"):
+        from jaxsgd.derivatives._expression import uses
+
+        if uses(a, ("sig", "tanh", "exp", "cosh", "sech")):  # keep the argument a polynomial
+            a, fa = ("x",), (lambda x: x)
+        f = {"sig": lambda u: 1 / (1 + mpmath.exp(-u)), "tanh": mpmath.tanh, "exp": mpmath.exp,
+             "cosh": mpmath.cosh, "sech": mpmath.sech}[op]
+        node = ("sig", 0, a) if op == "sig" else ("tanh", 0, a) if op == "tanh" else (op, a)
+        return node, (lambda x, f=f, fa=fa: f(fa(x)))
+    b, fb = _tree(draw_leaf, draw_op, depth - 1)
+    if op == "+":
+        return ("sum", ((1, a), (1, b))), (lambda x: fa(x) + fb(x))
+    if op == "-":
+        return ("sum", ((1, a), (-1, b))), (lambda x: fa(x) - fb(x))
+    return ("prod", ((1, a), (1, b))), (lambda x: fa(x) * fb(x))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(st.data())
+def test_the_exact_verdict_in_x_agrees_with_mpmath(data):
+    # answer = σ⁽ᵏ⁾ + A − B: exact says CORRECT iff A ≡ B; mpmath at 80 digits at three points must agree
+    from fractions import Fraction
+
+    from jaxsgd.derivatives._exact import exact_form
+
+    leaves = [(("x",), lambda x: x), (("num", Fraction(1, 2)), lambda x: mpmath.mpf(1) / 2),
+              (("num", Fraction(-3)), lambda x: mpmath.mpf(-3))]
+
+    def draw_leaf():
+        return leaves[data.draw(st.integers(0, 2))]
+
+    def draw_op():
+        return data.draw(st.sampled_from(["+", "-", "*", "sig", "tanh", "exp", "cosh", "sech"]))
+
+    a, fa = _tree(draw_leaf, draw_op, data.draw(st.integers(0, 3)))
+    same = data.draw(st.booleans())
+    b, fb = (a, fa) if same else _tree(draw_leaf, draw_op, data.draw(st.integers(0, 3)))
+    k = data.draw(st.integers(0, 3))
+    node = ("sum", ((1, ("sig", k, ("x",))), (1, a), (-1, b)))
+    verdict = exact_form(node, None).equals(k)
+    with mpmath.workdps(80):
+        apart = [abs(fa(mpmath.mpf(x)) - fb(mpmath.mpf(x))) for x in ("0.37", "-1.3", "2.9")]
+        scale = [1 + abs(fa(mpmath.mpf(x))) for x in ("0.37", "-1.3", "2.9")]
+        numerically_equal = all(d <= s * mpmath.mpf(10) ** -60 for d, s in zip(apart, scale, strict=True))
+    assert verdict == numerically_equal
+
+
+def test_outside_the_exact_class_the_points_are_drawn_for_each_check():
+    import random
+
+    from jaxsgd.derivatives._interval import draw_points
+
+    src = "σ(1 − σ)·σ(e^x)/σ(e^x)"  # σ of a non-polynomial: the interval method
+    first, second = check(1, src), check(1, src)
+    assert first.correct and first.method == "interval" and len(first.points) == 12
+    assert set(first.points) != set(second.points)  # SystemRandom: equal sets have probability ~0
+    # the sampling law: half uniform on [−8, 8], half ±|x| log-uniform on [8, 1000]
+    xs = [float(p) for p in draw_points(4000, random.Random(0))]
+    assert all(abs(x) <= 1000 for x in xs) and min(xs) < -500 and max(xs) > 500
+    near = sum(abs(x) <= 8 for x in xs) / len(xs)
+    assert 0.45 < near < 0.6  # ½ from the uniform part, plus the log-uniform part's lower edge (none below 8)
+
+
+def test_a_wrong_answer_outside_the_class_is_caught_at_random_points_with_a_fixed_seed():
+    import random
+
+    # σ(e^(x/2)) is outside the class (σ of a non-polynomial) and differs from σ everywhere
+    r = check(0, "σ(e^(x/2))", rng=random.Random(1))
+    assert not r.correct and r.method == "interval" and r.given_value != r.expected_value
+    with mpmath.workdps(50):
+        x = mpmath.mpf(r.points[0])
+        assert float(r.given_value) == pytest.approx(float(1 / (1 + mpmath.exp(-mpmath.exp(x / 2)))), rel=1e-11)
+        assert float(r.expected_value) == pytest.approx(float(1 / (1 + mpmath.exp(-x))), rel=1e-11)
+
+
+# ------------------------------------------------------------------ restating, other orders, readings
+@pytest.mark.parametrize(("order", "expr"), [(1, "σ′"), (2, "σ''"), (3, "σ'''"), (3, "σ⁽³⁾(x)"), (3, "σ‴")])
+def test_an_answer_that_restates_the_derivative_is_refused(order, expr):
+    # these were CORRECT: true, but not an answer
+    with pytest.raises(ExpressionError, match="restates the derivative asked for"):
+        check(order, expr)
+
+
+@pytest.mark.parametrize(("order", "expr", "other"), [(3, "σ″", 2), (3, "2σ³ − 3σ² + σ", 2), (2, "σ", 0),
+                                                     (1, P.tanh_form(2), 2), (4, P.tanh_form(6), 6),
+                                                     (0, "σ(1 − σ)", 1), (2, "σ'(1-2σ)(1 − 2σ) − 2σ'^2", 3)])
+def test_an_answer_right_for_another_order_says_so(order, expr, other):
+    r = check(order, expr)
+    assert not r.correct and r.other_order == other
+    assert r.report()[-1] == (f"note: your expression is σ⁽{P.superscript(other)}⁾, the derivative of order {other}, "
+                              f"not of order {order}")
+
+
+def test_an_equation_with_the_derivative_on_the_left_is_judged_by_its_right_side():
+    assert check(1, "σ' = σ(1 − σ)").correct
+    assert check(3, r"\sigma^{(3)}(x) = -6\sigma^{4} + 12\sigma^{3} - 7\sigma^{2} + \sigma").correct
+    with pytest.raises(ExpressionError, match="the left-hand side is σ⁽²⁾ but the order checked is 3"):
+        check(3, "σ'' = σ(1 − σ)(1 − 2σ)")
+    with pytest.raises(ExpressionError, match="only the formula"):
+        check(1, "σ(x) + 1 = σ(1 − σ)")
+
+
+@pytest.mark.parametrize(("expr", "read"), [("σ2", "σ·2"), ("σ^(1)", "σ^1"), ("1½σ", "(1 + 1/2)·σ"),
+                                            (r"\frac{1}{4}", "1/4")])
+def test_a_reading_that_is_not_literal_is_echoed(expr, read):
+    assert check(1, expr).read_as == read
+    assert check(1, "σ(1 − σ)").read_as is None
+
+
+def test_incorrect_never_prints_two_equal_values():
+    for src in ("σ(1 − σ) + exp(x - 80)", "σ(1 − σ)(1 + 10^-40)", "σ − σ² + 10^-30", "σ(1 − σ) + 10^-60·σ"):
+        r = check(1, src)
+        assert not r.correct and r.given_value != r.expected_value, src

@@ -170,3 +170,105 @@ def test_a_huge_exponent_is_named_in_a_short_line():
     with pytest.raises(ExpressionError, match=r"exponent 999999999999… \(1000 digits\) is larger than 128") as e:
         parse("σ^" + "9" * 1000 + "(x)")
     assert len(str(e.value)) < 100
+
+
+# ------------------------------------------------------------------ numbers and names as students write them
+def test_a_mixed_number_is_one_and_a_half_not_a_product():
+    # 1½ used to read as 1·½, so 2(σ³ − 1½σ² + ½σ) = σ⁽²⁾ was judged INCORRECT
+    from jaxsgd.derivatives._expression import parse_with_notes
+
+    assert parse("1½") == ("sum", ((1, ("num", Fraction(1))), (1, ("prod", ((1, ("num", Fraction(1))),
+                                                                              (-1, ("num", Fraction(2))))))))
+    tree, notes = parse_with_notes("2(σ³ − 1½σ² + ½σ)")
+    assert tree == parse("2(σ³ − (1 + 1/2)σ² + (1/2)σ)") and notes == {"mixed number"}
+    assert parse("12⅙") == parse("(12 + 1/6)")
+    assert parse("½σ") == parse("(1/2)σ")  # a lone vulgar fraction is still the fraction
+
+
+@pytest.mark.parametrize("src", ["1 ½σ", "2  ¼"])
+def test_a_fraction_after_a_number_and_a_space_is_refused_as_ambiguous(src):
+    with pytest.raises(ExpressionError, match=r"is ambiguous: write \d+. \(no space\) for the mixed number"):
+        parse(src)
+
+
+@pytest.mark.parametrize("src", ["Σ", "Σ(1 − Σ)", "2Σ", r"\Sigma(x)"])
+def test_capital_sigma_is_not_sigma(src):
+    # "Σ".lower() is "σ": it used to be read as σ without a word
+    with pytest.raises(ExpressionError, match=r"did you mean (σ|\\sigma) \(lower case\)\?"):
+        parse(src)
+
+
+@pytest.mark.parametrize("src", ["dσ/dx", "d²σ/dx²", "d^2σ/dx^2", "d/dx σ", "d σ(x) / d x"])
+def test_leibniz_notation_is_refused_with_the_plain_form(src):
+    with pytest.raises(ExpressionError, match=r"Leibniz notation .* is not read: give the derivative as a formula"):
+        parse(src)
+
+
+def test_sinh_cosh_and_sech_are_read():
+    assert parse("sinh(x)") == ("sinh", X)
+    assert parse("cosh²(x/2)") == ("pow", ("cosh", parse("x/2")), 2)
+    assert parse("sech(2x)^2") == ("pow", ("sech", parse("2x")), 2)
+    assert parse("sinh'(x)") == ("cosh", X) and parse("cosh''(x)") == ("cosh", X)
+    assert parse("sσ") == ("prod", ((1, SIG), (1, SIG)))  # s is still σ
+    with pytest.raises(ExpressionError, match="derivatives of sech are not read"):
+        parse("sech'(x)")
+
+
+@pytest.mark.parametrize(
+    ("src", "notes"),
+    [("σ2", {"number after σ"}), ("σ' 3", {"number after σ"}), ("σ^(1)", {"power"}), ("σ^(2)(1 − σ)", {"power"}),
+     ("1½σ", {"mixed number"}), (r"\sigma", {"latex"}), ("σ(1 − σ)", set()), ("2σ", set()), ("σ^2", set())],
+)
+def test_readings_worth_echoing_are_noted(src, notes):
+    from jaxsgd.derivatives._expression import parse_with_notes
+
+    assert parse_with_notes(src)[1] == notes
+
+
+@pytest.mark.parametrize(
+    ("latex", "plain"),
+    [
+        (r"-6\sigma^{4} + 12\sigma^{3} - 7\sigma^{2} + \sigma", "-6σ^4 + 12σ^3 - 7σ^2 + σ"),
+        (r"\frac{1}{4}\left(1 - \tanh^{2}\frac{x}{2}\right)", "(1/4)(1 - tanh(x/2)^2)"),
+        (r"\frac{e^{-x}}{\left(1+e^{-x}\right)^{2}}", "e^(-x)/(1+e^(-x))^2"),
+        (r"\sigma(x)\cdot\left[1-\sigma(x)\right]", "σ(x)*(1-σ(x))"),
+        (r"\mathrm{e}^{-x} \cdot \exp(x)", "e^(-x)*exp(x)"),
+        (r"\sigma^{(3)}", "σ⁽³⁾"),
+        (r"2^{-4}\left(\tanh^{(2)}(x/2)\right)", "2^(-4)(tanh⁽²⁾(x/2))"),
+        (r"\operatorname{sech}^{2}(x/2)/4", "sech^2(x/2)/4"),
+        (r"\frac12\,\sigma", "(1/2)σ"),
+    ],
+)
+def test_latex_is_read_as_the_plain_notation(latex, plain):
+    assert parse(latex) == parse(plain)
+
+
+@pytest.mark.parametrize(("src", "needle"), [(r"\foo(x)", r"LaTeX command \\foo is not read: type the formula "
+                                                          "plainly"),
+                                             (r"\frac{1}{4", r"never closed"), (r"\frac", "missing its argument")])
+def test_latex_that_cannot_be_read_is_refused_in_one_line(src, needle):
+    with pytest.raises(ExpressionError, match=needle) as e:
+        parse(src)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("src", ["σ2 - 1½σ^(1)", "2(σ³ − 1½σ² + ½σ)", "σ(1−σ)/(2 + x)", "-x^2 + (−2)^3",
+                                 "σ⁽³⁾(2x) − tanh⁽²⁾(x/2)/sech(x)", "e^-x/(1+e^-x)^2", "e·e^(x^2 − 1/3)",
+                                 "1/σ/(1 − σ)", "−(σ − 1)·−σ", r"\frac{1}{4}\left(1 - \tanh^{2}\frac{x}{2}\right)"])
+def test_the_rendered_reading_parses_back_to_the_same_tree(src):
+    from jaxsgd.derivatives._expression import render
+
+    tree = parse(src)
+    assert parse(render(tree)) == tree
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="σx2½e+-*/^() '′³sinhcot", max_size=25))
+def test_every_parsed_tree_renders_to_text_that_parses_back(src):
+    from jaxsgd.derivatives._expression import render
+
+    try:
+        tree = parse(src)
+    except ExpressionError:
+        return
+    assert parse(render(tree)) == tree

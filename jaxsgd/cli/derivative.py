@@ -94,12 +94,15 @@ def plot_derivatives(order, path):
 def add_check_derivative(sub):
     p = sub.add_parser("check-derivative", help="check a formula for σ⁽ᵏ⁾ (in σ, x, e, exp or tanh)",
                        description="Checks a person's answer, e.g. jaxsgd check-derivative --order 2 "
-                                   "\"σ(1−σ)(1−2σ)\". Answers in σ alone are compared exactly; answers with x, "
-                                   "e, exp or tanh in interval arithmetic at 13 points from x = −39.7 to 40.3, to "
-                                   "30 digits. Prints CORRECT (exit 0) or INCORRECT with the right polynomial and "
-                                   "the point that decided (exit 1); an answer that cannot be read or evaluated "
-                                   "is one line on stderr (exit 2). --order 0 checks identities for σ itself, "
-                                   "e.g. \"(1 + tanh(x/2))/2\".")
+                                   "\"σ(1−σ)(1−2σ)\". Answers built from σ, x, numbers, e, exp, tanh, sinh, cosh "
+                                   "and sech of polynomials in x are compared exactly; anything else (σ(e^x), "
+                                   "e^(1/x)) in interval arithmetic to 30 digits at 12 points drawn at random for "
+                                   "each check, printed with the verdict. Prints CORRECT (exit 0) or INCORRECT with "
+                                   "the right polynomial and a point where the values differ (exit 1), then "
+                                   "'read as: …' when the text was read other than literally (σ2 as σ·2, 1½ as "
+                                   "1 + 1/2, LaTeX); an answer that cannot be read or evaluated, or that only "
+                                   "restates the derivative (σ‴ at order 3), is one line on stderr (exit 2). "
+                                   "--order 0 checks identities for σ itself, e.g. \"(1 + tanh(x/2))/2\".")
     p.add_argument("--order", type=C.order_type(D.ANSWER_MAX_ORDER, "check-derivative"), required=True,
                    help=f"the order k of σ⁽ᵏ⁾, 0 to {D.ANSWER_MAX_ORDER} (required; 0 checks identities for σ itself)")
     p.add_argument("expression", metavar="EXPR",
@@ -118,7 +121,8 @@ def run_check_derivative(a) -> int:
         result = check_answer(a.order, a.expression)
     except ExpressionError as e:
         raise C.UsageError(f"jaxsgd check-derivative: {e}") from None
-    print(result.message(hide_answer=a.hide_answer))
+    for line in result.report(hide_answer=a.hide_answer):
+        print(line)
     return 0 if result.correct else 1
 
 

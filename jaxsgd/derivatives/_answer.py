@@ -1,48 +1,74 @@
-"""Judging a person's formula for σ⁽ᵏ⁾: exactly when it is a rational function of σ, else in interval arithmetic.
+"""Judging a person's formula for σ⁽ᵏ⁾: exactly wherever a decision procedure exists, else at random points.
 
-Two ways, each a proof or a refusal, never a float64 guess:
+Three ways, each a proof or a stated probability, never a float64 guess:
 
-- **Exact.** An answer built from σ⁽ʲ⁾(x), σ⁽ʲ⁾(−x) (= pⱼ(1 − σ)) and numbers is a
+- **Exact, in σ.** An answer built from σ⁽ʲ⁾(x), σ⁽ʲ⁾(−x) (= pⱼ(1 − σ)) and numbers is a
   rational function ``N(σ)/D(σ)``. It equals the polynomial ``pₖ(σ)`` iff
   ``N − pₖ·D`` vanishes identically, which holds iff it vanishes at more points
   than its degree: the check evaluates both sides with exact rationals at that
   many points.
-- **Interval.** Anything with ``x``, ``exp`` or ``tanh`` is evaluated in
-  mpmath interval arithmetic at 13 points from x = −39.7 to 40.3 (both tails,
-  where σ is 5·10⁻¹⁸ from 0 or 1), with a working precision that grows with
-  the order and is raised until each value is known to 30 significant digits.
-  Disjoint enclosures prove INCORRECT at that point; CORRECT means agreement to
-  30 digits at every point.
+- **Exact, in x.** An answer built from x, numbers, e, exp, σ⁽ʲ⁾, tanh⁽ʲ⁾, sinh, cosh
+  and sech of polynomials in x is a quotient of exp-polynomials ``Σ a·xⁱ·e^{P(x)}``,
+  compared term by term (:mod:`jaxsgd.derivatives._exact`: Lindemann–Weierstrass
+  makes the terms independent).
+- **Interval, at random points.** Anything else (σ(σ(x)), e^{1/x}, tanh(e^x)) is
+  evaluated in mpmath interval arithmetic at ``N_POINTS`` points drawn afresh for each
+  check (with probability ½ uniform on [−8, 8], else ±|x| log-uniform on [8, 1000]),
+  until each value is known to 30 significant digits. Disjoint enclosures prove
+  INCORRECT at that point; CORRECT means agreement to 30 digits at every point, and a
+  wrong answer whose difference shows on a set of probability p under that law passes
+  with probability (1 − p)¹².
 
-Cost is bounded before any work (sizes of the exact numbers, count of
-operations) and by a deadline; a refusal is an :class:`ExpressionError`.
+A difference proven exactly is shown at a point where the enclosures are disjoint,
+the precision raised until they are (10⁻⁶⁰σ needs ~70 digits); if none turns up in
+time, the verdict is still INCORRECT. An INCORRECT answer decided exactly is also
+compared with σ⁽ʲ⁾ for j = 0 … k + 3. Cost is bounded before any work (sizes of the
+exact numbers, count of operations) and by a deadline; a refusal is an
+:class:`ExpressionError`.
 
 >>> check(2, "σ(1−σ)(1−2σ)").correct
 True
 >>> r = check(1, "(1 - tanh(x/2)^2)/4")
->>> r.correct, r.method
-(True, 'interval')
+>>> r.correct, r.method, r.proof
+(True, 'exact', 'x')
 >>> check(40, "σ").message().split("; ")[1]
-'at x = 0.5 your expression gives 0.622459331202 but σ⁽⁴⁰⁾(0.5) = 7.55398181388e+26 (decided at x = 0.5)'
+'at x = 0.5 your expression gives 0.622459331202 but σ⁽⁴⁰⁾(0.5) = 7.55398181388e+26 (proven different exactly, as \
+functions of σ'
 """
 
 from __future__ import annotations
 
+import random
+import time
 from fractions import Fraction
 from typing import NamedTuple
 
 from jaxsgd.defaults import ANSWER_MAX_ORDER as MAX_CHECK_ORDER
-from jaxsgd.derivatives._expression import parse
-from jaxsgd.derivatives._interval import DIGITS, POINTS, Deadline, compare
+from jaxsgd.derivatives._exact import Outside, exact_form
+from jaxsgd.derivatives._expression import parse, parse_with_notes, render
+from jaxsgd.derivatives._interval import (
+    DIGITS,
+    WITNESS_POINTS,
+    Deadline,
+    compare,
+    draw_points,
+    ruled_out,
+    witness,
+)
 from jaxsgd.derivatives._polynomials import evaluate_exact, sigmoid_polynomial, superscript, text
 from jaxsgd.errors import ExpressionError
 
 DEADLINE_SECONDS = 1.5
+N_POINTS = 12  # random points of the interval method
+_EXACT_SHARE = 0.5  # of the deadline, for the exact check in x before the interval method takes over
+_WITNESS_SECONDS = 0.3  # at least this long to look for a point that shows a proven difference
 _EXACT_WORK = 40_000_000  # Σ over points and nodes of the bits of exact values
+_HOW = {"σ": "as functions of σ", "x": "as functions of x"}
 
 
 class CheckResult(NamedTuple):
-    """The verdict on an answer; values are decimal strings (12 significant digits)."""
+    """The verdict on an answer; values are decimal strings (12 significant digits, more where two would
+    otherwise print alike)."""
 
     correct: bool
     order: int
@@ -51,46 +77,150 @@ class CheckResult(NamedTuple):
     points: tuple[str, ...]  # the points that decided: all of them for CORRECT, the first difference otherwise
     given_value: str | None = None
     expected_value: str | None = None
+    proof: str | None = None  # exact: "σ" (rational in σ) or "x" (rational in x and exponentials); else None
+    read_as: str | None = None  # the answer as it was read, when that is not the literal text
+    other_order: int | None = None  # INCORRECT: the order j with σ⁽ʲ⁾ equal to the answer, if one is
 
     def message(self, *, hide_answer: bool = False) -> str:
         """The verdict in one line; ``hide_answer`` leaves out the right polynomial and its value (graded work)."""
         d = f"σ⁽{superscript(self.order)}⁾"
-        if hide_answer:
-            if self.correct:
-                return f"CORRECT: your expression equals {d}"
-            x = self.points[0]
-            return (f"INCORRECT: your expression differs from {d} at x = {x}, where it gives {self.given_value} "
-                    f"(decided at x = {x})")
+        if self.method == "exact":
+            how = f"compared exactly, {_HOW[self.proof]}"
+        else:
+            how = (f"equal to {DIGITS} significant digits at x = {', '.join(self.points)}, {len(self.points)} "
+                   "points drawn at random for this check, in interval arithmetic")
         if self.correct:
-            how = ("identical as functions of σ, compared exactly" if self.method == "exact" else
-                   f"equal to {DIGITS} significant digits at x = {', '.join(self.points)}, in interval arithmetic")
-            return f"CORRECT: {d} = {self.expected}  ({how})"
+            return f"CORRECT: your expression equals {d}  ({how})" if hide_answer else \
+                f"CORRECT: {d} = {self.expected}  ({how})"
+        if not self.points:
+            why = (f"proven different exactly, {_HOW[self.proof]}; no point found within the time limit where "
+                   "the values separate in interval arithmetic")
+            return f"INCORRECT: your expression differs from {d}  ({why})" if hide_answer else \
+                f"INCORRECT: {d} = {self.expected}; your expression differs from it  ({why})"
         x = self.points[0]
+        why = (f"proven different exactly, {_HOW[self.proof]}; shown at x = {x}" if self.method == "exact" else
+               f"decided at x = {x}, in interval arithmetic")
+        if hide_answer:
+            return f"INCORRECT: your expression differs from {d} at x = {x}, where it gives {self.given_value} ({why})"
         return (f"INCORRECT: {d} = {self.expected}; at x = {x} your expression gives {self.given_value} but "
-                f"{d}({x}) = {self.expected_value} (decided at x = {x})")
+                f"{d}({x}) = {self.expected_value} ({why})")
+
+    def report(self, *, hide_answer: bool = False) -> list[str]:
+        """The verdict line, then ``read as: …`` when the reading is not the literal text, then a note when an
+        INCORRECT answer is the derivative of another order."""
+        lines = [self.message(hide_answer=hide_answer)]
+        if self.read_as is not None:
+            lines.append(f"read as: {self.read_as}")
+        if self.other_order is not None:
+            j = self.other_order
+            lines.append(f"note: your expression is σ⁽{superscript(j)}⁾, the derivative of order {j}, not of order "
+                         f"{self.order}")
+        return lines
 
 
-def check(order: int, src: str, *, deadline: float = DEADLINE_SECONDS) -> CheckResult:
-    """Whether ``src`` equals σ⁽ᵒʳᵈᵉʳ⁾ as a function of x; :class:`ExpressionError` when it cannot be judged."""
+def _right_side(src: str, order: int) -> str:
+    """``σ‴ = …`` (or LaTeX's ``\\sigma^{(3)}(x) = …``) at order 3: the right-hand side; other text as it is."""
+    if not isinstance(src, str) or src.count("=") != 1:
+        return src
+    left, right = src.split("=")
+    try:
+        node = parse(left)
+    except ExpressionError:
+        return src
+    if node[0] != "sig" or node[2] != ("x",):
+        return src
+    if node[1] != order:
+        raise ExpressionError(f"the left-hand side is σ⁽{superscript(node[1])}⁾ but the order checked is {order}: "
+                              "give only the formula, the right-hand side")
+    return right
+
+
+def check(order: int, src: str, *, deadline: float = DEADLINE_SECONDS, rng=None) -> CheckResult:
+    """Whether ``src`` equals σ⁽ᵒʳᵈᵉʳ⁾ as a function of x; :class:`ExpressionError` when it cannot be judged.
+
+    ``rng`` draws the points of the interval method (default: :class:`random.SystemRandom`, fresh for each
+    check, so that no published point set can be aimed at).
+    """
     if not isinstance(order, int) or isinstance(order, bool) or not 0 <= order <= MAX_CHECK_ORDER:
         raise ExpressionError(f"order must be a whole number from 0 to {MAX_CHECK_ORDER}, got {order!r}")
-    node = parse(src)
+    node, notes = parse_with_notes(_right_side(src, order))
+    d = f"σ⁽{superscript(order)}⁾"
+    if order and node == ("sig", order, ("x",)):  # at order 0, σ is the polynomial in σ itself
+        raise ExpressionError(f"your expression is {d} itself: it restates the derivative asked for; give {d} as a "
+                              "formula in σ (or x, e, exp, tanh), with no derivative of that order in it")
+    rng = rng if rng is not None else random.SystemRandom()
+    read_as = render(node) if notes else None
     clock = Deadline(deadline)
     poly = sigmoid_polynomial(order)
     expected = text(poly)
+
+    def different(proof, other):
+        left = max(_WITNESS_SECONDS, clock.end - time.monotonic())
+        shown = witness(node, order, Deadline(left), (*WITNESS_POINTS, *_constants(node)), draw_points(8, rng))
+        return CheckResult(False, order, expected, "exact", *(shown or ((),)), proof=proof, read_as=read_as,
+                           other_order=other)
+
     if _is_rational_in_sigma(node):
         if _exact_equal(node, poly, clock):
-            return CheckResult(True, order, expected, "exact", ())
-        witness = compare(node, order, clock)
-        if witness is not None:
-            return CheckResult(False, order, expected, "exact", *witness)
-        # differs as a rational function yet agrees at every real point tried: impossible for the
-        # points used (σ of a rational x ≠ 0 is transcendental), kept as a clear refusal
-        raise ExpressionError("the expression differs from the answer but not at any point tried")
-    witness = compare(node, order, clock)
-    if witness is None:
-        return CheckResult(True, order, expected, "interval", POINTS)
-    return CheckResult(False, order, expected, "interval", *witness)
+            return CheckResult(True, order, expected, "exact", (), proof="σ", read_as=read_as)
+        return different("σ", _other_order_in_sigma(node, order, clock))
+    try:
+        form = exact_form(node, deadline * _EXACT_SHARE)
+        same = form.equals(order)
+    except Outside:
+        form = None
+    if form is not None:
+        if same:
+            return CheckResult(True, order, expected, "exact", (), proof="x", read_as=read_as)
+        try:
+            orders = [j for j in range(order + 4) if j != order]
+            out = ruled_out(node, orders, clock)
+            other = next((j for j in orders if j not in out and form.equals(j)), None)
+        except (Outside, ExpressionError):
+            other = None
+        return different("x", other)
+    agreed: list[str] = []
+    shown = compare(node, order, clock, draw_points(2 * N_POINTS, rng), N_POINTS, agreed)
+    if shown is None:
+        return CheckResult(True, order, expected, "interval", tuple(agreed), read_as=read_as)
+    return CheckResult(False, order, expected, "interval", *shown, read_as=read_as)
+
+
+def _constants(node, limit=8) -> list[str]:
+    """Up to ``limit`` numbers of the answer as points (|c| ≤ 1000): where a term such as e^{−(x − 100)²} is
+    largest, a difference shows with few digits."""
+    out: list[str] = []
+    stack = [node]
+    while stack and len(out) < limit:
+        n = stack.pop()
+        if n[0] == "num":
+            c = n[1]
+            if abs(c) <= 1000 and c.denominator < 10**6:
+                for v in (c, -c):
+                    t = f"{float(v):.6g}"
+                    if "e" not in t and t not in out and t not in WITNESS_POINTS:
+                        out.append(t)
+        elif n[0] in ("sum", "prod"):
+            stack.extend(c for _, c in n[1])
+        else:
+            stack.extend(c for c in n[1:] if isinstance(c, tuple))
+    return out[:limit]
+
+
+def _other_order_in_sigma(node, order, clock) -> int | None:
+    """The order j ≤ k + 3 whose σ⁽ʲ⁾ the answer equals, if one does and it is cheap to find."""
+    try:
+        at_two = _exact_value(node, 2, {})  # most orders differ already at σ = 2: one evaluation rules them out
+    except ZeroDivisionError:
+        at_two = None
+    for j in range(order + 4):
+        if j != order and (at_two is None or evaluate_exact(sigmoid_polynomial(j), Fraction(2)) == at_two):
+            try:
+                if _exact_equal(node, sigmoid_polynomial(j), clock):
+                    return j
+            except ExpressionError:
+                return None
+    return None
 
 
 # ------------------------------------------------------------------ exact

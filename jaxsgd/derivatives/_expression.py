@@ -11,12 +11,18 @@ What it reads:
 - derivatives by primes or an order: ``σ′``, ``σ'``, ``σ''``, ``σ‴``, ``σ⁽³⁾``, ``tanh⁽²⁾(x/2)``;
 - ``x``; ``e`` (Euler's number), ``e^x``, ``e^-x``, ``e⁻ˣ``, ``exp(…)``, ``tanh(…)``, ``tanh²(u)``
   and ``tanh^2(u)`` (likewise ``σ^2(x)`` = σ(x)²);
-- numbers (``2``, ``0.5``, ``½``), ``+ − * / ^ **``, ``·``, ``×``, superscript exponents
-  (``σ³``, ``2⁻³``), parentheses, brackets and braces, implicit multiplication (``2σ(1−σ)``);
-- mathematical italic and fullwidth letters and digits (``𝜎(𝑥)``, ``１``) as the plain ones.
+- ``sinh(…)``, ``cosh(…)``, ``sech(…)`` (and ``sinh′`` = cosh, ``cosh′`` = sinh);
+- numbers (``2``, ``0.5``, ``½``, the mixed number ``1½`` = 1 + ½), ``+ − * / ^ **``, ``·``, ``×``,
+  superscript exponents (``σ³``, ``2⁻³``), parentheses, brackets and braces, implicit
+  multiplication (``2σ(1−σ)``);
+- mathematical italic and fullwidth letters and digits (``𝜎(𝑥)``, ``１``) as the plain ones;
+- LaTeX as :func:`jaxsgd.derivatives.latex` prints it (``\\sigma``, ``\\frac{a}{b}``, ``\\left(``, ``^{…}``).
 
 Refused with the reason: scientific notation (``2.5e-1`` would otherwise read as 2.5·e − 1),
-invisible characters (zero-width spaces, direction marks), ``=`` and unknown names.
+invisible characters (zero-width spaces, direction marks), ``=``, unknown names, ``Σ`` (capital
+sigma: "did you mean σ"), ``1 ½`` (a mixed number or a product?) and Leibniz ``dσ/dx``.
+:func:`parse_with_notes` also says which readings are not literal (``σ2`` is σ·2), and
+:func:`render` writes a tree back as text.
 
 Exponents other than on ``e`` are whole-number constants of size ≤ 128.
 
@@ -37,6 +43,7 @@ from jaxsgd.derivatives._notation import (
     MAX_LENGTH,
     MAX_NODE_ORDER,
     derivative_order,
+    from_latex,
     shown,
     tokens,
 )
@@ -50,6 +57,9 @@ def uses(node, kinds) -> bool:
     if node[0] in ("sum", "prod"):
         return any(uses(c, kinds) for _, c in node[1])
     return any(isinstance(c, tuple) and uses(c, kinds) for c in node[1:])
+
+
+_FUNCTIONS = ("exp", "tanh", "sinh", "cosh", "sech")
 
 
 def _product(factors):
@@ -166,10 +176,18 @@ class _Parser:
             self.i += 2
         if order > MAX_NODE_ORDER:
             raise ExpressionError(f"derivative order {order} inside the expression is above {MAX_NODE_ORDER}")
-        if name in ("exp", "tanh"):
+        if name in _FUNCTIONS:
             if self.peek() != "(":
                 raise ExpressionError(f"{name} needs its argument in parentheses, e.g. {name}(x)")
             arg = self.group()
+            if name in ("sinh", "cosh", "sech"):
+                if name == "sech" and order:
+                    raise ExpressionError("derivatives of sech are not read: write them out, e.g. "
+                                          "−sech(u)·tanh(u) for sech′(u)")
+                if order % 2:  # sinh′ = cosh, cosh′ = sinh
+                    name = "cosh" if name == "sinh" else "sinh"
+                node = (name, arg)
+                return node if power is None else ("pow", node, power)
         else:
             arg = ("x",)
             if self.peek() == "(":
@@ -234,19 +252,31 @@ def parse(src: str):
     """The expression tree of ``src``; :class:`ExpressionError` with a one-line reason otherwise.
 
     Nodes: ``("num", Fraction)``, ``("x",)``, ``("sig", k, arg)`` (σ⁽ᵏ⁾(arg)),
-    ``("tanh", k, arg)``, ``("exp", arg)``, ``("neg", a)``, ``("pow", a, n)``,
-    ``("sum", ((±1, term), …))`` and ``("prod", ((±1, factor), …))`` (−1: divide).
+    ``("tanh", k, arg)``, ``("exp", arg)``, ``("sinh", arg)``, ``("cosh", arg)``, ``("sech", arg)``,
+    ``("neg", a)``, ``("pow", a, n)``, ``("sum", ((±1, term), …))`` and ``("prod", ((±1, factor), …))``
+    (−1: divide).
     """
+    return parse_with_notes(src)[0]
+
+
+def parse_with_notes(src: str):
+    """``(tree, notes)``: the tree of :func:`parse`, and the set of readings of ``src`` that are not literal
+    and worth echoing: ``"latex"``, ``"mixed number"`` (1½ = 1 + ½), ``"number after σ"`` (σ2 = σ·2),
+    ``"power"`` (σ^(1) is a power, not σ⁽¹⁾)."""
     if not isinstance(src, str) or not src.strip():
         raise ExpressionError("the expression is empty")
     if len(src) > MAX_LENGTH:
         raise ExpressionError(f"the expression is longer than {MAX_LENGTH} characters")
-    toks = tokens(src)
+    notes: set = set()
+    if "\\" in src:
+        src = from_latex(src)
+        notes.add("latex")
+    toks = tokens(src, notes)
     p = _Parser(toks)
     node = p.expr()
     if p.i != len(toks):
         raise ExpressionError(f"unexpected {shown(toks[p.i][0]).removeprefix('a ')} after a complete expression")
-    return _resolve_e(node)
+    return _resolve_e(node), notes
 
 
 def _resolve_e(node):
@@ -256,10 +286,61 @@ def _resolve_e(node):
         return ("exp", ("num", Fraction(1)))
     if kind in ("sum", "prod"):
         return (kind, tuple((s, _resolve_e(c)) for s, c in node[1]))
-    if kind in ("neg", "exp"):
+    if kind in ("neg", "exp", "sinh", "cosh", "sech"):
         return (kind, _resolve_e(node[1]))
     if kind == "pow":
         return ("pow", _resolve_e(node[1]), node[2])
     if kind in ("sig", "tanh"):
         return (kind, node[1], _resolve_e(node[2]))
     return node
+
+
+_ATOMS = ("num", "x", "sig", "tanh", "exp", "sinh", "cosh", "sech")
+
+
+def render(node) -> str:
+    """The tree in the plain notation, with every product and grouping explicit (it parses back to itself).
+
+    >>> render(parse("σ2 - 1½σ^(1)"))
+    'σ·2 − (1 + 1/2)·σ^1'
+    """
+    kind = node[0]
+    if kind == "num":
+        q = node[1]
+        return str(q) if q >= 0 else f"({q})"
+    if kind == "x":
+        return "x"
+    if kind in ("sig", "tanh"):
+        name = "σ" if kind == "sig" else "tanh"
+        order = f"⁽{''.join(_SUPER[c] for c in str(node[1]))}⁾" if node[1] else ""
+        return f"{name}{order}" if node[2] == ("x",) and kind == "sig" else f"{name}{order}({render(node[2])})"
+    if kind == "exp":
+        return "e" if node[1] == ("num", Fraction(1)) else f"e^({render(node[1])})"
+    if kind in ("sinh", "cosh", "sech"):
+        return f"{kind}({render(node[1])})"
+    if kind == "neg":
+        inner = render(node[1])
+        return f"−({inner})" if node[1][0] in ("sum", "neg", "prod") else f"−{inner}"
+    if kind == "pow":
+        base = render(node[1])
+        if node[1][0] not in _ATOMS or (node[1][0] == "num" and node[1][1].denominator != 1):
+            base = f"({base})"
+        return f"{base}^{node[2]}" if node[2] >= 0 else f"{base}^({node[2]})"
+    if kind == "sum":
+        out = []
+        for i, (sign, c) in enumerate(node[1]):
+            text = render(c)
+            if c[0] == "sum":
+                text = f"({text})"
+            out.append((text if sign > 0 else f"−{text}") if i == 0 else (f" + {text}" if sign > 0 else f" − {text}"))
+        return "".join(out)
+    out = []
+    for i, (op, c) in enumerate(node[1]):
+        text = render(c)
+        if c[0] in ("sum", "neg", "prod") or (c[0] == "num" and (c[1].denominator != 1 or c[1] < 0)):
+            text = f"({text})"
+        out.append(text if i == 0 and op > 0 else (("·" if op > 0 else "/") + text if i else f"1/{text}"))
+    return "".join(out)
+
+
+_SUPER = {"0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹"}

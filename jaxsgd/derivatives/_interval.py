@@ -2,17 +2,22 @@
 
 Each value comes as an enclosure [lo, hi] that provably contains it. The
 working precision grows with the order (``4·DIGITS + 2·(bits of the largest
-coefficient) + 64`` bits) and is raised ×4 and ×16 until each value is known to
-``DIGITS`` significant digits; disjoint enclosures prove two values differ.
+coefficient) + 64`` bits, plus ``2|x|`` bits for the tails, where σ is e^{−|x|}
+from 0 or 1) and is raised ×4 and ×16 until each value is known to ``DIGITS``
+significant digits; disjoint enclosures prove two values differ. The points
+come from the caller: drawn at random for each check (:func:`draw_points`), or,
+to show a difference already proven exactly, a few fixed ones first
+(:func:`witness`).
 
->>> compare(("sig", 1, ("x",)), 1, Deadline(5.0)) is None
+>>> compare(("sig", 1, ("x",)), 1, Deadline(5.0), ["0.5", "-40"]) is None
 True
->>> compare(("sig", 0, ("x",)), 1, Deadline(5.0))
+>>> compare(("sig", 0, ("x",)), 1, Deadline(5.0), ["0.5"])
 (('0.5',), '0.622459331202', '0.235003712202')
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from fractions import Fraction
@@ -20,10 +25,11 @@ from fractions import Fraction
 from jaxsgd.derivatives._polynomials import sigmoid_polynomial, tanh_polynomial
 from jaxsgd.errors import ExpressionError
 
-POINTS = ("0.5", "-1.25", "1.7", "-0.3", "3.1", "-2.6", "0.9", "-6.7", "7.3", "-17.9", "19.1", "-39.7", "40.3")
+WITNESS_POINTS = ("0.5", "-1.25", "2", "-3")  # tried first to show a difference already proven exactly
 DIGITS = 30  # significant digits to which values must agree
 _INTERVAL_WORK = 6_000  # interval operations per point, at 512 bits
 _EXP_LIMIT = 10**6  # |u| above which exp(u) is not evaluated
+_SHORT = 32  # characters of a printed value that make a witness worth showing at once
 
 
 class _Undefined(Exception):
@@ -127,6 +133,10 @@ class _Interval:
             return self.tanh_derivative(node[1], self.value(node[2], x))
         if kind == "exp":
             return self.exp(self.value(node[1], x))
+        if kind in ("sinh", "cosh", "sech"):
+            u = self.value(node[1], x)
+            up, down = self.exp(u), self.exp(-u)
+            return (up - down) / 2 if kind == "sinh" else (up + down) / 2 if kind == "cosh" else 2 / (up + down)
         if kind == "neg":
             return -self.value(node[1], x)
         if kind == "pow":
@@ -152,8 +162,8 @@ class _Interval:
         return hi - lo <= scale * self.mp.mpf(10) ** (-DIGITS - 1)
 
 
-def compare(node, order, clock):
-    """``None`` if the answer agrees at every point, else ``(points, given, expected)`` at the first difference."""
+def _base_precision(node, order) -> int:
+    """Bits for a point near 0; ``4·DIGITS + 2·(bits of the largest coefficient) + 64``, work checked."""
     coeff_bits = max(max(abs(c) for c in sigmoid_polynomial(k)).bit_length()
                      for k in [order, *_orders(node, "sig"), *_orders(node, "tanh")])
     base_prec = 4 * DIGITS + 2 * coeff_bits + 64
@@ -161,33 +171,155 @@ def compare(node, order, clock):
     if work > _INTERVAL_WORK:
         raise ExpressionError(f"too costly to check (about {work} operations per point, at most "
                               f"{_INTERVAL_WORK}): simplify the expression")
-    for point in POINTS:
+    return base_prec
+
+
+def _precision(base_prec: int, q: Fraction) -> int:
+    # in the tails σ is e^{−|x|} from 0 or 1: 1 − σ and pₖ(σ) cancel about 1.44·|x| bits
+    return base_prec + 2 * int(abs(q))
+
+
+def _evaluate(node, order, clock, point: str, prec: int):
+    ctx = _Interval(prec, clock)
+    x = ctx.number(Fraction(point))
+    given = ctx.value(node, x)  # first: where the answer is undefined, σ⁽ᵏ⁾ is not worked out
+    return ctx, given, ctx.sigmoid_derivative(order, x)
+
+
+def _disjoint(ctx, given, truth) -> bool:
+    t_lo, t_hi = ctx.bounds(truth)
+    g_lo, g_hi = ctx.bounds(given)
+    return g_hi < t_lo or t_hi < g_lo
+
+
+def compare(node, order, clock, points, needed=None, agreed_at=None):
+    """Interval comparison at ``points`` (an iterable of decimal strings) until ``needed`` of them agree.
+
+    ``None`` if the answer agrees to ``DIGITS`` digits at ``needed`` points (all of them by default), else
+    ``(points, given, expected)`` at the first point where the enclosures are disjoint. A point where the
+    answer is undefined is skipped; :class:`ExpressionError` when too few points are left. The points that
+    agreed are appended to the list ``agreed_at``, if given.
+    """
+    base_prec = _base_precision(node, order)
+    points = list(points)
+    needed = len(points) if needed is None else needed
+    agreed, skipped = 0, []
+    for point in points:
+        if agreed >= needed:
+            break
         q = Fraction(point)
-        for prec in (base_prec, 4 * base_prec, 16 * base_prec):
-            ctx = _Interval(prec, clock)
-            x = ctx.number(q)
-            truth = ctx.sigmoid_derivative(order, x)
+        top = 16 * _precision(base_prec, q)
+        for prec in (top // 16, top // 4, top):
             try:
-                given = ctx.value(node, x)
+                ctx, given, truth = _evaluate(node, order, clock, point, prec)
             except _Undefined as e:
-                if prec < 16 * base_prec and "division" in str(e):
+                if prec < top and "division" in str(e):
                     continue  # maybe a tiny denominator not yet resolved from 0
-                raise ExpressionError(f"the expression cannot be evaluated at x = {point}: {e}") from None
+                skipped.append((point, str(e)))
+                break
+            if _disjoint(ctx, given, truth):
+                return (point,), *show_pair(ctx, given, truth)
             t_lo, t_hi = ctx.bounds(truth)
-            g_lo, g_hi = ctx.bounds(given)
-            if g_hi < t_lo or t_hi < g_lo:
-                return (point,), _show(ctx, given), _show(ctx, truth)
             scale = min(abs(t_lo), abs(t_hi))
             if scale > 0 and ctx.close(truth, scale) and ctx.close(given, scale):
+                agreed += 1
+                if agreed_at is not None:
+                    agreed_at.append(point)
                 break  # agree to DIGITS digits here
         else:
             raise ExpressionError(f"cannot tell at x = {point} whether the values agree to {DIGITS} digits "
                                   "(they agree as far as the working precision goes): simplify the expression")
+    if agreed < needed:
+        point, why = skipped[0]
+        raise ExpressionError(f"the expression cannot be evaluated at x = {point}: {why}"
+                              + (f" (nor at {len(skipped) - 1} more points)" if len(skipped) > 1 else ""))
     return None
 
 
-def _show(ctx, v) -> str:
+def witness(node, order, clock, first, then=(), max_prec=1 << 15):
+    """A point where the enclosures are disjoint, for an answer proven different: ``(points, given, expected)``,
+    or ``None`` when none is found before ``clock`` runs out.
+
+    The points ``first`` are tried up to 16× the base precision, then ``first`` and ``then`` with the precision
+    raised ×4 per round up to ``max_prec`` bits; of the points that separate in a round, the first whose two
+    values print in 32 characters is shown, else the shortest.
+    """
+    try:
+        base_prec = _base_precision(node, order)
+    except ExpressionError:
+        return None
+    rounds = [(1, first), (4, first), (16, first)]
+    scale = 1
+    while scale * base_prec <= max_prec:
+        rounds.append((scale, (*first, *then)))
+        scale *= 4
+    for scale, points in rounds:
+        found, undefined = [], 0
+        for point in points:
+            try:
+                ctx, given, truth = _evaluate(node, order, clock, point,
+                                              scale * _precision(base_prec, Fraction(point)))
+            except _Undefined as e:
+                undefined += "division" not in str(e)
+                continue
+            except ExpressionError:  # the deadline
+                return _best(found)
+            if _disjoint(ctx, given, truth):
+                found.append(((point,), *show_pair(ctx, given, truth)))
+                if max(len(found[-1][1]), len(found[-1][2])) <= _SHORT:
+                    break  # short enough: the one _best would pick
+        if found:
+            return _best(found)
+        if undefined == len(points) == len(first) + len(then):  # undefined everywhere, at any precision
+            return None
+    return None
+
+
+def _best(found):
+    """The first witness whose values print in at most ``_SHORT`` characters, else the shortest."""
+    short = [w for w in found if max(len(w[1]), len(w[2])) <= _SHORT]
+    return short[0] if short else min(found, key=lambda w: len(w[1]) + len(w[2]), default=None)
+
+
+def ruled_out(node, orders, clock, point="0.5") -> set[int]:
+    """The orders j among ``orders`` for which σ⁽ʲ⁾ and the answer provably differ at ``point`` (a cheap filter
+    before an exact comparison); none when the answer cannot be evaluated there."""
+    base_prec = _base_precision(node, max(orders))
+    ctx = _Interval(base_prec, clock)
+    x = ctx.number(Fraction(point))
+    try:
+        given = ctx.value(node, x)
+    except _Undefined:
+        return set()
+    return {j for j in orders if _disjoint(ctx, given, ctx.sigmoid_derivative(j, x))}
+
+
+def show_pair(ctx, given, truth) -> tuple[str, str]:
+    """The two values (midpoints of disjoint enclosures) with 12 significant digits, or as many more as it takes
+    for the two strings to differ."""
     import mpmath
 
-    lo, hi = ctx.bounds(v)
-    return mpmath.nstr((lo + hi) / 2, 12)
+    with mpmath.workprec(ctx.iv.prec + 10):
+        g = sum(ctx.bounds(given)) / 2
+        t = sum(ctx.bounds(truth)) / 2
+        a, b = mpmath.nstr(g, 12), mpmath.nstr(t, 12)
+        digits = 12
+        while a == b and digits < ctx.iv.prec:
+            digits += max(1, digits // 2)
+            a = mpmath.nstr(g, digits, min_fixed=-4, max_fixed=digits)
+            b = mpmath.nstr(t, digits, min_fixed=-4, max_fixed=digits)
+        return a, b
+
+
+def draw_points(n: int, rng) -> tuple[str, ...]:
+    """``n`` points drawn from the sampling law: with probability ½ uniform on [−8, 8], else ±10^U with U uniform
+    on [log₁₀ 8, 3] (|x| from 8 to 1000, either sign), each rounded to 6 significant digits."""
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            v = rng.uniform(-8.0, 8.0)
+        else:
+            v = rng.choice((-1.0, 1.0)) * 10 ** rng.uniform(math.log10(8.0), 3.0)
+        text = f"{v:.{max(0, 5 - math.floor(math.log10(max(abs(v), 1e-6))))}f}".rstrip("0").rstrip(".")
+        out.append(text if text not in ("", "-", "-0") else "0")
+    return tuple(out)
