@@ -1,5 +1,3 @@
-import sys
+from jaxsgd._entry import main
 
-from jaxsgd.cli import main
-
-sys.exit(main())
+main()

@@ -52,18 +52,30 @@ def main(argv=None) -> int:
     failed write, 130/143 interrupted, 141 the reader went away)."""
     from jaxsgd.cli import interrupts, terminal
 
-    if argv is None:  # the command itself, not a call from Python: the interrupt handlers are ours
-        interrupts.install()
-    terminal.setup()
+    command_line = argv is None  # the command itself, not a call from Python: the interrupt handlers are ours
+    try:
+        if command_line:
+            interrupts.install()
+        terminal.setup()
+        return _main(argv, interrupts)
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            print("interrupted", file=sys.stderr)
+        if command_line:  # end here: an interpreter shutdown while JAX compiles on its threads can crash
+            interrupts.exit_now()
+        return interrupts.exit_code()
+
+
+def _main(argv, interrupts) -> int:
+    if sys.stdout is None:
+        print("error: jaxsgd: standard output is closed: redirect it to a file, or to /dev/null to discard the "
+              "output", file=sys.stderr)
+        return 2
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command(argv)
     if command in _JAX_COMMANDS and "jax" not in sys.modules:
-        try:
-            with interrupts.deferred():  # an interrupt inside JAX's native start-up would abort the process
-                import jax  # noqa: F401
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return interrupts.exit_code()
+        with interrupts.deferred():  # an interrupt inside JAX's native start-up would abort the process
+            import jax  # noqa: F401
     parser = build_parser(command)
     if command == "check-derivative":
         from jaxsgd.cli.derivative import expression_argv
@@ -73,6 +85,7 @@ def main(argv=None) -> int:
         try:
             args = parser.parse_args(argv)
         except SystemExit as e:  # --help and --version, printed on stdout
+            sys.stdout.flush()  # a full disk shows here
             return e.code if isinstance(e.code, int) else 0
         if getattr(args, "run", None) is None:
             commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
@@ -88,10 +101,6 @@ def main(argv=None) -> int:
             joined.fail(str(e), 2)
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        with contextlib.suppress(OSError):
-            print("interrupted", file=sys.stderr)
-        return interrupts.exit_code()
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
         _drop_stdout()
         return 141

@@ -96,7 +96,14 @@ def _watchdog(reader: socket.socket) -> None:
         _force_exit()
 
 
-def _force_exit() -> None:
+def exit_now() -> None:
+    """Ends the process now with :func:`exit_code`, after flushing the output and removing the temporary files
+    of unfinished writes: the normal path of an interrupted command (an interpreter shutdown while JAX's
+    compiler threads run can crash)."""
+    _force_exit(say=False)
+
+
+def _force_exit(say: bool = True) -> None:
     with contextlib.suppress(Exception):
         from jaxsgd import paths
 
@@ -104,8 +111,9 @@ def _force_exit() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    with contextlib.suppress(OSError):
-        os.write(2, b"interrupted\n")
+    if say:
+        with contextlib.suppress(OSError):
+            os.write(2, b"interrupted\n")
     os._exit(exit_code())
 
 

@@ -80,6 +80,7 @@ class CheckResult(NamedTuple):
     proof: str | None = None  # exact: "σ" (rational in σ) or "x" (rational in x and exponentials); else None
     read_as: str | None = None  # the answer as it was read, when that is not the literal text
     other_order: int | None = None  # INCORRECT: the order j with σ⁽ʲ⁾ equal to the answer, if one is
+    aimed: int = 0  # interval method: how many of ``points`` came from the answer itself (0 and its numbers)
 
     def message(self, *, hide_answer: bool = False) -> str:
         """The verdict in one line; ``hide_answer`` leaves out the right polynomial and its value (graded work)."""
@@ -87,8 +88,11 @@ class CheckResult(NamedTuple):
         if self.method == "exact":
             how = f"compared exactly, {_HOW[self.proof]}"
         else:
-            how = (f"equal to {DIGITS} significant digits at x = {', '.join(self.points)}, {len(self.points)} "
-                   "points drawn at random for this check, in interval arithmetic")
+            drawn = len(self.points) - self.aimed
+            own = (f"{', '.join(self.points[:self.aimed])} (where the answer's own numbers point) and "
+                   if self.aimed else "")
+            how = (f"equal to {DIGITS} significant digits at x = {own}{', '.join(self.points[self.aimed:])}, "
+                   f"{drawn} points drawn at random for this check, in interval arithmetic")
         if self.correct:
             return f"CORRECT: your expression equals {d}  ({how})" if hide_answer else \
                 f"CORRECT: {d} = {self.expected}  ({how})"
@@ -148,6 +152,12 @@ def check(order: int, src: str, *, deadline: float = DEADLINE_SECONDS, rng=None)
     if order and node == ("sig", order, ("x",)):  # at order 0, σ is the polynomial in σ itself
         raise ExpressionError(f"your expression is {d} itself: it restates the derivative asked for; give {d} as a "
                               "formula in σ (or x, e, exp, tanh), with no derivative of that order in it")
+    high = _highest_sigma_derivative(node)
+    if order and high >= order:  # σ‴ + 0, 2σ‴ − σ‴: the question, rearranged
+        which = "itself" if high == order else f"of order {high}, higher still"
+        raise ExpressionError(f"your expression uses σ⁽{superscript(high)}⁾ ({which}): it restates the derivative "
+                              f"asked for rather than working it out; give {d} as a formula in σ (or x, e, exp, "
+                              f"tanh) with derivatives of σ below order {order} at most")
     rng = rng if rng is not None else random.SystemRandom()
     read_as = render(node) if notes else None
     clock = Deadline(deadline)
@@ -180,10 +190,29 @@ def check(order: int, src: str, *, deadline: float = DEADLINE_SECONDS, rng=None)
             other = None
         return different("x", other)
     agreed: list[str] = []
-    shown = compare(node, order, clock, draw_points(2 * N_POINTS, rng), N_POINTS, agreed)
+    # the points the answer's own numbers point at first (a bump e^{−(x − c)²} is largest at x = c; x = 0 where
+    # a polynomial argument is centred), then the random ones
+    aimed = ("0", *_constants(node))
+    shown = compare(node, order, clock, (*aimed, *draw_points(2 * N_POINTS, rng)), len(aimed) + N_POINTS, agreed)
     if shown is None:
-        return CheckResult(True, order, expected, "interval", tuple(agreed), read_as=read_as)
+        agreed = [p for p in agreed if p in aimed] + [p for p in agreed if p not in aimed]
+        return CheckResult(True, order, expected, "interval", tuple(agreed), read_as=read_as,
+                           aimed=sum(p in aimed for p in agreed))
     return CheckResult(False, order, expected, "interval", *shown, read_as=read_as)
+
+
+def _highest_sigma_derivative(node) -> int:
+    """The highest order of a derivative of σ in the tree (−1 if σ does not appear)."""
+    best, stack = -1, [node]
+    while stack:
+        n = stack.pop()
+        if n[0] == "sig":
+            best = max(best, n[1])
+        if n[0] in ("sum", "prod"):
+            stack.extend(c for _, c in n[1])
+        else:
+            stack.extend(c for c in n[1:] if isinstance(c, tuple))
+    return best
 
 
 def _constants(node, limit=8) -> list[str]:

@@ -96,6 +96,10 @@ class _Interval:
 
     def exp(self, u):
         lo, hi = self.bounds(u)
+        if hi < -_EXP_LIMIT:  # e^u in (0, e^{−limit}]: an enclosure without the cost of the exact tiny value
+            return self.iv.mpf([0, self.iv.exp(self.iv.mpf(-_EXP_LIMIT)).b])
+        if lo > _EXP_LIMIT:  # e^u in [e^{limit}, ∞): enough for 1/(1 + e^u) in σ of a huge argument
+            return self.iv.mpf([self.iv.exp(self.iv.mpf(_EXP_LIMIT)).a, "+inf"])
         if not (abs(lo) <= _EXP_LIMIT and abs(hi) <= _EXP_LIMIT):
             raise _Undefined(f"exp of a number beyond ±{_EXP_LIMIT:.0e}")
         return self.iv.exp(u)
