@@ -149,12 +149,15 @@ def runtime_errors() -> tuple[type[BaseException], ...]:
 
 
 def _runtime_output_to_stderr() -> None:
-    """The collectives' C++ code prints progress on file descriptor 1 ("[Gloo] Rank 0 is connected …"):
-    point that descriptor at standard error and give Python's ``sys.stdout`` the real standard output, so
-    that what jaxsgd prints there (a report, one JSON object) stays clean."""
+    """The collectives' C++ code prints progress on file descriptor 1 ("[Gloo] Rank 0 is connected …", a
+    line per process and collective, before any error too): point that descriptor at /dev/null and give
+    Python's ``sys.stdout`` the real standard output, so that what jaxsgd prints there (a report, one JSON
+    object) stays clean and errors are not buried. The runtime's errors go to standard error, untouched."""
     sys.stdout.flush()
     real = os.dup(1)
-    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
     sys.stdout = os.fdopen(real, "w", buffering=1, encoding=sys.stdout.encoding or "utf-8",
                            errors=sys.stdout.errors or "strict")
 

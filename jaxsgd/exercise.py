@@ -288,9 +288,20 @@ def lesson(s: WorkedStep) -> str:
     per_unit = f"{g:.2g}·α per unit feature" if s.lr is None else f"{g * s.lr:.2g} per unit feature at α = {_num(s.lr)}"
     return (
         f"The neuron is saturated: σ({_num(s.z, s.dtype)}) ≈ {side} {'−' if side == '1' else '+'} {tail}, "
-        f"so σ′(z) ≈ {tail} and the step is tiny (|Δθ| ≈ {per_unit}){note}. "
+        f"so σ′(z) ≈ {tail} and {_saturated_step(s, per_unit)}{note}. "
         f"Standardise the {d} feature{'s' if d > 1 else ''} to keep z near 0."
     )
+
+
+def _saturated_step(s: WorkedStep, per_unit: str) -> str:
+    """"the step is tiny (…)", unless a learning rate given makes the step large all the same."""
+    if s.lr is not None and s.theta1 is not None:
+        moved = math.dist(s.theta1, s.theta)
+        size = math.hypot(*s.theta)
+        if moved >= NOTICEABLE * max(size, 1e-300):
+            return (f"the gradient is tiny, but α = {_num(s.lr)} makes the step large all the same "
+                    f"(|Δθ| ≈ {moved:.2g})")
+    return f"the step is tiny (|Δθ| ≈ {per_unit})"
 
 
 def _tail(a: float):

@@ -41,6 +41,7 @@ __all__ = [
     "example_loss",
     "from_spec",
     "init_params",
+    "is_builtin",
     "mean_loss",
     "mean_loss_of",
     "mlp",
@@ -300,6 +301,8 @@ def from_spec(spec: str) -> Model:
     ('mlp:16,8', 'sigmoid')
     """
     text = str(spec).strip()
+    if not text:
+        raise ModelError("the model is empty: use sigmoid, mlp:H[,H…] (e.g. mlp:16) or package.module[:name]")
     if text == "sigmoid":
         return neuron()
     if text.startswith("mlp:") or text == "mlp":
@@ -329,7 +332,7 @@ def from_spec(spec: str) -> Model:
                          "it on PYTHONPATH)") from None
     except AttributeError:
         raise ModelError(f"model {text!r}: module {module} has no {name!r}") from None
-    except Exception as e:  # the user's module failed while importing
+    except (Exception, SystemExit) as e:  # the user's module failed (or called sys.exit) while importing
         raise ModelError(f"model {text!r}: importing {module} failed: {type(e).__name__}: {_first_line(e)}") from None
     loss, init = getattr(obj, "loss", None), getattr(obj, "init", None)
     if not callable(loss) or not callable(init):
@@ -337,6 +340,11 @@ def from_spec(spec: str) -> Model:
                          "(attributes or functions)")
     predict = getattr(obj, "predict", None)
     return Model(loss, init, text, predict if callable(predict) else None)
+
+
+def is_builtin(spec: str) -> bool:
+    """Whether ``spec`` names a built-in model (loading it imports no one's code): ``sigmoid`` or ``mlp:…``."""
+    return spec == "sigmoid" or spec.startswith("mlp:")
 
 
 def _first_line(e: BaseException) -> str:
@@ -373,8 +381,14 @@ def check_model(model: Model, d: int, dtype=jnp.float32, *, key=None):
         raise ModelError(f"{who}: loss must return a scalar for one example, got shape {jnp.shape(value)}")
     try:
         grad = jax.grad(lambda p: model.loss(p, x, y))(params)
+        # as training runs it: compiled, and batched by vmap (float(y) or a Python branch on x fails here)
+        xs, ys = jnp.zeros((2, int(d)), dtype), jnp.full((2,), 0.5, dtype)
+        jax.jit(jax.vmap(jax.grad(model.loss), in_axes=(None, 0, 0)))(params, xs, ys)
+        if model.predict is not None:
+            jax.jit(jax.vmap(model.predict, in_axes=(None, 0)))(params, xs)
     except Exception as e:
-        raise ModelError(f"{who}: jax.grad of loss failed: {type(e).__name__}: {_first_line(e)} {how}") from None
+        raise ModelError(f"{who}: jax.grad, jax.jit or jax.vmap of loss (or predict) failed: {type(e).__name__}: "
+                         f"{_first_line(e)} {how}") from None
     if not bool(jnp.isfinite(value)) or not all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grad)):
         raise ModelError(f"{who}: loss or its gradient is not finite at the initial parameters")
     return params

@@ -285,3 +285,45 @@ def test_the_mlps_batch_form_is_the_mean_of_its_per_example_loss(dtype):
                           jax.tree.leaves(jax.grad(lambda q: jnp.mean(jax.vmap(m.loss, in_axes=(None, 1, 0))(
                               q, xt, y)))(p)), strict=True):
             np.testing.assert_allclose(g1, g2, rtol=1e3 * eps, atol=1e2 * eps)
+
+
+PY_FLOAT = '''
+import jax.numpy as jnp
+
+def init(key, d):
+    return jnp.zeros(d)
+
+def loss(params, x, y):
+    return 0.5 * (float(y) - params @ x) ** 2  # fine eagerly, fails once traced
+'''
+
+
+def test_a_model_that_fails_only_when_compiled_or_imported_is_one_line(user_dir, capsys):
+    from jaxsgd.cli import main
+
+    (user_dir / "pyfloat.py").write_text(PY_FLOAT)
+    (user_dir / "modexit.py").write_text("import sys\nsys.exit(3)\n")
+    for spec, needle in (("pyfloat", "jax.grad, jax.jit or jax.vmap of loss"), ("modexit", "SystemExit"),
+                         ("", "the model is empty")):
+        assert main(["train", "--rows", "300", "--epochs", "1", "--quiet", "--model", spec]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
+
+
+def test_a_checkpoint_of_a_users_model_imports_its_code_only_when_asked(user_dir, capsys):
+    from jaxsgd.cli import main
+
+    ck = user_dir / "q.npz"
+    assert main(["train", "--rows", "300", "--epochs", "1", "--quiet", "--model", "mymodels:Quadratic",
+                 "--save", str(ck)]) == 0
+    capsys.readouterr()
+    rows = user_dir / "rows.csv"
+    rows.write_text("x1,x2\n0.5,1.0\n")
+    _, _, meta = train.load_checkpoint(ck)
+    rows.write_text(",".join(meta["features"]) + "\n0.5,1.0\n")
+    assert main(["predict", "--checkpoint", str(ck), "--data", str(rows)]) == 2
+    assert "give --model mymodels:Quadratic" in capsys.readouterr().err
+    assert main(["train", "--resume", str(ck), "--epochs", "2", "--quiet"]) == 2
+    assert "give --model mymodels:Quadratic to resume it" in capsys.readouterr().err
+    assert main(["predict", "--checkpoint", str(ck), "--data", str(rows), "--model", "mymodels:Quadratic"]) == 2
+    assert "has no predict" in capsys.readouterr().err  # Quadratic has loss and init only

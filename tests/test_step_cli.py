@@ -123,3 +123,20 @@ def test_latex_puts_the_learning_rate_in_once_it_is_given(capsys):
 @pytest.mark.parametrize("theta", [["4,5,6"], ["(4, 5, 6)"], ["4", "5", "6"]])
 def test_theta_as_the_exercise_writes_it(capsys, theta):
     assert _json(capsys, "--theta", *theta, "--x", "1,2", "--y", "3")["theta0"] == [4.0, 5.0, 6.0]
+
+
+def test_a_negative_first_entry_and_an_empty_one_are_read_as_written(capsys):
+    from jaxsgd.cli import main
+
+    assert main(["step", "--theta", "-1000,0,0", "--x", "1,2", "--y", "1"]) == 0
+    assert "σ(-1000)" in capsys.readouterr().out
+    assert main(["step", "--theta", "4,,6", "--x", "1,2", "--y", "3"]) == 2
+    assert "an empty entry in '4,,6'" in capsys.readouterr().err
+
+
+def test_a_huge_learning_rate_is_not_called_a_tiny_step(capsys):
+    from jaxsgd.cli import main
+
+    assert main(["step", "--theta", "4,5,6", "--x", "1,2", "--y", "3", "--lr", "1e30"]) == 0
+    lesson = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Lesson"))
+    assert "step is tiny" not in lesson and "makes the step large" in lesson

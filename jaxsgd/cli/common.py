@@ -23,8 +23,9 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         # argparse takes "-1e38" for an option (its pattern has no exponent); a number it is, and so are
         # "-inf" and "-nan", which the number types then refuse by name
-        self._negative_number_matcher = re.compile(r"^-((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)$",
-                                                   re.IGNORECASE)
+        # and so is "-1000,0,0", the exercise's way of writing θ with a negative first entry
+        number = r"((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|inf|infinity|nan)"
+        self._negative_number_matcher = re.compile(rf"^-{number}(\s*,\s*-?{number})*$", re.IGNORECASE)
 
     def error(self, message):  # one line, not usage + message
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
@@ -94,7 +95,11 @@ class NumberList(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         out = []
         for value in values:
-            for part in value.strip().strip("()[]").replace(",", " ").split():
+            inner = value.strip().strip("()[]")
+            if "," in inner and any(not p.strip() for p in inner.split(",")):
+                parser.error(f"argument {option_string}: an empty entry in {value!r}: write every number, e.g. "
+                             "4,5,6")
+            for part in inner.replace(",", " ").split():
                 try:
                     out.append(finite_float(part))
                 except argparse.ArgumentTypeError as e:

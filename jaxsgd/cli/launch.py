@@ -56,16 +56,23 @@ def _port_free(port: int) -> bool:
     return True
 
 
+_FAILED_WRITES: list = []  # the first error writing the workers' output here, other than a closed pipe
+
+
 def _forward(stream, out, prefix: str) -> None:
-    """Copies ``stream`` line by line to ``out``; once ``out`` fails (a reader that went away, ``| head``),
-    the rest is read and dropped, so that the process writing it is never blocked."""
+    """Copies ``stream`` line by line to ``out``; once ``out`` fails (a reader that went away, ``| head``; a
+    full disk), the rest is read and dropped, so that the process writing it is never blocked, and a failure
+    other than a closed pipe is kept to be said at the end."""
     for line in iter(stream.readline, b""):
         if out is None:
             continue
         try:
             out.write(prefix + line.decode(errors="replace"))
             out.flush()
-        except (OSError, ValueError):
+        except BrokenPipeError:
+            out = None
+        except (OSError, ValueError) as e:
+            _FAILED_WRITES.append(e)
             out = None
     stream.close()
 
@@ -126,6 +133,9 @@ def run(a) -> int:
         t.join(timeout=5)
     if code == 0:
         code = next((p.returncode for p in procs if p.returncode != 0), 0)
+    if _FAILED_WRITES and code == 0:
+        e = _FAILED_WRITES[0]
+        raise OSError(e.errno, getattr(e, "strerror", None) or str(e))  # main says it in one line, exit 2
     return code if code >= 0 else 128 - code  # killed by a signal: 128 + its number, as a shell reports it
 
 

@@ -205,6 +205,10 @@ def add_predict(sub):
                    help="a .csv (with a header) or .parquet file holding the checkpoint's feature columns (required)")
     p.add_argument("--drop-missing", action="store_true",
                    help="skip rows with missing values (their count and lines go to stderr)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="the checkpoint's model, needed when it is your own (package.module[:name]): loading it "
+                        "imports that code, which a file alone never makes jaxsgd do (default: a built-in model, "
+                        "as the checkpoint says)")
     p.set_defaults(run=run_predict)
 
 
@@ -217,9 +221,14 @@ def run_predict(a) -> int:
         state, transform, meta = train.load_checkpoint(a.checkpoint)
         spec = meta.get("model", "sigmoid")
         model = None
-        if spec != "sigmoid":
-            from jaxsgd import model as model_mod
+        from jaxsgd import model as model_mod
 
+        if a.model is not None and a.model != spec:
+            raise model_mod.ModelError(f"{a.checkpoint} holds model {spec}, not {a.model}: leave out --model")
+        if not model_mod.is_builtin(spec) and a.model != spec:  # a file must not make us import code on its say
+            raise model_mod.ModelError(f"{a.checkpoint} holds your model {spec}: give --model {spec} to predict "
+                                       "with it (that imports its code)")
+        if spec != "sigmoid":
             model = model_mod.from_spec(spec)
             if model.predict is None:
                 raise model_mod.ModelError(f"model {spec} has no predict(params, x): add one to predict with it")

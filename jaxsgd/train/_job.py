@@ -22,7 +22,7 @@ from jaxsgd import checks, defaults
 from jaxsgd import data as data_mod
 from jaxsgd.distributed import every_process, is_writer, mean_over_processes, process_count, process_index
 from jaxsgd.errors import CheckpointError, OutputError, TrainingStopped
-from jaxsgd.model import check_model, from_spec, init_params
+from jaxsgd.model import check_model, from_spec, init_params, is_builtin
 from jaxsgd.paths import check_output, file_id
 from jaxsgd.train._checkpoint import is_checkpoint, load_checkpoint, save_checkpoint
 from jaxsgd.train._engine import TrainState
@@ -138,13 +138,16 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
         return cfg._replace(data=data_mod.DataSource(seed=seed) if cfg.data is None else cfg.data,
                             batch_size=defaults.BATCH_SIZE if cfg.batch_size is None else cfg.batch_size,
                             lr=defaults.LEARNING_RATE if cfg.lr is None else cfg.lr, seed=seed,
-                            model=cfg.model or "sigmoid"), None
+                            model="sigmoid" if cfg.model is None else cfg.model), None
     _, _, meta = load_checkpoint(cfg.resume)
     trained = meta.get("model", "sigmoid")
     if cfg.model is not None and cfg.model != trained:
         raise CheckpointError(lambda n: f"{cfg.resume}: checkpoint holds model {trained}, not {cfg.model}: resume "
                                         f"with {n('model')} {trained} (or without {n('model')}), or train afresh "
                                         f"without {n('resume')}")
+    if cfg.model is None and not is_builtin(trained):  # a file must not make us import code on its own say
+        raise CheckpointError(lambda n: f"{cfg.resume}: checkpoint holds your model {trained}: give "
+                                        f"{n('model')} {trained} to resume it (that imports its code)")
     cfg = cfg._replace(model=trained)
     was = meta.get("seed", 0)
     if cfg.seed is not None and cfg.seed != was:
@@ -207,6 +210,8 @@ def _resume(cfg: TrainConfig, ds, optimizer, log, name, model=None):
 
 
 def _validate(cfg: TrainConfig) -> None:
+    if cfg.model is not None:
+        from_spec(cfg.model)  # a model that names nothing is refused before the data are read
     if cfg.batch_size is not None:
         checks.count("batch_size", cfg.batch_size)
     if cfg.lr is not None:
