@@ -258,3 +258,16 @@ def test_a_checkpoint_whose_history_holds_text_is_refused_before_training(tmp_pa
     out, _ = _one_line_error(capsys, ["train", "--epochs", "3", "--resume", str(ck)],
                              "not a jaxsgd checkpoint", "history")
     assert out == ""
+
+
+def test_resuming_on_other_rows_says_so_and_a_refusal_stays_one_line(tmp_path, capsys):
+    from jaxsgd.cli import main
+
+    ck = tmp_path / "r.npz"
+    assert main(["train", "--rows", "500", "--epochs", "1", "--save", str(ck), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(ck), "--epochs", "2", "--rows", "1000", "--quiet"]) == 0
+    assert "on other data than it was trained on (--rows 500 → 1000" in capsys.readouterr().err
+    assert main(["train", "--rows", "1", "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--batch-size 32 is larger than the 1 training rows" in err

@@ -159,6 +159,15 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
         data = _data_of(meta)
     elif data.csv is not None and (not data.features or not data.target):
         data = data._replace(features=data.features or tuple(meta["features"]), target=data.target or meta["target"])
+    was_data = _data_of(meta)
+    moved = [(f, getattr(was_data, f), getattr(data, f)) for f in ("csv", "n_rows", "drop_missing")
+             if (os.path.abspath(getattr(data, f)) if f == "csv" and getattr(data, f) else getattr(data, f))
+             != (os.path.abspath(getattr(was_data, f)) if f == "csv" and getattr(was_data, f) else
+                 getattr(was_data, f))]
+    if moved:
+        said = ", ".join(f"{name(f)} {o} → {v}" for f, o, v in moved)
+        log(f"note: resuming {cfg.resume} on other data than it was trained on ({said}, the checkpoint's → this "
+            "run's): its scaling is kept, and the validation rows are drawn from the new data")
     changed = []
     settled = {}
     for field, default in (("batch_size", defaults.BATCH_SIZE), ("lr", defaults.LEARNING_RATE)):
@@ -253,10 +262,10 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     if ds.dropped_lines:
         log(data_mod.dropped_note(ds))
     train_rows, val_rows = data_mod.split(len(ds.y), cfg.val_fraction, seed=cfg.seed)
-    if cfg.val_fraction > 0 and len(val_rows) == 0:
-        log(f"note: {name('val_fraction')} {cfg.val_fraction:g} of {len(ds.y)} rows rounds to no validation rows")
     if not shard_data:  # sharded: fit checks each process's B/P rows
         checks.batch_size(cfg.batch_size, len(train_rows))
+    if cfg.val_fraction > 0 and len(val_rows) == 0:  # after the refusals above: an error stays one line
+        log(f"note: {name('val_fraction')} {cfg.val_fraction:g} of {len(ds.y)} rows rounds to no validation rows")
     optimizer = make_optimizer(cfg.optimizer)
     model = None if cfg.model == "sigmoid" else from_spec(cfg.model)
     state, transform, prior = None, None, History.empty()
