@@ -217,6 +217,14 @@ def fail(line: str, code: int = 1) -> None:
 LEAVE_WAIT = 3.0  # seconds process 0 waits, on failing, for the others that fail too
 
 
+def leave() -> None:
+    """Before this process ends on its own (an error every process meets, an interrupt every worker gets):
+    the others are told, and process 0, which hosts the coordinator, waits for them (at most
+    :data:`LEAVE_WAIT` seconds), so that no process outlives the coordinator it talks to."""
+    if active():
+        _leave_after_the_others()
+
+
 def _leave_after_the_others() -> None:
     """Process 0 hosts the coordination service: a process that still talks to it when it ends aborts with
     the runtime's fatal log. So each failing process says so in the service's key-value store, and process 0

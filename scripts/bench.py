@@ -116,6 +116,111 @@ void epoch(const float *restrict x, const float *restrict y, int n, int bsz, flo
 """
 
 
+C_SWEEP_SOURCE = r"""
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+static inline uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s; x ^= x << 13; x ^= x >> 7; x ^= x << 17; return *s = x;
+}
+void set_threads(int t) { omp_set_num_threads(t); }
+/* S seeds x L learning rates, one epoch each, the batch-size study's layout: each seed its own Fisher-Yates
+   permutation, the L rates of a seed updated side by side (the inner loop, vectorised over the rates) on a
+   batch gathered once, the seeds split over the cores (OpenMP). theta: S*L*(D+1), as [s][l][b, w...]. */
+void sweep_epoch(const float *restrict x, const float *restrict y, int n, int bsz, const float *restrict lrs,
+                 int S, float *restrict theta, int32_t *restrict perms, uint64_t seed) {
+    #pragma omp parallel for schedule(static)
+    for (int s = 0; s < S; s++) {
+        int32_t *perm = perms + (size_t)s * n;
+        uint64_t st = seed * 0x9E3779B97F4A7C15ULL + (uint64_t)s + 1;
+        for (int i = 0; i < n; i++) perm[i] = i;
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int)(((xorshift(&st) >> 32) * (uint64_t)(i + 1)) >> 32);
+            int32_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        }
+        float b[L], w[D][L], scale[L];
+        for (int l = 0; l < L; l++) {
+            const float *t = theta + ((size_t)s * L + l) * (D + 1);
+            b[l] = t[0];
+            for (int k = 0; k < D; k++) w[k][l] = t[k + 1];
+            scale[l] = lrs[l] / (float)bsz;
+        }
+        float *xb = malloc(sizeof(float) * (size_t)D * bsz), *yb = malloc(sizeof(float) * (size_t)bsz);
+        for (int start = 0; start + bsz <= n; start += bsz) {
+            for (int r = 0; r < bsz; r++) {                       /* the batch, gathered once for the L rates */
+                const int i = perm[start + r];
+                for (int k = 0; k < D; k++) xb[(size_t)r * D + k] = x[(size_t)i * D + k];
+                yb[r] = y[i];
+            }
+            float gb[L], gw[D][L];
+            for (int l = 0; l < L; l++) { gb[l] = 0.f; for (int k = 0; k < D; k++) gw[k][l] = 0.f; }
+            for (int r = 0; r < bsz; r++) {
+                const float *xr = xb + (size_t)r * D;
+                #pragma omp simd
+                for (int l = 0; l < L; l++) {
+                    float z = b[l];
+                    for (int k = 0; k < D; k++) z += w[k][l] * xr[k];
+                    const float e = expf(-fabsf(z));
+                    const float inv = 1.f / (1.f + e);
+                    const float h = z >= 0.f ? inv : e * inv;
+                    const float dz = (h - yb[r]) * e * inv * inv;
+                    gb[l] += dz;
+                    for (int k = 0; k < D; k++) gw[k][l] += dz * xr[k];
+                }
+            }
+            for (int l = 0; l < L; l++) {
+                b[l] -= scale[l] * gb[l];
+                for (int k = 0; k < D; k++) w[k][l] -= scale[l] * gw[k][l];
+            }
+        }
+        free(xb); free(yb);
+        for (int l = 0; l < L; l++) {
+            float *t = theta + ((size_t)s * L + l) * (D + 1);
+            t[0] = b[l];
+            for (int k = 0; k < D; k++) t[k + 1] = w[k][l];
+        }
+    }
+}
+"""
+
+
+def build_c_sweep(d: int = 2, n_lr: int = 8):
+    """The C sweep: every seed's own shuffle, its learning rates side by side in the vectorised inner loop, the
+    seeds over the cores (``-O3 -march=native -ffast-math -fopenmp``)."""
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        return None, "no C compiler found (set CC)"
+    tmp = tempfile.mkdtemp(prefix="jaxsgd-bench-")
+    src, lib = os.path.join(tmp, "sweep.c"), os.path.join(tmp, "sweep.so")
+    with open(src, "w") as f:
+        f.write(C_SWEEP_SOURCE)
+    r = subprocess.run([cc, "-O3", "-march=native", "-ffast-math", "-fopenmp", f"-DD={d}", f"-DL={n_lr}", "-shared",
+                        "-fPIC", src, "-o", lib, "-lm"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, f"C compile failed: {r.stderr.strip()[:200]}"
+    so = ctypes.CDLL(lib)
+    fp = ctypes.POINTER(ctypes.c_float)
+    so.sweep_epoch.argtypes = [fp, fp, ctypes.c_int, ctypes.c_int, fp, ctypes.c_int, fp,
+                               ctypes.POINTER(ctypes.c_int32), ctypes.c_uint64]
+    so.set_threads.argtypes = [ctypes.c_int]
+    return so, None
+
+
+def bench_c_sweep(so, x, y, bsz, repeats, seeds=8, n_lr=8, threads=None):
+    """Run-examples/s of the C sweep on ``threads`` OpenMP threads (default: every core)."""
+    n, d = x.shape
+    theta = np.zeros(seeds * n_lr * (d + 1), np.float32)
+    perms = np.empty(seeds * n, np.int32)
+    lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32)
+    fp = ctypes.POINTER(ctypes.c_float)
+    so.set_threads(int(threads or os.cpu_count() or 1))
+    args = (x.ctypes.data_as(fp), y.ctypes.data_as(fp), n, bsz, lrs.ctypes.data_as(fp), seeds,
+            theta.ctypes.data_as(fp), perms.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)))
+    so.sweep_epoch(*args, 1)
+    return seeds * n_lr * (n // bsz * bsz) / _best(lambda: so.sweep_epoch(*args, 7), repeats)
+
+
 def build_c(d: int = 2, simd: bool = False):
     """The IEEE loop, or with ``simd`` the vectorised one (``-ffast-math -fopenmp-simd``; written for d = 2,
     batches up to 4096)."""
@@ -292,13 +397,21 @@ def sweep_benchmarks(n, bsz, repeats, log):
     c = bench_c(so, x, y, bsz, max(repeats, 7)) if so is not None else None
     simd, _ = build_c(simd=True)
     cs = bench_c(simd, x, y, bsz, max(repeats, 7)) if simd is not None else None
+    csw, csw_why = build_c_sweep()
+    c_sweep_1 = bench_c_sweep(csw, x, y, bsz, max(repeats, 5), threads=1) if csw is not None else None
+    c_sweep = bench_c_sweep(csw, x, y, bsz, max(repeats, 5)) if csw is not None else None
     cold, steady = bench_sweep(x, y, bsz, repeats)
     log(f"sweep 64 runs, N={n}, B={bsz}: {steady / 1e6:.0f}M run-examples/s steady, {cold / 1e6:.0f}M cold; "
-        + (f"one C run {c / 1e6:.0f}M examples/s" if c else f"C skipped: {why}"))
+        + (f"one C run {c / 1e6:.0f}M examples/s" if c else f"C skipped: {why}")
+        + (f"; C sweep {c_sweep_1 / 1e6:.0f}M on one core, {c_sweep / 1e6:.0f}M on {os.cpu_count()}" if c_sweep
+           else f"; C sweep skipped: {csw_why}"))
     out = [{"impl": "jaxsgd-sweep", "runs": 64, "seeds": 8, "learning_rates": 8, "batch_size": bsz, "n": n,
             "run_examples_per_second": steady, "cold_run_examples_per_second": cold,
             **({"ratio_to_c_loop": steady / c, "cold_ratio_to_c_loop": cold / c} if c else {}),
-            **({"ratio_to_c_simd": steady / cs, "cold_ratio_to_c_simd": cold / cs} if cs else {})}]
+            **({"ratio_to_c_simd": steady / cs, "cold_ratio_to_c_simd": cold / cs} if cs else {}),
+            **({"ratio_to_c_sweep": steady / c_sweep, "ratio_to_c_sweep_one_core": steady / c_sweep_1,
+                "c_sweep_run_examples_per_second": c_sweep, "c_sweep_one_core_run_examples_per_second": c_sweep_1}
+               if c_sweep else {})}]
     if c:
         out.append({"impl": "c-loop", "runs": 1, "batch_size": bsz, "n": n, "examples_per_second": c})
     if cs:
@@ -493,6 +606,13 @@ def print_sweep_table(rows):
         print(f"  jaxsgd sweep, {label:<48} {sw[key + 'run_examples_per_second']:>14,.0f} run-examples/s{ratio}")
     if c:
         print(f"  {'one C run (IEEE, -O3 -march=native)':<62} {c['examples_per_second']:>14,.0f} examples/s")
+    if "c_sweep_run_examples_per_second" in sw:
+        print(f"  {'C sweep, one core (own shuffles, rates side by side, SIMD)':<62} "
+              f"{sw['c_sweep_one_core_run_examples_per_second']:>14,.0f} run-examples/s: the sweep is "
+              f"{sw['ratio_to_c_sweep_one_core']:.2f}× it")
+        print(f"  {f'C sweep, {os.cpu_count()} cores (OpenMP over seeds)':<62} "
+              f"{sw['c_sweep_run_examples_per_second']:>14,.0f} run-examples/s: the sweep is "
+              f"{sw['ratio_to_c_sweep']:.2f}× it (goal ≥ 0.5×)")
     cs = next((r for r in rows if r["impl"] == "c-simd"), None)
     if cs:
         print(f"  {'one C run, vectorised (-ffast-math, libmvec expf)':<62} {cs['examples_per_second']:>14,.0f} "

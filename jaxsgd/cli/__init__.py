@@ -62,6 +62,9 @@ def main(argv=None) -> int:
         with contextlib.suppress(OSError):
             print("interrupted", file=sys.stderr)
         if command_line:  # end here: an interpreter shutdown while JAX compiles on its threads can crash
+            joined = sys.modules.get("jaxsgd.distributed")
+            if joined is not None and joined.active():  # process 0 hosts the coordinator: it leaves last
+                joined.leave()
             interrupts.exit_now()
         return interrupts.exit_code()
 

@@ -66,7 +66,7 @@ def join(a, command: str) -> None:
     if distributed.active():  # the runtime took SIGTERM for its preemption notice: an interrupt ends the run here
         from jaxsgd.cli import interrupts
 
-        interrupts.reinstall()
+        interrupts.reinstall(grace=interrupts.GRACE + distributed.LEAVE_WAIT)  # process 0 waits for the others
 
 
 @contextlib.contextmanager
@@ -79,6 +79,10 @@ def lost_peers(command: str, kept: str | None = None):
     except distributed.runtime_errors() as e:
         if not distributed.active():
             raise
+        from jaxsgd.cli import interrupts
+
+        if interrupts.received():  # every worker was interrupted: a peer that ended first is no fault
+            raise KeyboardInterrupt from None
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         saved = f"; the last complete checkpoint is {kept}" if kept else ""
         distributed.fail(f"jaxsgd {command}: process {distributed.process_index()} of "

@@ -95,7 +95,7 @@ class NumberList(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         out = []
         for value in values:
-            inner = value.strip().strip("()[]")
+            inner = value.strip().strip("()[]").strip().strip(",")  # "4," "5," "6" as the shell splits 4, 5, 6
             if "," in inner and any(not p.strip() for p in inner.split(",")):
                 parser.error(f"argument {option_string}: an empty entry in {value!r}: write every number, e.g. "
                              "4,5,6")

@@ -140,9 +140,11 @@ def install(grace: float = GRACE) -> None:
         threading.Thread(target=_watchdog, args=(reader,), name="jaxsgd-interrupt-watchdog", daemon=True).start()
 
 
-def reinstall() -> None:
+def reinstall(grace: float | None = None) -> None:
     """Takes SIGINT and SIGTERM back after the runtime installed its own (joining other processes), if
-    :func:`install` ran in this process."""
+    :func:`install` ran in this process; ``grace`` replaces the watchdog's."""
+    if grace is not None:
+        _state["grace"] = grace
     if _state["socket"] is not None and threading.current_thread() is threading.main_thread():
         for signum in CODES:
             if signal.getsignal(signum) is not signal.SIG_IGN:

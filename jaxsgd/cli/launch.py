@@ -23,7 +23,7 @@ from jaxsgd.cli import common as C
 
 COMMANDS = ("train", "batch-size")
 GRACE = 20.0  # seconds the others have to stop after one fails, before they are killed
-STOP = 3.0  # seconds the workers have to end after an interrupt, before they are killed
+STOP = 6.0  # seconds the workers have to end after an interrupt (process 0 waits for the others), then killed
 
 
 def add(sub):

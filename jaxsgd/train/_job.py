@@ -252,7 +252,8 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     so that the finished run is reported all the same.
     """
     _validate(cfg)
-    cfg, _ = _settle(cfg, log, name)
+    notes: list[str] = []  # said once the data are read and checked: a refusal stays one line
+    cfg, _ = _settle(cfg, notes.append, name)
     saved_as = [None]  # the file at cfg.save that this run may replace: the one checked now, then its own
     if cfg.save is not None:
         check_output(cfg.save, argument="save", others={"csv": cfg.data.csv},
@@ -274,6 +275,8 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     else:
         transform = shared_transform(ds, train_rows) if shard_data else data_mod.fit_transform(ds, train_rows)
     data_mod.check_targets(ds, transform)
+    for note in notes:
+        log(note)
     xtr = transform.features(ds.x[train_rows])
     ytr = transform.target(ds.y[train_rows])
     xva = transform.features(ds.x[val_rows])
