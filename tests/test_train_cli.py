@@ -271,3 +271,26 @@ def test_resuming_on_other_rows_says_so_and_a_refusal_stays_one_line(tmp_path, c
     assert main(["train", "--rows", "1", "--epochs", "1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--batch-size 32 is larger than the 1 training rows" in err
+
+
+def test_prices_near_the_top_of_float64_give_finite_price_changes(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from jaxsgd.cli import main
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    t = 1 + np.tanh(x @ [1.0, -1.0])
+    out = {}
+    for scale in (1.0, 1e307):
+        p = tmp_path / f"y{scale:g}.csv"
+        p.write_text("a,b,y\n" + "".join(f"{float(a)!r},{float(b)!r},{float(v * scale)!r}\n"
+                                         for (a, b), v in zip(x, t, strict=True)))
+        assert main(["train", "--data", str(p), "--features", "a,b", "--target", "y", "--epochs", "2", "--quiet",
+                     "--json"]) == 0
+        out[scale] = json.loads(capsys.readouterr().out)
+    assert out[1e307]["warnings"] == []
+    np.testing.assert_allclose(np.asarray(out[1e307]["price_per_unit"]) / 1e307, out[1.0]["price_per_unit"],
+                               rtol=1e-6)

@@ -170,7 +170,15 @@ def raw_units(params, transform, x_raw) -> dict:
         z = float(theta[0] + np.sum(theta[1:] * ((x - transform.mean) / transform.std).mean(axis=0)))
         e = math.exp(-abs(z)) if math.isfinite(z) else 0.0
         slope = e / (1 + e) ** 2
-        per_unit = ((transform.y_hi - transform.y_lo) / transform.std) * slope * theta[1:]
+        # as a sum of logarithms: (hi − lo)/stdⱼ or θⱼ/stdⱼ alone may overflow or underflow where the product
+        # does not (prices near 1e308 with features of unit spread)
+        span = transform.y_hi - transform.y_lo
+        log_span = math.log(span) if math.isfinite(span) else math.log(transform.y_hi / 2 - transform.y_lo / 2) \
+            + math.log(2)
+        with np.errstate(divide="ignore"):
+            logs = log_span + math.log(slope) + np.log(np.abs(theta[1:])) - np.log(transform.std) if slope > 0 \
+                else np.full(theta[1:].shape, -np.inf)
+        per_unit = np.sign(theta[1:]) * np.exp(logs)
     return {"raw_params": [b_raw, *map(float, w_raw)], "price_per_unit": [float(v) for v in per_unit],
             "price_scale": [float(transform.y_lo), float(transform.y_hi)]}
 
@@ -180,7 +188,11 @@ def raw_unit_warnings(raw: dict, feature_names) -> list[str]:
     out = []
     for j, name in enumerate(feature_names):
         w, per = raw["raw_params"][1 + j], raw["price_per_unit"][j]
-        if not (math.isfinite(w) and math.isfinite(per)):
+        if math.isfinite(w) and not math.isfinite(per):
+            out.append(f"feature {name}: its price change per unit ({per:.3g}) is beyond float64, as the target's "
+                       f"scale ({raw['price_scale'][1] - raw['price_scale'][0]:.3g}) is so large: rescale the target "
+                       "(e.g. divide it by 1e300) to read it; the scaled θ and the predictions are unaffected")
+        elif not (math.isfinite(w) and math.isfinite(per)):
             out.append(f"feature {name}: its θ in raw units ({w:.3g}) or price change per unit ({per:.3g}) is beyond "
                        "float64, as its standard deviation is so small: rescale the column (e.g. multiply it by "
                        "1e300) to read them; the scaled θ and the predictions are unaffected")
