@@ -120,7 +120,7 @@ def test_step_plot_far_in_the_tails_and_with_a_zero_gradient(tmp_path, capsys, p
         out = tmp_path / f"s{i}.png"
         y = "0.5" if theta == ["0", "0"] else "1"
         assert main(["step", "--theta", *theta, "--x", "1", "--y", y, "--plot", str(out)]) == 0
-        assert out.exists() and capsys.readouterr().err == ""  # no overflow, no matplotlib warning
+        assert out.exists() and capsys.readouterr().err == f"wrote {out}\n"  # no overflow, no matplotlib warning
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
@@ -165,3 +165,11 @@ def test_derivative_0_gives_the_sigmoid_tanh_relation_both_ways(capsys):
     assert "(1 + tanh(x/2))/2" in out and "tanh(x) = 2σ(2x) − 1" in out
     assert main(["derivative", "0", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["relations"] == ["σ(x) = (1 + tanh(x/2))/2", "tanh(x) = 2σ(2x) − 1"]
+
+
+def test_every_plot_command_says_where_it_wrote(tmp_path, capsys, pyplot_available):
+    for argv in (["derivative", "3"], ["train", "--rows", "500", "--epochs", "1", "--quiet"],
+                 ["step", "--theta", "4,5,6", "--x", "1,2", "--y", "3"]):
+        out = tmp_path / f"{argv[0]}.png"
+        assert main([*argv, "--plot", str(out)]) == 0
+        assert out.exists() and f"wrote {out}" in capsys.readouterr().err.splitlines()

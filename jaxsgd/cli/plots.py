@@ -4,6 +4,7 @@ atomic writes, and one house style: black and grey, markers and line styles, rea
 from __future__ import annotations
 
 import os
+import sys
 
 from jaxsgd.cli.common import UsageError, flag, guard
 
@@ -53,3 +54,4 @@ def save_figure(fig, path, command, replaceable=None):
         raise UsageError(f"jaxsgd {command}: cannot write the plot {path}: {e}") from None
     finally:
         plt.close(fig)
+    print(f"wrote {path}", file=sys.stderr)  # where the picture is, for a command that otherwise prints text
