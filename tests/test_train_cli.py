@@ -267,7 +267,10 @@ def test_resuming_on_other_rows_says_so_and_a_refusal_stays_one_line(tmp_path, c
     assert main(["train", "--rows", "500", "--epochs", "1", "--save", str(ck), "--quiet"]) == 0
     capsys.readouterr()
     assert main(["train", "--resume", str(ck), "--epochs", "2", "--rows", "1000", "--quiet"]) == 0
-    assert "on other data than it was trained on (--rows 500 → 1000" in capsys.readouterr().err
+    assert "on other data or another split than it was trained on (--rows 500 → 1000" in capsys.readouterr().err
+    assert main(["train", "--resume", str(ck), "--epochs", "3", "--rows", "1000", "--val-fraction", "0.5",
+                 "--quiet"]) == 0
+    assert "--val-fraction 0.2 → 0.5" in capsys.readouterr().err
     assert main(["train", "--rows", "1", "--epochs", "1", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--batch-size 32 is larger than the 1 training rows" in err

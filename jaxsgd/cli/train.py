@@ -52,8 +52,9 @@ def add(sub):
     p.add_argument("--seed", type=C.seed, default=None,
                    help="random seed, 0 to 2**64 - 1: shuffles, validation rows, built-in data (default 0; with "
                         "--resume, the checkpoint's, and no other)")
-    p.add_argument("--val-fraction", type=C.fraction, default=D.VAL_FRACTION,
-                   help=f"share of the rows held out for validation, in [0, 1) (default {D.VAL_FRACTION:g})")
+    p.add_argument("--val-fraction", type=C.fraction, default=None,
+                   help=f"share of the rows held out for validation, in [0, 1) (default {D.VAL_FRACTION:g}, or the "
+                        "--resume checkpoint's)")
     p.add_argument("--keep-last-batch", action="store_true",
                    help="keep the last partial batch with its own 1/|batch| weight (default: drop it)")
     p.add_argument("--shuffle", choices=list(D.SHUFFLES), default="auto",

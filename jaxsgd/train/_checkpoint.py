@@ -134,7 +134,8 @@ def _meta(path, data) -> dict:
     if meta["optimizer"] not in OPTIMIZERS:
         raise _not_ours(path, f"unknown optimizer {meta['optimizer'][:40]!r} in its metadata")
     checks = {"lr": lambda v: _number(v) and v > 0, "batch_size": lambda v: _whole(v, 1, 1 << 63),
-              "seed": lambda v: _whole(v, 0, 1 << 64), "source": lambda v: isinstance(v, str)}
+              "seed": lambda v: _whole(v, 0, 1 << 64), "source": lambda v: isinstance(v, str),
+              "val_fraction": lambda v: _number(v) and 0 <= v < 1}
     for key, ok in checks.items():  # fields of the run's settings: checked where present
         if key in meta and not ok(meta[key]):
             raise _not_ours(path, f"its metadata field {key} is {str(meta[key])[:40]!r}")

@@ -51,7 +51,7 @@ class TrainConfig(NamedTuple):
     epochs: int = defaults.EPOCHS
     optimizer: str = "sgd"
     seed: int | None = None
-    val_fraction: float = defaults.VAL_FRACTION
+    val_fraction: float | None = None  # None: the checkpoint's (with resume), else defaults.VAL_FRACTION
     save: str | None = None
     resume: str | None = None
     drop_last: bool = True
@@ -138,7 +138,8 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
         return cfg._replace(data=data_mod.DataSource(seed=seed) if cfg.data is None else cfg.data,
                             batch_size=defaults.BATCH_SIZE if cfg.batch_size is None else cfg.batch_size,
                             lr=defaults.LEARNING_RATE if cfg.lr is None else cfg.lr, seed=seed,
-                            model="sigmoid" if cfg.model is None else cfg.model), None
+                            model="sigmoid" if cfg.model is None else cfg.model,
+                            val_fraction=defaults.VAL_FRACTION if cfg.val_fraction is None else cfg.val_fraction), None
     _, _, meta = load_checkpoint(cfg.resume)
     trained = meta.get("model", "sigmoid")
     if cfg.model is not None and cfg.model != trained:
@@ -164,10 +165,14 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
              if (os.path.abspath(getattr(data, f)) if f == "csv" and getattr(data, f) else getattr(data, f))
              != (os.path.abspath(getattr(was_data, f)) if f == "csv" and getattr(was_data, f) else
                  getattr(was_data, f))]
+    split = meta.get("val_fraction", defaults.VAL_FRACTION)
+    if cfg.val_fraction is not None and cfg.val_fraction != split:
+        moved.append(("val_fraction", split, cfg.val_fraction))
+    cfg = cfg._replace(val_fraction=split if cfg.val_fraction is None else cfg.val_fraction)
     if moved:
         said = ", ".join(f"{name(f)} {o} → {v}" for f, o, v in moved)
-        log(f"note: resuming {cfg.resume} on other data than it was trained on ({said}, the checkpoint's → this "
-            "run's): its scaling is kept, and the validation rows are drawn from the new data")
+        log(f"note: resuming {cfg.resume} on other data or another split than it was trained on ({said}, the "
+            "checkpoint's → this run's): its scaling is kept, and the validation rows are drawn anew")
     changed = []
     settled = {}
     for field, default in (("batch_size", defaults.BATCH_SIZE), ("lr", defaults.LEARNING_RATE)):
@@ -283,7 +288,8 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
     yva = transform.target(ds.y[val_rows])
     src = cfg.data
     start = None if model is None or state is not None else _start_params(model, xtr.shape[1], cfg.seed)
-    meta = {"model": cfg.model, "features": list(ds.feature_names), "target": ds.target_name,
+    meta = {"model": cfg.model, "val_fraction": cfg.val_fraction, "features": list(ds.feature_names),
+            "target": ds.target_name,
             "optimizer": cfg.optimizer,
             "lr": cfg.lr, "batch_size": cfg.batch_size, "seed": cfg.seed, "source": ds.source,
             "data": {"csv": None if src.csv is None else os.path.abspath(src.csv),
