@@ -41,6 +41,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from jaxsgd import train
 from jaxsgd.model import mean_loss_of
@@ -130,7 +131,6 @@ def _word(ci, up: str, down: str, none: str) -> str:
 @functools.partial(jax.jit, static_argnames=("loss",))
 def _lambda_max(params, xt, y, v0, loss=None):
     """The largest Hessian eigenvalue of the mean training loss, by power iteration on HVPs (flat vectors)."""
-    from jax.flatten_util import ravel_pytree
 
     theta, unravel = ravel_pytree(params)
     mean = mean_loss_of(loss)
@@ -146,8 +146,7 @@ def _lambda_max(params, xt, y, v0, loss=None):
     return jnp.vdot(v, hvp(v))
 
 
-def _runs_losses(loss):
-    return jax.jit(functools.partial(train.runs_loss, loss=loss))
+_losses_of_runs = jax.jit(train.runs_loss, static_argnames="loss")  # compiled once per loss and shape
 
 
 def network_claims(result, x, y, *, model=None, seeds: int = 8, epochs: int = 10, val_fraction: float = 0.2,
@@ -174,7 +173,7 @@ def network_claims(result, x, y, *, model=None, seeds: int = 8, epochs: int = 10
     val, tr = order[:n_val], order[n_val:]
     xtr, ytr, xva, yva = x[tr], y[tr], x[val], y[val]
     loss = None if model is None else model.loss
-    losses_of = _runs_losses(loss)
+    losses_of = functools.partial(_losses_of_runs, loss=loss)
     rows_ = [r for r in result.default.rows if r.steps is not None and r.batch_size <= len(ytr)]
     xt_tr, xt_va = jnp.asarray(xtr).T, jnp.asarray(xva).T
     keys = np.asarray(jax.random.key_data(jax.random.split(train.seed_key(seed), seeds)))
@@ -192,7 +191,7 @@ def network_claims(result, x, y, *, model=None, seeds: int = 8, epochs: int = 10
                                    loss=loss)
                 tl.append(np.asarray(losses_of(runs.params, xt_tr, jnp.asarray(ytr)), np.float64)[:, 0])
                 vl.append(np.asarray(losses_of(runs.params, xt_va, jnp.asarray(yva)), np.float64)[:, 0])
-        v0 = jax.random.normal(jax.random.key(seed), (sum(a.size // (seeds) for a in jax.tree.leaves(runs.params)),))
+        v0 = jax.random.normal(jax.random.key(seed), ravel_pytree(runs.run(0).params)[0].shape)
         sharp = np.asarray([float(_lambda_max(runs.run(i).params, xt_tr, jnp.asarray(ytr), v0, loss=loss))
                             for i in range(seeds)])
         curves.append((row, np.asarray(tl), np.asarray(vl), sharp))  # (epochs, seeds) each
