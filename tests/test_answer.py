@@ -62,9 +62,9 @@ def test_printed_forms_are_correct_and_one_off_coefficients_are_not(k):
 @pytest.mark.parametrize("k", [60, MAX_CHECK_ORDER])
 def test_printed_forms_at_high_order(k):
     for src in (P.text(P.sigmoid_polynomial(k)), P.factored(k), P.tanh_form(k)):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         assert check(k, src).correct
-        assert time.perf_counter() - t0 < 2.0
+        assert time.thread_time() - t0 < 2.0  # CPU seconds: the checker's budget, whatever the load
 
 
 @pytest.mark.parametrize("k", [40, 60])
@@ -169,10 +169,10 @@ def test_correct_message_names_its_random_points():
     ],
 )
 def test_refusals(expr, needle):
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     with pytest.raises(ExpressionError, match=needle):
         check(1, expr)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.thread_time() - t0 < 2.0  # CPU seconds: the checker's budget, whatever the load
 
 
 def test_order_outside_the_cap_is_refused():
@@ -247,7 +247,7 @@ _EXPRESSIONS = st.one_of(st.lists(st.sampled_from(_TOKENS), max_size=40).map("".
 @settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(st.integers(0, 12), _EXPRESSIONS)
 def test_fuzz_every_input_ends_in_a_verdict_or_a_one_line_refusal(order, src):
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     try:
         r = check(order, src)
     except ExpressionError as e:
@@ -255,7 +255,7 @@ def test_fuzz_every_input_ends_in_a_verdict_or_a_one_line_refusal(order, src):
         assert "\n" not in message and message
     else:
         assert r.message().startswith("CORRECT" if r.correct else "INCORRECT")
-    assert time.perf_counter() - t0 < 2.0
+    assert time.thread_time() - t0 < 2.0  # CPU seconds: the checker's budget, whatever the load
 
 
 @pytest.mark.parametrize(

@@ -131,6 +131,7 @@ def test_sharded_data_equals_the_sharded_shuffle_simulated_in_one_process():
     np.testing.assert_allclose(got["theta"], want, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.serial  # a latency bound: measured with no other test running
 def test_a_killed_process_stops_the_other_within_the_bound_and_the_checkpoint_survives(tmp_path):
     from jaxsgd import train
 
@@ -282,6 +283,7 @@ def _started(argv, env=ENV, **kw):
                             text=True, env=env, **kw)
 
 
+@pytest.mark.serial  # a latency bound: measured with no other test running
 @pytest.mark.parametrize(("signum", "code", "after"), [
     (signal.SIGINT, 130, 0.3),   # while JAX is being imported
     (signal.SIGINT, 130, None),  # once training runs: after the first checkpoint
@@ -309,6 +311,7 @@ def test_an_interrupt_ends_train_in_a_second_or_two_with_one_line(tmp_path, sign
         assert len(meta["history"]["train_loss"]) == int(state.epoch) >= 1
 
 
+@pytest.mark.serial  # a latency bound: measured with no other test running
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_to_launch_ends_every_worker(tmp_path, signum):
     marker = str(tmp_path / "marker.npz")  # names the workers in the process list

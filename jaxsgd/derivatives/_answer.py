@@ -39,7 +39,6 @@ functions of σ'
 from __future__ import annotations
 
 import random
-import time
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -165,7 +164,7 @@ def check(order: int, src: str, *, deadline: float = DEADLINE_SECONDS, rng=None)
     expected = text(poly)
 
     def different(proof, other):
-        left = max(_WITNESS_SECONDS, clock.end - time.monotonic())
+        left = max(_WITNESS_SECONDS, clock.left())
         shown = witness(node, order, Deadline(left), (*WITNESS_POINTS, *_constants(node)), draw_points(8, rng))
         return CheckResult(False, order, expected, "exact", *(shown or ((),)), proof=proof, read_as=read_as,
                            other_order=other)

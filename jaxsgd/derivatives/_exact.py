@@ -27,10 +27,10 @@ True
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 from math import gcd, lcm
 
+from jaxsgd.derivatives._interval import cpu_now
 from jaxsgd.derivatives._polynomials import sigmoid_polynomial, tanh_polynomial
 from jaxsgd.errors import ExpressionError
 
@@ -79,7 +79,7 @@ class _Ring:
         self.powers: dict = {}  # (index, e) -> expanded factor power
 
     def tick(self):
-        if self.end is not None and time.monotonic() > self.end:
+        if self.end is not None and cpu_now() > self.end:
             raise Outside("too slow")
 
     # ------------------------------------------------------------ exp-polynomials
@@ -301,7 +301,7 @@ class ExactForm:
 def exact_form(node, seconds: float | None) -> ExactForm:
     """The answer ``node`` as an :class:`ExactForm`; :class:`Outside` if it is not in the class or costs more
     than ``seconds``; :class:`ExpressionError` if it divides by zero everywhere."""
-    end = None if seconds is None else time.monotonic() + seconds
+    end = None if seconds is None else cpu_now() + seconds
     scale, degree = 1, 1
     for _ in range(16):
         ring = _Ring(scale, degree, end)
