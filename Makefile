@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/jaxsgd train
 
 lint: $(STAMP)
-	$(BIN)/ruff check jaxsgd tests scripts
+	$(BIN)/ruff check jaxsgd tests scripts docs/conf.py
 
 # The suite in parallel on every core (pytest-xdist), then the few latency-bound tests alone
 test: $(STAMP) lint

@@ -26,12 +26,43 @@ __all__ = ["batch_size", "choice", "count", "data", "finite", "keys", "learning_
 
 
 def whole(v) -> bool:
-    """A whole number (``int`` or a numpy integer, not ``bool``)."""
+    """Whether ``v`` is a whole number: an ``int`` or a numpy integer, not a ``bool`` (nor ``3.0``).
+
+    Args:
+      v: any value.
+
+    Returns:
+      ``True`` for a whole number, else ``False``; it never raises.
+
+    Example:
+      >>> whole(3), whole(np.int64(3)), whole(True), whole(3.0)
+      (True, True, False, False)
+    """
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
 
 
 def count(name: str, v, *, at_least: int = 1) -> int:
-    """A whole number ``≥ at_least`` (epochs, seeds, steps, rows)."""
+    """Checks a count: a whole number ``≥ at_least`` (epochs, seeds, steps, rows).
+
+    Args:
+      name: the argument's Python name, for the message, e.g. ``"epochs"``.
+      v: the value given.
+      at_least: the smallest count allowed (default 1).
+
+    Returns:
+      ``v`` as an ``int``.
+
+    Raises:
+      InputError: ``v`` is not a whole number (see :func:`whole`) or is below ``at_least``.
+
+    Example:
+      >>> count("epochs", 3), count("rows", np.int32(0), at_least=0)
+      (3, 0)
+      >>> count("seeds", 2.0)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: seeds must be a whole number > 0, got 2.0
+    """
     if not whole(v) or v < at_least:
         bound = "> 0" if at_least == 1 else f"≥ {at_least}"
         raise InputError(lambda n: f"{n(name)} must be a whole number {bound}, got {v!r}")
@@ -39,27 +70,105 @@ def count(name: str, v, *, at_least: int = 1) -> int:
 
 
 def seed(v, name: str = "seed") -> int:
-    """A seed in ``[0, 2⁶⁴)``."""
+    """Checks a seed: a whole number in ``[0, 2⁶⁴)``, which a PRNG key holds.
+
+    Args:
+      v: the value given.
+      name: the argument's Python name, for the message (default ``"seed"``).
+
+    Returns:
+      ``v`` as an ``int``.
+
+    Raises:
+      InputError: ``v`` is not a whole number or is outside ``[0, 2⁶⁴)``.
+
+    Example:
+      >>> seed(42)
+      42
+      >>> seed(-1)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: seed must be a whole number in [0, 2**64), got -1
+    """
     if not whole(v) or not 0 <= int(v) < 2**64:
         raise InputError(lambda n: f"{n(name)} must be a whole number in [0, 2**64), got {v!r}")
     return int(v)
 
 
 def choice(name: str, v, options) -> str:
-    """One of ``options``."""
+    """Checks that ``v`` is one of ``options``.
+
+    Args:
+      name: the argument's Python name, for the message, e.g. ``"optimizer"``.
+      v: the value given.
+      options: the values allowed, strings (e.g. :data:`jaxsgd.defaults.OPTIMIZERS`).
+
+    Returns:
+      ``v`` unchanged.
+
+    Raises:
+      InputError: ``v`` is not among ``options``; the message lists them.
+
+    Example:
+      >>> choice("optimizer", "adam", ("sgd", "momentum", "adam"))
+      'adam'
+      >>> choice("optimizer", "lbfgs", ("sgd", "momentum", "adam"))
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: unknown optimizer 'lbfgs': choose one of sgd, momentum, adam
+    """
     if v not in options:
         raise InputError(lambda n: f"unknown {n(name)} {v!r}: choose one of {', '.join(options)}")
     return v
 
 
 def finite(name: str, a, *, beyond: str = "") -> None:
-    """An array without NaN or ±inf."""
+    """Checks that an array holds no NaN or ±inf.
+
+    Args:
+      name: the argument's Python name, for the message, e.g. ``"x"``.
+      a: an array (numpy, JAX, or anything ``np.asarray`` takes), of any shape.
+      beyond: text appended to the message, e.g. where the value came from (default none).
+
+    Returns:
+      ``None``.
+
+    Raises:
+      InputError: ``a`` holds NaN or ±inf.
+
+    Example:
+      >>> finite("y", [0.5, 1.0])
+      >>> finite("y", [0.5, np.nan], beyond=" (row 2 of data.csv)")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: y must be finite: it holds NaN or ±inf (row 2 of data.csv)
+    """
     if not np.all(np.isfinite(np.asarray(a))):
         raise InputError(lambda n: f"{n(name)} must be finite: it holds NaN or ±inf{beyond}")
 
 
 def data(x, y, *, floating: bool = True) -> tuple[int, int]:
-    """Features ``x (N, d)`` and targets ``y (N,)``, finite (and floating point); returns ``(N, d)``."""
+    """Checks a data set: features ``x`` of shape ``(N, d)`` and targets ``y`` of shape ``(N,)``, all finite.
+
+    Args:
+      x: the features, shape ``(N, d)``; floating point unless ``floating`` is false.
+      y: the targets, shape ``(N,)``.
+      floating: whether ``x`` must hold floating-point numbers (default ``True``: scaled features).
+
+    Returns:
+      The shape ``(N, d)`` of ``x``, a tuple of two ints.
+
+    Raises:
+      InputError: the shapes do not fit, ``x`` is not floating point, or either holds NaN or ±inf.
+
+    Example:
+      >>> data(np.zeros((4, 2)), np.ones(4))
+      (4, 2)
+      >>> data(np.zeros((4, 2)), np.ones(3))
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: x must be (N, d) and y (N,), got (4, 2) and (3,)
+    """
     xs, ys = np.shape(x), np.shape(y)
     if len(xs) != 2 or ys != (xs[0],):
         raise InputError(lambda n: f"{n('x')} must be (N, d) and {n('y')} (N,), got {xs} and {ys}")
@@ -84,7 +193,28 @@ def _held(dtype):
 
 
 def learning_rate(v, dtype=np.float32, name: str = "learning_rate") -> float:
-    """A finite learning rate ``> 0`` that ``dtype`` holds."""
+    """Checks a learning rate: a finite number ``> 0`` that ``dtype`` holds (not rounded to 0 or inf).
+
+    Args:
+      v: the value given, anything ``float()`` takes.
+      dtype: the dtype training runs in (default float32): ``v`` must lie from its smallest
+        subnormal to its largest finite number.
+      name: the argument's Python name, for the message (default ``"learning_rate"``).
+
+    Returns:
+      ``v`` as a Python ``float``.
+
+    Raises:
+      InputError: ``v`` is not a number, not finite, ``≤ 0``, or outside ``dtype``'s range.
+
+    Example:
+      >>> learning_rate(0.5), learning_rate("1e-3")
+      (0.5, 0.001)
+      >>> learning_rate(1e-50)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: learning_rate must be one that float32 holds (1.4e-45 to 3.4e38), got 1e-50
+    """
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -99,7 +229,28 @@ def learning_rate(v, dtype=np.float32, name: str = "learning_rate") -> float:
 
 
 def learning_rates(values, dtype=np.float32, name: str = "learning_rates") -> np.ndarray:
-    """A non-empty list of learning rates, each as :func:`learning_rate` requires."""
+    """Checks a non-empty list of learning rates, each as :func:`learning_rate` requires.
+
+    Args:
+      values: the learning rates, a sequence or 1-D array of numbers.
+      dtype: the dtype training runs in (default float32), which must hold each.
+      name: the argument's Python name, for the message (default ``"learning_rates"``).
+
+    Returns:
+      The learning rates, a float64 array of shape ``(k,)``.
+
+    Raises:
+      InputError: ``values`` is empty, not one-dimensional, or holds one that is not finite, ``≤ 0``
+        or outside ``dtype``'s range; the message lists them.
+
+    Example:
+      >>> learning_rates([0.25, 1, 4])
+      array([0.25, 1.  , 4.  ])
+      >>> learning_rates([0.5, -1])
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: learning_rates must be one or more numbers > 0 that float32 holds (...), got 0.5, -1
+    """
     try:
         lrs = np.asarray(values, np.float64)
     except (TypeError, ValueError):
@@ -114,7 +265,27 @@ def learning_rates(values, dtype=np.float32, name: str = "learning_rates") -> np
 
 
 def batch_size(b, n, name: str = "batch_size") -> int:
-    """A whole batch size from 1 to the ``n`` rows there are."""
+    """Checks a batch size: a whole number from 1 to the ``n`` rows there are.
+
+    Args:
+      b: the batch size given.
+      n: the number of training rows.
+      name: the argument's Python name, for the message (default ``"batch_size"``).
+
+    Returns:
+      ``b`` as an ``int``.
+
+    Raises:
+      InputError: ``b`` is not a whole number, is ``≤ 0``, or is larger than ``n``.
+
+    Example:
+      >>> batch_size(32, 100)
+      32
+      >>> batch_size(128, 100)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: batch_size 128 is larger than the 100 training rows: use at most 100
+    """
     if not whole(b) or b <= 0:
         raise InputError(lambda a: f"{a(name)} must be a whole number > 0, got {b!r}")
     if b > n:
@@ -123,7 +294,30 @@ def batch_size(b, n, name: str = "batch_size") -> int:
 
 
 def keys(k, name: str = "keys") -> np.ndarray:
-    """``(seeds, 2)`` uint32 key data with at least one seed, as ``np.uint32``."""
+    """Checks PRNG key data for several seeds: shape ``(seeds, 2)``, integers that ``uint32`` holds.
+
+    Such data is what ``jax.random.key_data(jax.random.split(key, seeds))`` gives (the default
+    threefry keys), one row per seed.
+
+    Args:
+      k: the key data, an array of shape ``(seeds, 2)`` with ``seeds ≥ 1``.
+      name: the argument's Python name, for the message (default ``"keys"``).
+
+    Returns:
+      The key data as a ``np.uint32`` array of shape ``(seeds, 2)``.
+
+    Raises:
+      InputError: ``k`` is not two-dimensional with two columns and at least one row, or holds
+        values that are not integers in ``[0, 2³²)``.
+
+    Example:
+      >>> keys([[0, 1], [0, 2]]).dtype
+      dtype('uint32')
+      >>> keys(np.zeros((3,), np.uint32))
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: keys must be (seeds, 2) uint32 key data (... got shape (3,) and dtype uint32
+    """
     a = np.asarray(k)
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] != 2 or not np.issubdtype(a.dtype, np.integer) \
             or a.min() < 0 or a.max() > np.iinfo(np.uint32).max:

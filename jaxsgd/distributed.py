@@ -50,7 +50,17 @@ HEARTBEAT_TIMEOUT = 10  # seconds of silence before the coordinator counts a pro
 
 
 class Cluster(NamedTuple):
-    """Where the processes meet: ``coordinator`` is ``HOST:PORT`` of process 0."""
+    """Where the processes of one run meet, and which of them this one is; :func:`check_cluster` builds it.
+
+    Attributes:
+      coordinator: ``HOST:PORT`` where process 0 listens, the same for every process.
+      num_processes: how many processes the run has, ``≥ 1``.
+      process_id: this process's index, from 0 to ``num_processes − 1``.
+
+    Example:
+      >>> Cluster("10.0.0.1:8476", 4, 2).process_id
+      2
+    """
 
     coordinator: str
     num_processes: int
@@ -58,7 +68,32 @@ class Cluster(NamedTuple):
 
 
 def check_cluster(coordinator, num_processes, process_id) -> Cluster | None:
-    """A :class:`Cluster` from the three settings (all three or none: ``None``), checked."""
+    """Checks the three settings that join processes into one run, and builds their :class:`Cluster`.
+
+    They go together: all three, or none (a single process). For process 0 of several,
+    the port must be free on this machine, as process 0 listens there.
+
+    Args:
+      coordinator: ``HOST:PORT`` of process 0, the port from 1 to 65535; or ``None``.
+      num_processes: how many processes, a whole number ``≥ 1``; or ``None``.
+      process_id: this process's index, from 0 to ``num_processes − 1``; or ``None``.
+
+    Returns:
+      The :class:`Cluster`, or ``None`` when all three are ``None``.
+
+    Raises:
+      InputError: only some are given, one is out of range, or process 0's port is in use.
+
+    Example:
+      >>> check_cluster(None, None, None) is None
+      True
+      >>> check_cluster("10.0.0.1:8476", 4, 2)
+      Cluster(coordinator='10.0.0.1:8476', num_processes=4, process_id=2)
+      >>> check_cluster("10.0.0.1", 4, 2)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: coordinator must be HOST:PORT with a port from 1 to 65535, got '10.0.0.1'
+    """
     given = [v is not None for v in (coordinator, num_processes, process_id)]
     if not any(given):
         return None
@@ -93,13 +128,37 @@ def _can_listen(port: int) -> bool:
 
 def initialize(cluster: Cluster | None = None, *, auto: bool = False, join_timeout: float = JOIN_TIMEOUT,
                label: str = "") -> None:
-    """Joins this process to the others: ``cluster`` names them, or ``auto=True`` lets
-    ``jax.distributed.initialize()`` find them in the environment (SLURM, Open MPI, Kubernetes, …).
-    Neither: a single process, nothing to do.
+    """Joins this process to the others of the run, through :func:`jax.distributed.initialize`.
 
     Must come before any JAX computation. On CPUs the collectives go through Gloo.
     If not every process has joined within ``join_timeout`` seconds, this process
-    prints one line (starting with ``label``) and exits with code 1.
+    prints one line (starting with ``label``) and exits with code 1 (:func:`fail`).
+    Afterwards :func:`active` is ``True`` and ``jax.devices()`` lists every process's devices.
+
+    Args:
+      cluster: the :class:`Cluster` that names the processes (:func:`check_cluster`), or ``None``.
+      auto: with no ``cluster``, let :func:`jax.distributed.initialize` find the processes in the
+        environment (SLURM, Open MPI, Kubernetes, …). Default ``False``: with neither, this is a
+        single process and nothing is done.
+      join_timeout: seconds every process has to join, more than 0 and at most
+        :data:`~jaxsgd.defaults.MAX_JOIN_TIMEOUT` (default :data:`~jaxsgd.defaults.JOIN_TIMEOUT`, 60).
+      label: the start of the line printed when the others do not join, e.g. the command's name.
+
+    Returns:
+      ``None``.
+
+    Raises:
+      InputError: ``join_timeout`` is out of range, or the runtime cannot join the others (with
+        ``auto``: no cluster found in the environment).
+
+    Example:
+      >>> initialize()   # one process: nothing to join
+      >>> active(), process_count()
+      (False, 1)
+      >>> initialize(Cluster("localhost:8476", 2, 1), join_timeout=0)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: join_timeout must be a number of seconds from 0 to 86400, got 0
     """
     if cluster is None and not auto:
         return
@@ -139,12 +198,31 @@ _state = {"active": False}
 
 
 def active() -> bool:
-    """Whether this process has joined others with :func:`initialize`."""
+    """Whether this process has joined others with :func:`initialize`.
+
+    Returns:
+      ``True`` after a successful :func:`initialize` with a cluster, ``False`` for a single process.
+
+    Example:
+      >>> active()
+      False
+    """
     return _state["active"]
 
 
 def runtime_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions a failed collective raises (a lost peer), to catch around a multi-process run."""
+    """The exceptions a failed collective raises (a lost peer), to catch around a multi-process run.
+
+    Returns:
+      A tuple of exception classes, for an ``except`` clause: ``(jax.errors.JaxRuntimeError,)``.
+
+    Example:
+      >>> try:
+      ...     raise jax.errors.JaxRuntimeError("Gloo: connection reset by peer")
+      ... except runtime_errors() as e:
+      ...     print("a peer is lost:", e)
+      a peer is lost: Gloo: connection reset by peer
+    """
     return (jax.errors.JaxRuntimeError,)
 
 
@@ -163,7 +241,20 @@ def _runtime_output_to_stderr() -> None:
 
 
 def every_process(values) -> np.ndarray:
-    """Every process's ``values`` (a float64 vector of the same length everywhere), stacked: ``(P, k)``."""
+    """Every process's ``values``, stacked in process order: an all-gather.
+
+    Every process must call it, with a vector of the same length ``k``.
+
+    Args:
+      values: this process's numbers, a vector of length ``k`` (converted to float64).
+
+    Returns:
+      A float64 array of shape ``(P, k)`` for ``P`` processes, row ``i`` from process ``i``.
+
+    Example:
+      >>> every_process([0.5, 2.0])   # one process: one row
+      array([[0.5, 2. ]])
+    """
     values = np.asarray(values, np.float64)[None]
     if jax.process_count() == 1:
         return values
@@ -173,7 +264,21 @@ def every_process(values) -> np.ndarray:
 
 
 def mean_over_processes(value: float, weight: float = 1.0) -> float:
-    """The ``weight``-weighted mean of every process's ``value`` (the value itself for one process)."""
+    """The ``weight``-weighted mean of every process's ``value``: ``Σ wᵢ vᵢ / Σ wᵢ`` over processes ``i``.
+
+    Every process must call it (see :func:`every_process`).
+
+    Args:
+      value: this process's number, e.g. its mean loss.
+      weight: this process's weight, e.g. its number of rows (default 1: a plain mean).
+
+    Returns:
+      The mean, a Python float: ``value`` itself for one process, NaN where every weight is 0.
+
+    Example:
+      >>> mean_over_processes(0.25, weight=100)
+      0.25
+    """
     if jax.process_count() == 1:
         return float(value)
     got = every_process([value * weight, weight])
@@ -181,7 +286,20 @@ def mean_over_processes(value: float, weight: float = 1.0) -> float:
 
 
 def min_over_processes(value: int) -> int:
-    """The smallest of every process's ``value``."""
+    """The smallest of every process's ``value``, e.g. the fewest batches any process has.
+
+    Every process must call it (see :func:`every_process`).
+
+    Args:
+      value: this process's whole number.
+
+    Returns:
+      The minimum over processes, a Python int (``value`` itself for one process).
+
+    Example:
+      >>> min_over_processes(7)
+      7
+    """
     if jax.process_count() == 1:
         return int(value)
     from jax.experimental import multihost_utils
@@ -190,21 +308,70 @@ def min_over_processes(value: int) -> int:
 
 
 def process_index() -> int:
+    """This process's index in the run, as :func:`jax.process_index` gives it.
+
+    Returns:
+      An int from 0 to ``process_count() − 1``; 0 for a single process.
+
+    Example:
+      >>> process_index()
+      0
+    """
     return jax.process_index()
 
 
 def process_count() -> int:
+    """How many processes the run has, as :func:`jax.process_count` gives it.
+
+    Returns:
+      An int ``≥ 1``; 1 for a single process (no :func:`initialize` with a cluster).
+
+    Example:
+      >>> process_count()
+      1
+    """
     return jax.process_count()
 
 
 def is_writer() -> bool:
-    """Whether this process writes files and prints results: process 0 (the only one, usually)."""
+    """Whether this process writes files and prints results: process 0 (the only one, usually).
+
+    Returns:
+      ``True`` for process 0, ``False`` for every other.
+
+    Example:
+      >>> is_writer()
+      True
+    """
     return jax.process_index() == 0
 
 
 def fail(line: str, code: int = 1) -> None:
-    """Prints ``error: <line>`` on stderr and ends the process at once, skipping the runtime's shutdown
-    barrier (which would wait for lost peers and then abort). Output already printed is flushed first."""
+    r"""Prints ``error: <line>`` on stderr and ends the process at once, with exit code ``code``.
+
+    It skips the runtime's shutdown barrier (which would wait for lost peers and then
+    abort). Output already printed is flushed first; a process that has joined others
+    tells them it leaves, and process 0, which hosts the coordinator, leaves last.
+
+    Args:
+      line: the message, one line without ``error:``.
+      code: the exit code (default 1).
+
+    Returns:
+      Never: the process ends (``os._exit``).
+
+    Example:
+      Here ``os._exit`` and ``os.write`` are replaced, so that the example does not end this process:
+
+      >>> from unittest import mock
+      >>> with mock.patch("os._exit", side_effect=sys.exit), mock.patch("os.write") as write:
+      ...     fail("process 1 of 2: the data differ between processes", code=3)
+      Traceback (most recent call last):
+      ...
+      SystemExit: 3
+      >>> write.call_args.args
+      (2, b'error: process 1 of 2: the data differ between processes\n')
+    """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

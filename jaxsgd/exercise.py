@@ -7,8 +7,9 @@ For one example ``(x, y)`` and ``θ⁰ = (b, w1, …, wd)``::
     θ¹  = θ⁰ − α ∇L = θ⁰ + α · (y − σ(z)) · σ(z) · (1 − σ(z)) · (1, x1, …, xd)
 
 The numbers come from :func:`jax.grad` of :func:`jaxsgd.model.example_loss`
-in the requested dtype, which uses ``σ′(z) = 1/(2 + eᶻ + e⁻ᶻ)`` and so stays right in
-the saturated tails.
+in the requested dtype, which uses ``σ′(z) = e/(1 + e)²`` with ``e = e^{−|z|}``
+(:func:`jaxsgd.model.sigmoid_prime`, the same number as ``σ(z)(1 − σ(z))``) and so
+stays right in the saturated tails.
 
 >>> s = worked_step([4, 5, 6], [1, 2], 3, dtype="float64")
 >>> s.z, f"{s.gradient[0]:.14e}"     # exact: −1.5165120838575247e-09
@@ -36,7 +37,30 @@ NOTICEABLE = 1e-3  # a step that changes θ in its third significant digit (|Δ�
 
 
 class WorkedStep(NamedTuple):
-    """Inputs and results of one worked SGD step (numbers as Python floats)."""
+    """Inputs and results of one worked SGD step, as :func:`worked_step` returns them (numbers as Python floats).
+
+    Attributes:
+      theta: ``θ⁰ = (b, w1, …, wd)``, the parameters the step starts from.
+      x: the example's features ``(x1, …, xd)``.
+      y: the example's target.
+      lr: the learning rate ``α``, or ``None`` while it is a symbol (then ``theta1`` is ``None``).
+      dtype: the arithmetic, ``"float32"`` or ``"float64"``.
+      z: ``z = b + w·x``.
+      h: ``σ(z)``.
+      gradient: ``∇L = (∂L/∂b, ∂L/∂w1, …, ∂L/∂wd)`` in ``dtype``, tail-accurate.
+      naive_float32_gradient: the same gradient in float32 through :func:`jax.nn.sigmoid`, whose
+        ``σ(1 − σ)`` rounds to 0 once ``σ(z)`` rounds to 1; ``None`` where float32 cannot hold the inputs.
+      theta1: ``θ¹ = θ⁰ − α∇L``, or ``None`` without a learning rate.
+      residual: ``y − σ(z)``.
+      sigma_prime: ``σ′(z)``, tail-accurate.
+
+    Example:
+      >>> s = worked_step([4, 5, 6], [1, 2], 3)
+      >>> s.z, s.lr, s.theta1, f"{s.sigma_prime:.6e}"
+      (21.0, None, None, '7.582560e-10')
+      >>> s.naive_float32_gradient   # σ(21) rounds to 1 in float32, so σ(1 − σ) is 0
+      (-0.0, -0.0, -0.0)
+    """
 
     theta: tuple[float, ...]
     x: tuple[float, ...]
@@ -83,20 +107,43 @@ def _check_result(what, values, dtype, smaller):
 
 
 def worked_step(theta, x, y, lr=None, *, dtype: str = "float64") -> WorkedStep:
-    """Computes one SGD step on a single example ``(x, y)`` from ``θ⁰ = theta``.
+    r"""Computes one SGD step on a single example ``(x, y)`` from ``θ⁰ = theta``, as a student writes it out.
 
+    .. math::
+
+        z = b + w \cdot x, \qquad
+        \nabla L = -\bigl(y - \sigma(z)\bigr)\, \sigma'(z)\, (1, x_1, \dots, x_d), \qquad
+        \theta^1 = \theta^0 - \alpha \nabla L
+
+    The gradient is :func:`jax.grad` of :func:`jaxsgd.model.example_loss` in ``dtype``.
     ``naive_float32_gradient`` is what :func:`jax.grad` of the same loss gives in
     float32 with :func:`jax.nn.sigmoid`, whose derivative ``σ(1 − σ)`` rounds
     to 0 once ``σ(z)`` rounds to 1 (``None`` where float32 cannot hold the inputs).
+    Every number returned is finite.
 
-    Every number returned is finite: an ``InputError`` names the input that is not
-    finite or beyond ``dtype``'s range, ``lr ≤ 0``, or which of ``z``, the
-    gradient and ``θ¹`` overflows ``dtype``.
+    Args:
+      theta: ``θ⁰ = (b, w1, …, wd)``, ``d + 1`` finite numbers.
+      x: the example's ``d ≥ 1`` features, finite numbers.
+      y: the example's target, a finite number.
+      lr: the learning rate ``α > 0``; ``None`` (the default) keeps ``α`` a symbol and ``θ¹`` unknown.
+      dtype: the arithmetic, ``"float64"`` (the default) or ``"float32"``.
 
-    >>> worked_step([0, 1e308, 1e308], [1, 2], 3, dtype="float64")
-    Traceback (most recent call last):
-    ...
-    jaxsgd.errors.InputError: z = b + w·x overflows float64 (inf): use smaller theta or x
+    Returns:
+      The :class:`WorkedStep`: inputs, ``z``, ``σ(z)``, ``σ′(z)``, the gradient and ``θ¹``.
+
+    Raises:
+      InputError: an input is not finite or beyond ``dtype``'s range, ``lr ≤ 0``, ``theta`` does not
+        have ``len(x) + 1`` numbers, ``dtype`` is unknown, or one of ``z``, the gradient and ``θ¹``
+        overflows ``dtype`` (the message names it and what to make smaller).
+
+    Example:
+      >>> s = worked_step([0, 0, 0], [1, 2], 1, lr=0.5)
+      >>> s.z, s.h, s.gradient, s.theta1   # ∇L = −(1 − ½)·¼·(1, 1, 2)
+      (0.0, 0.5, (-0.125, -0.125, -0.25), (0.0625, 0.0625, 0.125))
+      >>> worked_step([0, 1e308, 1e308], [1, 2], 3, dtype="float64")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: z = b + w·x overflows float64 (inf): use smaller theta or x
     """
     theta = tuple(float(t) for t in theta)
     x = tuple(float(v) for v in x)
@@ -156,8 +203,24 @@ def _naive_float32_gradient(theta, x, y) -> tuple[float, ...] | None:
 
 
 def loss_along(s: WorkedStep, t: float) -> float:
-    """The loss ``½(y − σ(z))²`` in float64 at ``θ⁰ − t·∇L/|∇L|``: ``t`` is the distance moved against the
-    gradient (``t = α|∇L|`` is the step taken). ``z`` moves by ``−t·(∇L·(1, x))/|∇L|``."""
+    """The loss ``½(y − σ(z))²`` in float64 at ``θ⁰ − t·∇L/|∇L|``, a distance ``t`` down the gradient.
+
+    Along that line ``z`` moves by ``−t·(∇L·(1, x))/|∇L|``; ``t = α|∇L|`` is the
+    step the learning rate ``α`` takes. Where ``∇L = 0`` the loss at ``θ⁰`` is returned
+    for every ``t``. ``jaxsgd step --plot`` draws it.
+
+    Args:
+      s: the :class:`WorkedStep` whose ``θ⁰``, example and gradient define the line.
+      t: the distance moved from ``θ⁰`` against the gradient (negative: along it).
+
+    Returns:
+      The loss at that point, a Python float.
+
+    Example:
+      >>> s = worked_step([0, 0, 0], [1, 2], 1)
+      >>> loss_along(s, 0.0), round(loss_along(s, 1.0), 6)   # ½(1 − ½)², then z = √6
+      (0.125, 0.003158)
+    """
     norm = math.sqrt(sum(g * g for g in s.gradient))
     slope = (s.gradient[0] + sum(g * v for g, v in zip(s.gradient[1:], s.x, strict=True))) / norm if norm else 0.0
     z = s.z - t * slope
@@ -230,11 +293,20 @@ def _norm(values) -> float:
 
 
 def target_note(s: WorkedStep) -> str | None:
-    """A line when y is outside σ's range (0, 1), which h = σ(z) never reaches; ``None`` inside it.
+    """A line when ``y`` is outside σ's open range ``(0, 1)``, which ``h = σ(z)`` never reaches.
 
-    >>> print(target_note(worked_step([4, 5, 6], [1, 2], 3)))  # doctest: +NORMALIZE_WHITESPACE
-    y = 3 is outside σ's range (0, 1): σ(z) never reaches it, so the loss cannot reach 0
-    (it stays above ½(y − 1)² = 2)
+    Args:
+      s: the :class:`WorkedStep`.
+
+    Returns:
+      The note, a one-line ``str`` saying how low the loss can go, or ``None`` when ``0 < y < 1``.
+
+    Example:
+      >>> print(target_note(worked_step([4, 5, 6], [1, 2], 3)))
+      y = 3 is outside σ's range (0, 1): σ(z) never reaches it, so the loss cannot reach 0
+      (it stays above ½(y − 1)² = 2)
+      >>> print(target_note(worked_step([4, 5, 6], [1, 2], 0.5)))
+      None
     """
     if 0.0 < s.y < 1.0:
         return None
@@ -319,7 +391,19 @@ def _tail(a: float):
 
 
 def symbolic_theta1(s: WorkedStep, alpha: str = "α") -> str:
-    """``θ¹ = θ⁰ − α∇L`` with the numbers in and α kept a symbol: ``(4 + 1.5165…e-09·α, …)``."""
+    """``θ¹ = θ⁰ − α∇L`` with the numbers in and ``α`` kept a symbol: ``(4 + 1.5165…e-09·α, …)``.
+
+    Args:
+      s: the :class:`WorkedStep`.
+      alpha: the symbol for the learning rate (default ``"α"``).
+
+    Returns:
+      ``θ¹`` as text, one ``θ⁰ⱼ ± |∂L/∂θⱼ|·α`` term per parameter, in parentheses.
+
+    Example:
+      >>> symbolic_theta1(worked_step([0, 0, 0], [1, 2], 1), alpha="a")
+      '(0 + 0.125·a, 0 + 0.125·a, 0 + 0.25·a)'
+    """
     terms = []
     for t, g in zip(s.theta, s.gradient, strict=True):
         c = -g
@@ -329,8 +413,32 @@ def symbolic_theta1(s: WorkedStep, alpha: str = "α") -> str:
 
 
 def format_text(s: WorkedStep) -> str:
-    """The worked step as plain text, formula first, then numbers; every row's text (or its ``=``) starts
-    in the same column."""
+    r"""The worked step as plain text, as ``jaxsgd step`` prints it: the formulas first, then the numbers.
+
+    One row per quantity (the model, the gradient formula, the step with the numbers
+    substituted, ``z``, ``σ(z)``, ``y − σ(z)``, ``σ′(z)``, each ``∂L/∂θⱼ``, ``θ¹``), then a note
+    on ``y`` (:func:`target_note`) where there is one and the lesson of the example. Every
+    row's text (or its ``=``) starts in the same column.
+
+    Args:
+      s: the :class:`WorkedStep`.
+
+    Returns:
+      The text, a ``str`` of lines joined by ``"\n"``, with no final newline.
+
+    Example:
+      >>> print(format_text(worked_step([0, 0, 0], [1, 2], 1, lr=0.5)))
+      Model     h(x) = σ(b + w·x),  L = ½(y − h)²,  update θ ← θ − α∇L
+      Gradient  ∇L = −(y − σ(z))·σ(z)·(1 − σ(z))·(1, x1, x2),  z = b + w·x
+      Step      θ¹ = (0, 0, 0) + 0.5·(1 − σ(0))·σ(0)·(1 − σ(0))·(1, 1, 2)
+      z         = 0 + 0·1 + 0·2 = 0
+      ...
+      ∂L/∂w2    = -0.25
+      θ¹        = (0 + 0.125·α, 0 + 0.125·α, 0 + 0.25·α)
+                = (0.0625, 0.0625, 0.125)   (α = 0.5)
+      Note      y = 1 is a limit of σ that σ(z) never reaches: the loss tends to 0 as z → +∞ but is never 0
+      Lesson    σ(z) = 0.5 is away from 0 and 1, so the gradient is of the size of the error (y − h); ...
+    """
     d = len(s.x)
     names = ["b"] + [f"w{j + 1}" for j in range(d)]
     rows = [
@@ -364,9 +472,24 @@ def _latex_symbolic(s: WorkedStep, alpha: str = r"\alpha") -> str:
 
 
 def format_latex(s: WorkedStep) -> str:
-    """LaTeX: the gradient formula, the substituted step, and θ¹, with α's value once it is given.
+    r"""The worked step in LaTeX: the gradient formula, the substituted step, and θ¹, with α's value once given.
 
-    Numbers are written ``7.58\\times10^{-10}``; a note on y (:func:`target_note`) is a ``%`` comment.
+    Numbers are written ``7.58\times10^{-10}``; a note on y (:func:`target_note`) is a ``%`` comment.
+
+    Args:
+      s: the :class:`WorkedStep`.
+
+    Returns:
+      The LaTeX source, a ``str`` of lines joined by ``"\n"``: one equation each, and the note on ``y``
+      as a ``%`` comment.
+
+    Example:
+      >>> print(format_latex(worked_step([4, 5, 6], [1, 2], 3)))
+      \nabla L = -\bigl(y - \sigma(z)\bigr)\,\sigma(z)\,\bigl(1 - \sigma(z)\bigr)\begin{pmatrix}1 \\ x_{1} ...
+      \theta^{1} = \begin{pmatrix}4 \\ 5 \\ 6\end{pmatrix} + \alpha\,(3 - \sigma(21))\,\sigma(21)\,(1 - ...
+      z = 21, \quad y - \sigma(z) = 2.000000000758256, \quad \sigma'(z) = 7.582560416412862\times10^{-10}
+      \theta^{1} = \begin{pmatrix}4 + 1.5165120838575247\times10^{-9}\,\alpha \\ ...
+      % y = 3 is outside σ's range (0, 1): σ(z) never reaches it, so the loss cannot reach 0 (it stays above ...
     """
     d = len(s.x)
     xs = r" \\ ".join(["1"] + [f"x_{{{j + 1}}}" for j in range(d)])
@@ -391,7 +514,27 @@ def format_latex(s: WorkedStep) -> str:
 
 
 def as_json(s: WorkedStep) -> dict:
-    """The JSON object of ``jaxsgd step --format json``."""
+    """The worked step as the JSON object of ``jaxsgd step --format json``.
+
+    Args:
+      s: the :class:`WorkedStep`.
+
+    Returns:
+      A ``dict`` of JSON-ready values: the inputs (``theta0``, ``x``, ``y``, ``lr``, ``dtype``), the
+      results (``z``, ``sigma_z``, ``gradient``, ``naive_float32_gradient``, ``theta1``, ``residual``,
+      ``sigma_prime``; lists or ``None``) and the texts (``theta1_symbolic``, ``expression``,
+      ``latex``, ``lesson``, ``note``).
+
+    Example:
+      >>> import json
+      >>> d = as_json(worked_step([0, 0, 0], [1, 2], 1, lr=0.5))
+      >>> d["gradient"], d["theta1"]
+      ([-0.125, -0.125, -0.25], [0.0625, 0.0625, 0.125])
+      >>> d["expression"]
+      'θ¹ = (0, 0, 0) + 0.5·(1 − σ(0))·σ(0)·(1 − σ(0))·(1, 1, 2)'
+      >>> json.loads(json.dumps(d)) == d
+      True
+    """
     return {
         "theta0": list(s.theta),
         "x": list(s.x),

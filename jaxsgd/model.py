@@ -55,7 +55,19 @@ __all__ = [
 
 
 class Params(NamedTuple):
-    """Parameters θ = (b, w) of the neuron: ``b`` a scalar, ``w`` a vector of d features."""
+    """Parameters ``θ = (b, w)`` of the sigmoid neuron, a pytree that :func:`jax.grad` differentiates.
+
+    Attributes:
+      b: the bias, a scalar array (shape ``()``).
+      w: the weights, a vector of shape ``(d,)`` for ``d`` features.
+
+    Example:
+      >>> p = Params(jnp.array(4.0), jnp.array([5.0, 6.0]))
+      >>> p.b.shape, p.w.shape
+      ((), (2,))
+      >>> jax.tree.map(lambda a: a * 2, p).to_theta()
+      Array([ 8., 10., 12.], dtype=float32)
+    """
 
     b: jax.Array
     w: jax.Array
@@ -64,8 +76,20 @@ class Params(NamedTuple):
     def from_theta(cls, theta, dtype=None) -> Params:
         """Builds ``Params`` from the flat vector ``θ = (b, w1, …, wd)``.
 
-        >>> Params.from_theta([4.0, 5.0, 6.0]).w
-        Array([5., 6.], dtype=float32)
+        Args:
+          theta: ``b`` then the ``d ≥ 1`` weights, a sequence or array of shape ``(d + 1,)``.
+          dtype: the dtype of the parameters; ``None`` (the default) keeps ``theta``'s own, as
+            :func:`jax.numpy.asarray` infers it (float32 for Python floats unless x64 is enabled).
+
+        Returns:
+          ``Params`` with ``b = theta[0]`` (shape ``()``) and ``w = theta[1:]`` (shape ``(d,)``).
+
+        Raises:
+          InputError: ``theta`` is not a vector of at least two numbers.
+
+        Example:
+          >>> Params.from_theta([4.0, 5.0, 6.0]).w
+          Array([5., 6.], dtype=float32)
         """
         theta = jnp.asarray(theta, dtype=dtype)
         if theta.ndim != 1 or theta.shape[0] < 2:
@@ -73,12 +97,32 @@ class Params(NamedTuple):
         return cls(theta[0], theta[1:])
 
     def to_theta(self) -> jax.Array:
-        """The flat vector ``θ = (b, w1, …, wd)``."""
+        """The flat vector ``θ = (b, w1, …, wd)``, the inverse of :meth:`from_theta`.
+
+        Returns:
+          An array of shape ``(d + 1,)`` in the parameters' dtype.
+
+        Example:
+          >>> Params(jnp.array(4.0), jnp.array([5.0, 6.0])).to_theta()
+          Array([4., 5., 6.], dtype=float32)
+        """
         return jnp.concatenate([jnp.reshape(self.b, (1,)), self.w])
 
 
 def init_params(d: int, dtype=jnp.float32) -> Params:
-    """All-zero parameters for ``d`` features (``σ(0) = ½`` everywhere)."""
+    """All-zero parameters ``θ = 0`` for ``d`` features, the exercise's start: ``h(x) = σ(0) = ½`` for every ``x``.
+
+    Args:
+      d: the number of features, a whole number ``≥ 1``.
+      dtype: the dtype of ``b`` and ``w`` (default float32; float64 needs x64 enabled).
+
+    Returns:
+      :class:`Params` with ``b`` of shape ``()`` and ``w`` of shape ``(d,)``, all zeros.
+
+    Example:
+      >>> init_params(2)
+      Params(b=Array(0., dtype=float32), w=Array([0., 0.], dtype=float32))
+    """
     return Params(jnp.zeros((), dtype), jnp.zeros((d,), dtype))
 
 
@@ -99,23 +143,49 @@ def _sigmoid_parts(z):
 
 @jax.custom_jvp
 def sigmoid(z):
-    """The logistic function ``σ(z) = 1 / (1 + e^{−z})``, with a tail-accurate derivative.
+    r"""The logistic function ``σ(z) = 1 / (1 + e^{−z})``, with a tail-accurate derivative.
+
+    .. math::
+
+        \sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \sigma'(z) = \frac{e}{(1 + e)^2}, \quad e = e^{-|z|}
 
     Value and derivative come from one exponential (:func:`sigmoid_prime`), so
-    gradients taken through it stay accurate where ``σ(z)(1 − σ(z))`` would
-    round to 0, and a training step costs one ``exp`` per example.
+    gradients taken through it (a custom JVP) stay accurate where ``σ(z)(1 − σ(z))``
+    would round to 0, and a training step costs one ``exp`` per example.
 
-    >>> float(jax.grad(sigmoid)(21.0))   # jax.grad(jax.nn.sigmoid)(21.0) is 0.0
-    7.582560...e-10
+    Args:
+      z: the pre-activation, an array of any shape and floating dtype (or a Python float).
+
+    Returns:
+      ``σ(z)``, an array of the same shape and dtype, in ``[0, 1]``.
+
+    Example:
+      >>> float(sigmoid(0.0))
+      0.5
+      >>> float(jax.jit(jax.grad(sigmoid))(21.0))   # jax.grad(jax.nn.sigmoid)(21.0) is 0.0
+      7.582560...e-10
     """
     return _sigmoid_parts(z)[0]
 
 
 def sigmoid_prime(z):
-    """``σ′(z) = e/(1 + e)²`` with ``e = e^{−|z|}``: ``σ(z)(1 − σ(z))`` without its cancellation.
+    """The derivative ``σ′(z) = e/(1 + e)²`` with ``e = e^{−|z|}``: ``σ(z)(1 − σ(z))`` without its cancellation.
 
-    >>> float(sigmoid_prime(0.0))
-    0.25
+    The two forms are the same number, but this one never subtracts numbers close
+    to 1: it keeps full relative accuracy in both tails, and is exactly 0 only
+    beyond the dtype's smallest subnormal (``|z|`` above ~104 in float32), never NaN.
+
+    Args:
+      z: the pre-activation, an array of any shape and floating dtype (or a Python float).
+
+    Returns:
+      ``σ′(z)``, an array of the same shape and dtype, in ``[0, ¼]``.
+
+    Example:
+      >>> float(sigmoid_prime(0.0))
+      0.25
+      >>> float(sigmoid_prime(21.0))   # σ(21)·(1 − σ(21)) is 0.0 in float32
+      7.582560...e-10
     """
     return _sigmoid_parts(z)[1]
 
@@ -128,70 +198,168 @@ def _sigmoid_jvp(primals, tangents):
 
 
 def predict(params: Params, x):
-    """``h(x) = σ(b + w·x)`` for one example ``x`` of shape ``(d,)``.
+    """The neuron's output ``h(x) = σ(b + w·x)`` for one example.
 
-    >>> p = Params.from_theta([4.0, 5.0, 6.0])
-    >>> float(predict(p, jnp.array([1.0, 2.0])))   # σ(21) rounds to 1 in float32
-    1.0
+    Args:
+      params: the parameters ``θ = (b, w)``, :class:`Params` with ``w`` of shape ``(d,)``.
+      x: one example's features, shape ``(d,)``, in the dtype of ``params``.
+
+    Returns:
+      ``h(x)``, a scalar array in ``[0, 1]``. For a batch, see :func:`predict_batch`.
+
+    Example:
+      >>> h = jax.jit(predict)
+      >>> float(h(Params.from_theta([4.0, 5.0, 6.0]), jnp.array([1.0, 2.0])))   # σ(21) rounds to 1 in float32
+      1.0
+      >>> float(h(init_params(2), jnp.array([1.0, 2.0])))
+      0.5
     """
     return sigmoid(params.b + jnp.sum(params.w * x))  # an elementwise sum fuses; a tiny dot does not
 
 
 def example_loss(params: Params, x, y):
-    """``L = ½ (y − h(x))²`` for one example."""
+    r"""The squared loss ``L(θ) = ½ (y − h(x))²`` of one example, with ``h(x) = σ(b + w·x)``.
+
+    .. math::
+
+        L(\theta) = \tfrac12 \bigl(y - \sigma(b + w \cdot x)\bigr)^2, \qquad
+        \nabla_\theta L = -\bigl(y - \sigma(z)\bigr)\, \sigma'(z)\, (1, x)
+
+    This is the one definition of the neuron's loss: :func:`jax.grad` of it is the
+    per-example gradient, and :func:`jax.vmap` of that the per-example gradients of a
+    batch (:func:`per_example_grads`). It is the ``loss`` of :func:`neuron`.
+
+    Args:
+      params: the parameters ``θ = (b, w)``, :class:`Params` with ``w`` of shape ``(d,)``.
+      x: one example's features, shape ``(d,)``.
+      y: its target, a scalar (in σ's range ``(0, 1)`` for a loss that can reach 0).
+
+    Returns:
+      ``L``, a scalar array.
+
+    Example:
+      >>> float(jax.jit(example_loss)(init_params(2), jnp.array([1.0, 2.0]), 1.0))   # ½(1 − ½)²
+      0.125
+    """
     return 0.5 * (y - predict(params, x)) ** 2
 
 
 predict_batch = jax.vmap(predict, in_axes=(None, 0))
-predict_batch.__doc__ = "``h`` for a batch ``x`` of shape ``(B, d)``; returns shape ``(B,)``."
+predict_batch.__doc__ = """The neuron's outputs ``h(xᵢ) = σ(b + w·xᵢ)`` for a batch: :func:`predict` under ``vmap``.
+
+Args:
+  params: the parameters ``θ = (b, w)``, :class:`Params` with ``w`` of shape ``(d,)``, shared by every example.
+  x: the batch's features, shape ``(B, d)``, one example per row.
+
+Returns:
+  ``h``, an array of shape ``(B,)``.
+
+Example:
+  >>> jax.jit(predict_batch)(init_params(2), jnp.zeros((3, 2)))
+  Array([0.5, 0.5, 0.5], dtype=float32)
+"""
 
 
 def mean_loss(params: Params, xt, y):
-    """Mean loss ``(1/B) Σᵢ ½ (yᵢ − h(xᵢ))²`` over a feature-major batch ``xt: (d, B)``, ``y: (B,)``.
+    """The mean loss ``(1/B) Σᵢ ½ (yᵢ − h(xᵢ))²`` over a feature-major batch.
 
     The per-example loss of :func:`example_loss` written for a whole batch at
     once: ``z = b + w·X`` is one small matrix product, which compiles to far
-    fewer and faster kernels than a vmapped elementwise sum.
+    fewer and faster kernels than a vmapped elementwise sum. Its gradient is the
+    mini-batch gradient ``(1/B) Σᵢ ∇Lᵢ(θ)``.
 
-    >>> float(mean_loss(init_params(1), jnp.array([[1.0, -1.0]]), jnp.array([0.5, 1.0])))   # ½(0² + ½²)/2
-    0.0625
+    Args:
+      params: the parameters ``θ = (b, w)``, :class:`Params` with ``w`` of shape ``(d,)``.
+      xt: the batch's features, feature-major: shape ``(d, B)``, one example per column.
+      y: the targets, shape ``(B,)``.
+
+    Returns:
+      The mean loss, a scalar array. :func:`batch_loss` is the same for ``x`` of shape ``(B, d)``.
+
+    Example:
+      >>> float(jax.jit(mean_loss)(init_params(1), jnp.array([[1.0, -1.0]]), jnp.array([0.5, 1.0])))   # ½(0² + ½²)/2
+      0.0625
     """
     return jnp.mean(0.5 * (y - sigmoid(params.b + params.w @ xt)) ** 2)
 
 
 def batch_loss(params: Params, x, y):
-    """Mean loss ``(1/B) Σᵢ ½ (yᵢ − h(xᵢ))²`` over a batch ``x: (B, d)``, ``y: (B,)``.
+    r"""The mean loss ``(1/B) Σᵢ ½ (yᵢ − h(xᵢ))²`` over an example-major batch: :func:`mean_loss` of ``x.T``.
 
-    Its gradient is the mini-batch gradient. At the exercise's point,
-    ``θ⁰ = (4, 5, 6)``, ``x = (1, 2)``, ``y = 3``, it is
-    ``−(3 − σ(21))·σ′(21)·(1, 1, 2) ≈ −1.5165e-9·(1, 1, 2)``:
+    .. math::
 
-    >>> g = jax.grad(batch_loss)(Params.from_theta([4.0, 5.0, 6.0]), jnp.array([[1.0, 2.0]]), jnp.array([3.0]))
-    >>> [round(float(v) * 1e9, 4) for v in g.to_theta()]
-    [-1.5165, -1.5165, -3.033]
+        L_B(\theta) = \frac{1}{B} \sum_{i=1}^{B} \tfrac12 \bigl(y_i - \sigma(b + w \cdot x_i)\bigr)^2
+
+    Its gradient is the mini-batch gradient ``(1/B) Σᵢ ∇Lᵢ(θ)``, the direction of
+    one SGD step ``θ ← θ − α ∇L_B(θ)`` (:func:`jaxsgd.train.step`).
+
+    Args:
+      params: the parameters ``θ = (b, w)``, :class:`Params` with ``w`` of shape ``(d,)``.
+      x: the batch's features, shape ``(B, d)``, one example per row.
+      y: the targets, shape ``(B,)``.
+
+    Returns:
+      The mean loss, a scalar array.
+
+    Example:
+      At the exercise's point, ``θ⁰ = (4, 5, 6)``, ``x = (1, 2)``, ``y = 3``, the gradient is
+      ``−(3 − σ(21))·σ′(21)·(1, 1, 2) ≈ −1.5165e-9·(1, 1, 2)``:
+
+      >>> grad = jax.jit(jax.grad(batch_loss))
+      >>> g = grad(Params.from_theta([4.0, 5.0, 6.0]), jnp.array([[1.0, 2.0]]), jnp.array([3.0]))
+      >>> [round(float(v) * 1e9, 4) for v in g.to_theta()]
+      [-1.5165, -1.5165, -3.033]
     """
     return mean_loss(params, jnp.asarray(x).T, y)
 
 
 per_example_grads = jax.vmap(jax.grad(example_loss), in_axes=(None, 0, 0))
-per_example_grads.__doc__ = "``∇Lᵢ`` for every example of a batch, as ``Params`` with a leading batch axis."
+per_example_grads.__doc__ = """The gradient ``∇Lᵢ(θ)`` of each example in a batch, as ``Params`` with a batch axis.
+
+It is ``vmap(grad(example_loss), in_axes=(None, 0, 0))``: their mean is the mini-batch gradient
+(:func:`batch_loss`), their spread what the study's noise scales measure.
+
+Args:
+  params: the parameters ``θ = (b, w)``, :class:`Params` with ``w`` of shape ``(d,)``, shared by every example.
+  x: the batch's features, shape ``(B, d)``.
+  y: the targets, shape ``(B,)``.
+
+Returns:
+  :class:`Params` with a leading batch axis: ``b`` of shape ``(B,)``, ``w`` of shape ``(B, d)``.
+
+Example:
+  >>> g = jax.jit(per_example_grads)(init_params(2), jnp.array([[1.0, 2.0], [2.0, 0.0]]), jnp.array([1.0, 0.0]))
+  >>> g.b.shape, g.w.shape
+  ((2,), (2, 2))
+  >>> g.w.tolist()   # −(y − ½)·¼·x: −⅛·x, then +⅛·x
+  [[-0.125, -0.25], [0.25, 0.0]]
+"""
 
 
 # ---------------------------------------------------------------- any model: a per-example loss over a pytree
 class Model(NamedTuple):
     """A model as the library trains it: a per-example loss over a parameter pytree, and where it starts.
 
-    ``loss(params, x, y)`` takes one example (``x`` of shape ``(d,)``, ``y`` a
-    scalar) and returns a scalar; batches, per-example gradients and
-    Hessian-vector products all come from it by ``jax.vmap`` and ``jax.grad``.
-    ``init(key, d)`` returns the initial parameters (any pytree of float
-    arrays) for ``d`` features. :func:`neuron` is the exercise's model and every
-    function's default; :func:`mlp` a small network.
+    Batches, per-example gradients and Hessian-vector products all come from
+    ``loss`` by :func:`jax.vmap` and :func:`jax.grad`, so any JAX model is one of
+    these. :func:`neuron` is the exercise's model and every function's default;
+    :func:`mlp` a small network; :func:`from_spec` the one a command line names.
+    :func:`check_model` tries one before training.
 
-    >>> m = mlp((4,))
-    >>> p = m.init(jax.random.key(0), 2)
-    >>> float(m.loss(p, jnp.zeros(2), 0.5))   # σ(0) = ½ at the start: the output layer starts at zero
-    0.0
+    Attributes:
+      loss: ``loss(params, x, y) -> scalar`` for one example, ``x`` of shape ``(d,)`` and ``y`` a
+        scalar; differentiable by :func:`jax.grad` in ``params``.
+      init: ``init(key, d) -> params``, the initial parameters (any pytree of float arrays) for ``d``
+        features, from a PRNG key.
+      name: how reports and checkpoints name the model (default ``"custom"``).
+      predict: ``predict(params, x) -> h`` for one example, ``h`` in ``(0, 1)``, if known (default
+        ``None``): it gives predictions and R².
+
+    Example:
+      >>> m = Model(example_loss, lambda key, d: init_params(d), "neuron", predict)
+      >>> p = m.init(None, 2)
+      >>> float(jax.jit(m.loss)(p, jnp.zeros(2), 0.5))   # σ(0) = ½ at the start
+      0.0
     """
 
     loss: Callable[[Any, jax.Array, jax.Array], jax.Array]
@@ -206,20 +374,48 @@ def _neuron_init(key, d: int, dtype=jnp.float32) -> Params:
 
 
 def neuron() -> Model:
-    """The sigmoid neuron ``σ(b + w·x)`` with ``½(y − h)²``, from θ = 0 (the default everywhere)."""
+    """The exercise's model: the sigmoid neuron ``h(x) = σ(b + w·x)`` with loss ``½(y − h)²``, from ``θ = 0``.
+
+    The default model of every function that takes one. Its ``init`` ignores the
+    key (every seed starts at ``θ = 0``, :func:`init_params`), its ``loss`` is
+    :func:`example_loss` and its ``predict`` :func:`predict`.
+
+    Returns:
+      A :class:`Model` named ``"sigmoid"`` whose parameters are :class:`Params`.
+
+    Example:
+      >>> m = neuron()
+      >>> m.name, m.loss is example_loss
+      ('sigmoid', True)
+      >>> m.init(None, 2).w
+      Array([0., 0.], dtype=float32)
+    """
     return Model(example_loss, _neuron_init, "sigmoid", predict)
 
 
 @functools.lru_cache(maxsize=64)  # one batch loss per loss function: jitted callers see the same object
 def mean_loss_of(loss: Callable | None = None) -> Callable:
-    """The mean of the per-example ``loss`` over a feature-major batch: ``(params, xt (d, B), y (B,)) -> scalar``.
+    """The batch loss of a per-example ``loss``: its mean over a feature-major batch.
 
     For the neuron's :func:`example_loss` (or ``None``) this is :func:`mean_loss`
     itself, the one-matrix-product form (so the default is bit-for-bit as it was);
-    for any other loss, ``mean(vmap(loss))``.
+    for the built-in :func:`mlp` a batch form with one matrix product per layer; for
+    any other loss, ``mean(vmap(loss))``. The result is cached per ``loss``, so jitted
+    callers see the same function object and do not recompile.
 
-    >>> mean_loss_of(None) is mean_loss_of(example_loss) is mean_loss
-    True
+    Args:
+      loss: ``loss(params, x, y) -> scalar`` for one example (a :class:`Model`'s ``loss``), or
+        ``None`` (the default) for the neuron's.
+
+    Returns:
+      ``mean(params, xt, y) -> scalar`` with ``xt`` of shape ``(d, B)`` and ``y`` of shape ``(B,)``.
+
+    Example:
+      >>> mean_loss_of(None) is mean_loss_of(example_loss) is mean_loss
+      True
+      >>> f = mean_loss_of(lambda params, x, y: (y - params @ x) ** 2)
+      >>> float(f(jnp.array([1.0]), jnp.array([[1.0, 2.0]]), jnp.array([1.0, 1.0])))   # (0² + 1²)/2
+      0.5
     """
     if loss is None or loss is example_loss:
         return mean_loss
@@ -234,7 +430,17 @@ def mean_loss_of(loss: Callable | None = None) -> Callable:
 
 
 class Layer(NamedTuple):
-    """One dense layer ``a ↦ w @ a + b`` of :func:`mlp`: ``w (out, in)``, ``b (out,)``."""
+    """One dense layer ``a ↦ w @ a + b`` of :func:`mlp`; the MLP's parameters are a tuple of these.
+
+    Attributes:
+      w: the weights, shape ``(out, in)``.
+      b: the biases, shape ``(out,)``.
+
+    Example:
+      >>> layer = Layer(jnp.ones((2, 3)), jnp.zeros(2))
+      >>> layer.w @ jnp.ones(3) + layer.b
+      Array([3., 3.], dtype=float32)
+    """
 
     w: jax.Array
     b: jax.Array
@@ -265,17 +471,35 @@ def _mlp_mean_loss(params, xt, y):
 
 
 def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
-    """A multilayer perceptron: ``tanh`` hidden layers of the given widths, a sigmoid output, ``½(y − h)²``.
+    r"""A multilayer perceptron: ``tanh`` hidden layers of the given widths, a sigmoid output, ``½(y − h)²``.
 
-    ``h(x) = σ(w_out·a_L + b_out)`` with ``a_0 = x`` and ``a_l = tanh(W_l a_{l−1} + b_l)``: the
-    output stays in σ's range (0, 1), so targets are scaled as for the neuron.
+    .. math::
+
+        h(x) = \sigma(w_\mathrm{out} \cdot a_L + b_\mathrm{out}), \qquad a_0 = x, \quad
+        a_l = \tanh(W_l a_{l-1} + b_l)
+
+    The output stays in σ's range (0, 1), so targets are scaled as for the neuron.
     Hidden weights start as LeCun normals ``N(0, 1/fan_in)`` drawn from the key,
     biases and the output layer at zero (so every run starts at h = ½, as the
-    neuron does). Parameters: a tuple of :class:`Layer`.
+    neuron does).
 
-    >>> m = mlp((8, 8))
-    >>> [layer.w.shape for layer in m.init(jax.random.key(0), 3)]
-    [(8, 3), (8, 8), (1, 8)]
+    Args:
+      hidden: the widths of the hidden layers, whole numbers ``≥ 1``, e.g. ``(16,)`` or ``(32, 16)``.
+      dtype: the dtype of the parameters (default float32).
+
+    Returns:
+      A :class:`Model` named ``"mlp:H1,H2,…"`` whose parameters are a tuple of :class:`Layer`, one per
+      hidden layer and one for the output (``w`` of shape ``(1, H_L)``).
+
+    Raises:
+      InputError: no widths, or a width below 1.
+
+    Example:
+      >>> m = mlp((8, 8))
+      >>> m.name
+      'mlp:8,8'
+      >>> [layer.w.shape for layer in jax.eval_shape(lambda key: m.init(key, 3), jax.random.key(0))]
+      [(8, 3), (8, 8), (1, 8)]
     """
     widths = tuple(int(h) for h in hidden)
     if not widths or any(h < 1 for h in widths):
@@ -292,13 +516,32 @@ def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
 
 
 def from_spec(spec: str) -> Model:
-    """The model a command line names: ``sigmoid`` (the neuron), ``mlp:H[,H…]`` (:func:`mlp` with those
-    hidden widths), ``package.module:name``, an object with ``loss(params, x, y)`` and ``init(key, d)``
-    (attributes or functions; ``predict(params, x)`` too, for predictions and R²), or ``package.module``,
-    a module with those functions, imported from the current directory or ``sys.path``.
+    """The model a command line names (``--model``), as a :class:`Model`.
 
-    >>> from_spec("mlp:16,8").name, from_spec("sigmoid").name
-    ('mlp:16,8', 'sigmoid')
+    A user's module is imported from the current directory or ``sys.path``; its
+    ``loss``, ``init`` and (optional) ``predict`` may be attributes of an object or
+    functions of a module.
+
+    Args:
+      spec: one of ``"sigmoid"`` (the neuron, :func:`neuron`); ``"mlp:H[,H…]"`` (:func:`mlp` with
+        1 to 8 hidden widths from 1 to 4096); ``"package.module:name"``, an object with
+        ``loss(params, x, y)`` and ``init(key, d)`` (and ``predict(params, x)``, for predictions
+        and R²); or ``"package.module"``, a module with those functions.
+
+    Returns:
+      The :class:`Model`, named ``spec`` (``predict`` is ``None`` where the user's code has none).
+
+    Raises:
+      ModelError: ``spec`` names no model, its module cannot be imported or fails while importing,
+        or what it names lacks a callable ``loss`` or ``init``.
+
+    Example:
+      >>> from_spec("mlp:16,8").name, from_spec("sigmoid").name
+      ('mlp:16,8', 'sigmoid')
+      >>> from_spec("mlp:0")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.ModelError: model 'mlp:0': give 1 to 8 hidden widths from 1 to 4096, e.g. mlp:16 or mlp:32,16
     """
     text = str(spec).strip()
     if not text:
@@ -343,7 +586,18 @@ def from_spec(spec: str) -> Model:
 
 
 def is_builtin(spec: str) -> bool:
-    """Whether ``spec`` names a built-in model (loading it imports no one's code): ``sigmoid`` or ``mlp:…``."""
+    """Whether ``spec`` names a built-in model, which loading imports no one's code for: ``sigmoid`` or ``mlp:…``.
+
+    Args:
+      spec: a model spec as :func:`from_spec` takes it.
+
+    Returns:
+      ``True`` for ``"sigmoid"`` and any ``"mlp:…"`` (valid or not), ``False`` for a user's module.
+
+    Example:
+      >>> is_builtin("sigmoid"), is_builtin("mlp:16"), is_builtin("mymodels:tiny")
+      (True, True, False)
+    """
     return spec == "sigmoid" or spec.startswith("mlp:")
 
 
@@ -353,13 +607,32 @@ def _first_line(e: BaseException) -> str:
 
 
 def check_model(model: Model, d: int, dtype=jnp.float32, *, key=None):
-    """Tries ``model`` once on a zero example of ``d`` features before any training: ``init`` must give a
-    pytree of float arrays, ``loss`` a finite scalar with a finite gradient of the same structure. A failure
-    inside the model is a :class:`ModelError` naming it, in one line. Returns the initial parameters.
+    """Tries ``model`` once on a zero example of ``d`` features, before any training.
 
-    >>> p = check_model(mlp((3,)), 2)
-    >>> len(p)
-    2
+    ``init`` must give a pytree of float arrays, ``loss`` a finite scalar with a finite
+    gradient of the same structure, and ``loss`` (and ``predict``, if given) must
+    survive :func:`jax.jit` and :func:`jax.vmap` as training runs them. A failure inside
+    the model is a :class:`ModelError` naming it, in one line, rather than a traceback
+    from deep inside a compiled epoch.
+
+    Args:
+      model: the :class:`Model` to try.
+      d: the number of features, a whole number ``≥ 1``.
+      dtype: the dtype of the zero example (default float32).
+      key: the PRNG key ``init`` gets; ``None`` (the default) means ``jax.random.key(0)``.
+
+    Returns:
+      The initial parameters, ``model.init(key, d)``.
+
+    Raises:
+      ModelError: ``init`` or ``loss`` raised, returned the wrong kind of value, failed under
+        :func:`jax.grad`, :func:`jax.jit` or :func:`jax.vmap`, or is not finite at the start.
+
+    Example:
+      >>> check_model(Model(example_loss, lambda key, d: [0] * d, "ints"), 2)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.ModelError: model ints: init must return a pytree of float arrays, got list
     """
     key = jax.random.key(0) if key is None else key
     who = f"model {model.name}"

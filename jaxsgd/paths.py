@@ -23,7 +23,8 @@ from jaxsgd.errors import OutputError
 
 __all__ = ["IMAGE_FORMATS", "check_output", "check_plot_path", "file_id", "is_image", "write_atomically"]
 
-# extension → how files of that format begin (matplotlib's file formats that need no extra TeX)
+#: The image extensions a figure may have (matplotlib's file formats that need no extra TeX), each with
+#: how files of that format begin: ``{extension: (first bytes, …)}``. :func:`is_image` reads it.
 IMAGE_FORMATS = {
     ".png": (b"\x89PNG",),
     ".pdf": (b"%PDF",),
@@ -47,18 +48,47 @@ def _same_file(a, b) -> bool:
 
 
 def check_output(path, *, argument: str, others=None, replaceable=None, what: str = "a file of ours") -> str:
-    """Checks that ``path`` can be written now without losing anything; returns it unchanged.
+    """Checks that ``path`` can be written now without losing anything, before a run starts.
+
+    ``path`` must not be empty, a directory, a symbolic link, one of the run's
+    ``others``, or a file that may not be replaced (read-only, or not ``replaceable``);
+    its folder must exist and take a new file (a probe file is created and removed)
+    with a name of that length.
 
     Args:
-      path: the output file.
+      path: the output file, a ``str`` or path-like.
       argument: the argument that gave it, named in messages, e.g. ``"save"``.
       others: ``{argument: path}`` of the run's other files, which ``path`` must not be
-        (``None`` entries are skipped), e.g. ``{"csv": "data.csv"}``.
-      replaceable: ``replaceable(path) -> bool``, whether an existing file there may be replaced;
-        ``what`` names such a file in the message. Without it no existing file is replaced.
+        (``None`` entries are skipped), e.g. ``{"csv": "data.csv"}``; default none.
+      replaceable: ``replaceable(path) -> bool``, whether an existing file there may be replaced.
+        Without it (the default) no existing file is replaced.
+      what: what a replaceable file is, named in the message when an existing file is not one
+        (default ``"a file of ours"``), e.g. ``"a jaxsgd checkpoint"``.
+
+    Returns:
+      ``path`` unchanged, as a ``str``.
 
     Raises:
       OutputError: one line naming the problem and what to do instead.
+
+    Example:
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> out = os.path.join(tmp.name, "notes.txt")
+      >>> check_output(out, argument="save") == out   # nothing there yet
+      True
+      >>> check_output(out, argument="save", others={"csv": out})
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.OutputError: save .../notes.txt: is the file given as csv; choose another path
+      >>> with open(out, "w") as f:
+      ...     _ = f.write("the user's notes")
+      >>> check_output(out, argument="save", what="a jaxsgd checkpoint")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.OutputError: save .../notes.txt: exists and is not a jaxsgd checkpoint, so it is left alone; ...
+      >>> check_output(out, argument="save", replaceable=lambda p: True) == out
+      True
+      >>> tmp.cleanup()
     """
     path = os.fspath(path)
     if not path:
@@ -103,7 +133,30 @@ def check_output(path, *, argument: str, others=None, replaceable=None, what: st
 
 
 def is_image(path) -> bool:
-    """Whether the file at ``path`` begins like an image of the format its extension names."""
+    r"""Whether the file at ``path`` begins like an image of the format its extension names.
+
+    Only the first bytes are read (:data:`IMAGE_FORMATS`), so a file this program
+    would not have written is not taken for a figure to replace.
+
+    Args:
+      path: the file, a ``str`` or path-like.
+
+    Returns:
+      ``True`` if the extension is an image format's and the file begins as that format does;
+      ``False`` otherwise, also where nothing can be read there.
+
+    Example:
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> png = os.path.join(tmp.name, "loss.png")
+      >>> with open(png, "wb") as f:
+      ...     _ = f.write(b"\x89PNG\r\n\x1a\n")
+      >>> is_image(png), is_image(os.path.join(tmp.name, "missing.png"))
+      (True, False)
+      >>> os.replace(png, os.path.join(tmp.name, "loss.pdf"))
+      >>> is_image(os.path.join(tmp.name, "loss.pdf"))   # a PNG named .pdf
+      False
+      >>> tmp.cleanup()
+    """
     starts = IMAGE_FORMATS.get(os.path.splitext(os.fspath(path))[1].lower())
     if not starts:
         return False
@@ -116,7 +169,32 @@ def is_image(path) -> bool:
 
 
 def check_plot_path(path, *, others=None) -> str:
-    """:func:`check_output` for a figure: an image extension, and only an image of that format replaced."""
+    """:func:`check_output` for a figure: an image extension, and only an image of that format replaced.
+
+    The extension sets matplotlib's format, so it must be one of :data:`IMAGE_FORMATS`;
+    a file already there is replaced only if :func:`is_image` says it is an image of
+    that format. Messages name the argument ``plot``.
+
+    Args:
+      path: the figure's file, a ``str`` or path-like.
+      others: ``{argument: path}`` of the run's other files, which ``path`` must not be (default none).
+
+    Returns:
+      ``path`` as a ``str``.
+
+    Raises:
+      OutputError: the extension is not an image format's, or :func:`check_output` refuses ``path``.
+
+    Example:
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> check_plot_path(os.path.join(tmp.name, "loss.png")).endswith("loss.png")
+      True
+      >>> check_plot_path("curves.txt")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.OutputError: plot curves.txt: the name must end in an image extension (.png, .pdf, .svg, ...), ...
+      >>> tmp.cleanup()
+    """
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() not in IMAGE_FORMATS:
         raise OutputError(lambda n: f"{n('plot')} {path}: the name must end in an image extension (.png, .pdf, "
@@ -142,12 +220,24 @@ def _umask() -> int:
 
 
 def file_id(path) -> tuple[int, int] | None:
-    """``(device, inode)`` of the file at ``path`` (not following a final symbolic link), or ``None`` if
-    nothing is there: which file a path names, so that a later write can tell whether it is still the one
-    checked before (see :func:`write_atomically`).
+    """Which file ``path`` names now: its ``(device, inode)``, not following a final symbolic link.
 
-    >>> file_id("/no/such/file") is None
-    True
+    A later write can then tell whether the file there is still the one checked
+    before (see :func:`write_atomically`).
+
+    Args:
+      path: a ``str`` or path-like.
+
+    Returns:
+      ``(st_dev, st_ino)``, a tuple of two ints, or ``None`` if nothing is there.
+
+    Example:
+      >>> file_id("/no/such/file") is None
+      True
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> file_id(tmp.name) == (os.stat(tmp.name).st_dev, os.stat(tmp.name).st_ino)
+      True
+      >>> tmp.cleanup()
     """
     try:
         st = os.lstat(path)
@@ -173,8 +263,7 @@ def _cannot_write(path, argument, e: OSError) -> OutputError:
 
 
 def write_atomically(path, write, *, replaceable=None, argument: str | None = None) -> tuple[int, int]:
-    """Calls ``write(f)`` on a temporary binary file beside ``path``, then moves it to ``path``; returns the
-    new file's :func:`file_id`.
+    """Writes a file atomically: ``write(f)`` on a temporary binary file beside ``path``, then moved to ``path``.
 
     A reader never sees a half-written file, and on any failure the file that was
     at ``path`` stays as it was. The new file gets the usual permissions (``0o666 & ~umask``).
@@ -182,15 +271,39 @@ def write_atomically(path, write, *, replaceable=None, argument: str | None = No
     The move checks ``path`` again at that moment, as the checks before a run
     (:func:`check_output`) may be minutes old: where nothing is there, the file is
     linked into place, which fails if a file appeared meanwhile (then it is judged
-    as below); a file that is there is replaced only if ``replaceable`` allows it:
-    a ``(device, inode)`` pair (the file checked at start-up, or the one this run
-    wrote last) or a predicate ``replaceable(path) -> bool``. Without
-    ``replaceable`` nothing is replaced.
+    as below); a file that is there is replaced only if ``replaceable`` allows it.
+
+    Args:
+      path: the file to write, a ``str`` or path-like; its folder must exist.
+      write: ``write(f)``, which writes the contents to ``f``, a file open for writing bytes.
+      replaceable: which file already at ``path`` may be replaced: a ``(device, inode)`` pair
+        (:func:`file_id` of the file checked at start-up, or of the one this run wrote last) or a
+        predicate ``replaceable(path) -> bool``. Without it (the default) nothing is replaced.
+      argument: the argument that gave ``path``, named in messages, e.g. ``"save"`` (default none).
+
+    Returns:
+      The new file's :func:`file_id`, ``(device, inode)``: pass it as ``replaceable`` to write there again.
 
     Raises:
       OutputError: a file is there that may not be replaced, or the write failed
-        (a full disk, no permission), naming ``path`` (and ``argument``, the
-        argument that gave it, e.g. ``"save"``) and what to do.
+        (a full disk, no permission), naming ``path`` (and ``argument``) and what to do.
+
+    Example:
+      >>> tmp = tempfile.TemporaryDirectory()
+      >>> out = os.path.join(tmp.name, "report.json")
+      >>> first = write_atomically(out, lambda f: f.write(b'{"loss": 0.1}'))
+      >>> with open(out) as f:
+      ...     first == file_id(out), f.read()
+      (True, '{"loss": 0.1}')
+      >>> write_atomically(out, lambda f: f.write(b"{}"), argument="save")   # nothing may be replaced
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.OutputError: save .../report.json: a file appeared there while this run was working and is ...
+      >>> second = write_atomically(out, lambda f: f.write(b"{}"), replaceable=first)
+      >>> with open(out) as f:
+      ...     f.read()
+      '{}'
+      >>> tmp.cleanup()
     """
     path = os.fspath(path)
     try:

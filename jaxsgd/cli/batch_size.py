@@ -312,6 +312,10 @@ def study_json(r, rec, claims) -> dict:
 
 
 def plot_study(r, path):
+    """S(B) and E(B) at each level with their fits, and B_crit against both noise scales, B_noise and
+    B_simple, each with its intervals where the result holds them."""
+    from jaxsgd.cli.plots import layout, two_decades
+
     plt = pyplot()
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.5))
     markers = "osD^v<>"
@@ -334,33 +338,55 @@ def plot_study(r, path):
             ax[1].plot(grid, [lv.s_min * (b + lv.b_crit) for b in grid], "-", color="gray", lw=0.8)
             if lv.default:
                 for a_ in ax[:2]:
-                    a_.axvline(lv.b_crit, ls="--", color="black", lw=0.8, label=f"B_crit ≈ {lv.b_crit:.3g}")
+                    a_.axvline(lv.b_crit, ls="--", color="black", lw=0.8, label=f"B_crit ≈ {lv.b_crit:.3g}"
+                               + (" (extrapolated)" if lv.beyond else ""))
         if lv.default and lv.b_noise and math.isfinite(lv.b_noise):
             for a_ in ax[:2]:
                 a_.axvline(lv.b_noise, ls=":", color="black", lw=0.8, label=f"B_noise ≈ {lv.b_noise:.3g}")
-    for a_, ylabel in ((ax[0], "steps to arrive at the level, S(B)"),
-                       (ax[1], "examples to arrive, E(B) = B·S(B)")):
-        a_.set(xscale="log", yscale="log", xlabel="batch size B (examples per step)", ylabel=ylabel)
-        if a_.get_legend_handles_labels()[0]:  # nothing reached: no legend (and no matplotlib warning)
-            a_.legend(fontsize=7)
-    have = [lv for lv in r.levels if lv.b_crit is not None and math.isfinite(lv.b_crit) and not lv.beyond
-            and lv.b_noise and math.isfinite(lv.b_noise)]
-    if have:
-        def err(values, cis):
-            return [[v - c[0] if c else 0 for v, c in zip(values, cis, strict=True)],
-                    [(c[1] - v) if c and math.isfinite(c[1]) else 0 for v, c in zip(values, cis, strict=True)]]
+    for a_, ylabel, title in ((ax[0], "steps to arrive at the level, S(B)", "steps, fitted by S_min(1 + B_crit/B)"),
+                              (ax[1], "examples to arrive, E(B) = B·S(B)", "examples (markers as on the left)")):
+        a_.set(xscale="log", yscale="log", xlabel="batch size B (examples per step)", ylabel=ylabel, title=title)
+        two_decades(a_)
+    # one legend, where S(B) falls and leaves room: E(B) runs flat across its whole panel, under any legend
+    if ax[0].get_legend_handles_labels()[0]:  # nothing reached: no legend (and no matplotlib warning)
+        ax[0].legend(fontsize=8)
 
-        xs, ys = [lv.b_noise for lv in have], [lv.b_crit for lv in have]
-        ax[2].errorbar(xs, ys, xerr=err(xs, [lv.b_noise_ci for lv in have]),
-                       yerr=err(ys, [lv.b_crit_ci for lv in have]), fmt="o", color="black", mfc="white", capsize=2)
-        for lv in have:
-            ax[2].annotate(f"f = {lv.fraction:g}", (lv.b_noise, lv.b_crit), fontsize=7, xytext=(6, -10),
-                           textcoords="offset points")
-        lim = [min(min(xs), min(ys)) / 3, max(max(xs), max(ys)) * 3]
-        ax[2].plot(lim, lim, "--", color="gray", lw=0.8, label="B_crit = B_noise")
+    def bars(values, cis):  # error-bar lengths below and above; none where an end is unknown or not positive
+        return [[v - c[0] if c and 0 < c[0] <= v else 0 for v, c in zip(values, cis, strict=True)],
+                [c[1] - v if c and math.isfinite(c[1]) and c[1] >= v else 0
+                 for v, c in zip(values, cis, strict=True)]]
+
+    crit = [lv for lv in r.levels if lv.b_crit is not None and math.isfinite(lv.b_crit) and not lv.beyond]
+    scales = (("b_noise", "B_noise = tr(HΣ)/(GᵀHG)", "o", "white"), ("b_simple", "B_simple = tr Σ/|G|²", "s", "0.5"))
+    drawn, ends = [], []
+    for key, name, marker, face in scales:
+        have = [lv for lv in crit if getattr(lv, key) and math.isfinite(getattr(lv, key))]
+        if not have:
+            continue
+        xs, ys = [getattr(lv, key) for lv in have], [lv.b_crit for lv in have]
+        ax[2].errorbar(xs, ys, xerr=bars(xs, [getattr(lv, key + "_ci") for lv in have]),
+                       yerr=bars(ys, [lv.b_crit_ci for lv in have]), fmt=marker, color="black", mfc=face, ms=6,
+                       capsize=3, label=f"B_crit against {name}")
+        drawn += [(x, lv) for x, lv in zip(xs, have, strict=True)]
+        ends += [v for lv in have for ci in (getattr(lv, key + "_ci"), lv.b_crit_ci) if ci for v in ci
+                 if 0 < v < math.inf]
+    if drawn:
+        for lv in crit:  # each level named once, up and to the left of its leftmost point: clear of the error
+            at = min((x for x, other in drawn if other is lv), default=None)  # bars, which run across and along
+            if at is not None:
+                ax[2].annotate(f"f = {lv.fraction:g}", (at, lv.b_crit), fontsize=8, xytext=(-8, 8),
+                               textcoords="offset points", ha="right", va="bottom")
+        ends += [v for x, lv in drawn for v in (x, lv.b_crit)]
+        # a decade of room on the left for the labels, which run left of their points
+        ax[2].set(xscale="log", yscale="log", xlim=(min(ends) / 10, max(ends) * 3),
+                  xlabel="noise scale, 95% over rows (examples)",
+                  ylabel="B_crit from the fit, 95% over seeds (examples)",
+                  title="critical batch size against the noise scales")
+        two_decades(ax[2], "x")
+        lim = ax[2].get_xlim()
+        ax[2].set_ylim(lim)  # the same scale both ways: B_crit = noise scale is the diagonal
+        ax[2].plot(lim, lim, "--", color="gray", lw=0.8, label="B_crit = noise scale")
         ax[2].fill_between(lim, [v / 3 for v in lim], [v * 3 for v in lim], color="0.9", label="within 3×")
-        ax[2].set(xscale="log", yscale="log", xlabel="B_noise = tr(HΣ)/(GᵀHG) (examples)",
-                  ylabel="B_crit from the fit (examples)", title="critical batch size against the noise scale")
-        ax[2].legend(fontsize=7)
-    fig.tight_layout()
+        ax[2].legend(fontsize=8)
+    layout(fig)
     save_figure(fig, path, "batch-size")

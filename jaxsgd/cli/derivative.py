@@ -64,30 +64,66 @@ def run(a) -> int:
 
 
 def plot_derivatives(order, path):
-    """σ⁽ʲ⁾ for j = 1 … ``order`` over x, each scaled by its largest |value| on the plotted range."""
+    """σ⁽ʲ⁾ for j = 1 … ``order`` over x, each scaled by its largest |value| on the plotted range, each with its
+    own dash pattern and marker (on its peaks, or its half-heights where another's marker is there); below, one
+    row per order marks its zeros with that marker."""
     from jaxsgd import derivatives as P
+    from jaxsgd.cli.plots import layout
 
+    # one look per order, told apart in black and white: a dash pattern, a marker (on the curve, clear of the
+    # others' markers, and at its zeros) and, from the seventh order on, grey in place of black
+    dashes = [(), (6, 2), (1.2, 1.8), (7, 2, 1.5, 2), (3, 2), (10, 2, 1.5, 2, 1.5, 2)]
+    markers = "osD^vPX<h>*d"
     plt = pyplot()
-    xs = [-10 + 20 * i / 800 for i in range(801)]
+    zeros = {j: P.derivative_zeros(j) for j in range(1, order + 1)}
+    span = max(6, math.ceil(max((abs(z) for zs in zeros.values() for z in zs), default=0)) + 4)
+    xs = [span * (2 * i / 800 - 1) for i in range(801)]
     sig = [1 / (1 + math.exp(-x)) for x in xs]
-    styles = ["-", "--", "-.", ":"]
-    greys = ["black", "0.35", "0.6"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    rows = [j for j in zeros if zeros[j]]  # σ′ has no zeros: no row
+    fig = plt.figure(figsize=(9, 4.6 + 0.2 * len(rows)))
+    grid = fig.add_gridspec(2 if rows else 1, 1, height_ratios=[4.2, 0.55 + 0.2 * len(rows)] if rows else [1])
+    ax = fig.add_subplot(grid[0])
+    zax = fig.add_subplot(grid[1], sharex=ax) if rows else None
+    looks, placed = {}, []
+
+    def clear(x, y):  # at least 3% of the axes from every marker placed so far
+        return all(math.hypot((x - u) / (2 * span), (y - v) / 2.2) > 0.03 for u, v in placed)
+
     for j in range(1, order + 1):
         coeffs = P.sigmoid_polynomial(j)
         ys = [sum(c * s**i for i, c in enumerate(coeffs)) for s in sig]
         top = max(abs(v) for v in ys) or 1.0
-        style = styles[(j - 1) % len(styles)]
-        color = greys[(j - 1) // len(styles) % len(greys)]
-        ax.plot(xs, [v / top for v in ys], ls=style, color=color, lw=1.2,
+        ys = [v / top for v in ys]
+        peaks = [i for i in range(1, len(ys) - 1) if abs(ys[i]) >= 0.5 and abs(ys[i]) >= abs(ys[i - 1])
+                 and abs(ys[i]) > abs(ys[i + 1])]
+        halves = [i for i in range(len(ys) - 1) if (abs(ys[i]) - 0.5) * (abs(ys[i + 1]) - 0.5) <= 0]
+        marks = [i for i in peaks if clear(xs[i], ys[i])]  # not on another order's marker (σ′, σ⁽⁵⁾ peak at 0)
+        if not marks:  # every peak taken: the outermost free half-heights, where the curves spread apart
+            free = [i for i in halves if clear(xs[i], ys[i])]
+            marks = sorted({free[0], free[-1]}) if free else []
+        placed += [(xs[i], ys[i]) for i in marks]
+        looks[j] = {"color": "black" if j <= len(dashes) else "0.45", "marker": markers[(j - 1) % len(markers)],
+                    "mfc": "white", "ms": 6}
+        ax.plot(xs, ys, dashes=dashes[(j - 1) % len(dashes)], lw=1.3, markevery=sorted(marks), **looks[j],
                 label=f"σ⁽{P.superscript(j)}⁾ / {top:.3g}")
-        zs = [z for z in P.derivative_zeros(j) if -10 <= z <= 10]
-        ax.plot(zs, [0] * len(zs), "o", color=color, mfc="white", ms=4)
-    ax.axhline(0, color="0.8", lw=0.8)
-    ax.set(xlabel="x", ylabel="σ⁽ʲ⁾(x) / max |σ⁽ʲ⁾| (unitless)",
-           title=f"derivatives of σ, orders 1 to {order}: σ⁽ʲ⁾ has j − 1 zeros (circles)")
-    ax.legend(fontsize=7, ncol=2 if order > 6 else 1)
-    fig.tight_layout()
+    ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+    ax.set(ylabel="σ⁽ʲ⁾(x) / max |σ⁽ʲ⁾|  (unitless)", xlim=(-span, span),
+           title=f"derivatives of σ, orders 1 to {order}, scaled to compare"
+                 + ("; σ⁽ʲ⁾ has j − 1 zeros (below)" if rows else ""))
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, handlelength=3.2,
+              title="order / its max", title_fontsize=10)
+    if zax is None:
+        ax.set_xlabel("x")
+    else:
+        ax.tick_params(labelbottom=False)
+        for k, j in enumerate(rows):
+            zax.axhline(k, color="0.85", lw=0.6, zorder=0)
+            zax.plot(zeros[j], [k] * len(zeros[j]), ls="none", **looks[j])
+        zax.set_yticks(range(len(rows)), [f"σ⁽{P.superscript(j)}⁾ = 0" for j in rows], fontsize=9)
+        zax.set_ylim(len(rows) - 0.4, -0.6)  # the first order on top
+        zax.set_xlabel("x")
+        zax.grid(axis="x", color="0.9", lw=0.6)
+    layout(fig)
     save_figure(fig, path, "derivative")
 
 

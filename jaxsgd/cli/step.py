@@ -52,6 +52,7 @@ def plot_step(s, path):
     import math
 
     from jaxsgd import exercise as ws
+    from jaxsgd.cli.plots import layout
 
     plt = pyplot()
     g = s.gradient
@@ -84,6 +85,8 @@ def plot_step(s, path):
     ax[1].axvline(s.z, ls=":", color="black", lw=1, label=f"this example: z = {s.z:.6g}, σ′(z) = {s.sigma_prime:.3g}")
     ax[1].set(xlabel="pre-activation z = b + w·x", ylabel="σ(z), σ′(z) (unitless)",
               title="a saturated σ has a vanishing gradient")
-    ax[1].legend(fontsize=8)
-    fig.tight_layout()
+    ax[1].set_ylim(-0.05, 1.5)  # headroom above σ ≤ 1 for the legend, which then covers no curve
+    ax[1].set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax[1].legend(fontsize=8, loc="upper left")
+    layout(fig)  # a scale such as 1e−10 goes into the axis label, not over it
     save_figure(fig, path, "step")

@@ -174,15 +174,20 @@ def _model_report(r, head) -> list[str]:
 def plot_losses(report, path, replaceable=None):
     """Training loss against examples seen from θ = 0 (the history a checkpoint carries included), the
     validation loss after each epoch, and L*, the best loss full-batch gradient descent reaches."""
+    from jaxsgd.cli.plots import layout
+
     plt = pyplot()
     h = report.history
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     if h.curve:
         seen, loss = zip(*[(max(e, 1), v) for e, v in h.curve], strict=True)
-        ax.plot(seen, loss, "-o", color="black", mfc="white", ms=4, label="training loss (all training rows)")
+        ax.plot(seen, loss, "-o", color="black", mfc="white", ms=4, zorder=3,
+                label="training loss (all training rows)")
     if h.val_loss and report.n_val:  # after each epoch: the curve's last points are the epochs' ends
         val_seen = [e for e, _ in h.curve][-len(h.val_loss):]
-        ax.plot(val_seen, h.val_loss, "s--", color="gray", ms=4, label="validation loss, after each epoch")
+        # larger open squares beneath: where the two losses agree, both stay visible
+        ax.plot(val_seen, h.val_loss, "s--", color="0.45", mfc="none", ms=8, zorder=2,
+                label="validation loss, after each epoch")
     if report.l_star is not None:
         ax.axhline(report.l_star, ls=":", color="black", lw=1,
                    label=f"L* = {report.l_star:.4g}, full-batch optimum on the training rows")
@@ -190,7 +195,7 @@ def plot_losses(report, path, replaceable=None):
            ylabel="mean ½(y − h)² (target scaled to (0, 1))", title="jaxsgd train: loss against examples seen")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    layout(fig)
     save_figure(fig, path, "train", replaceable)
 
 

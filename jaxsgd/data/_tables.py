@@ -72,8 +72,19 @@ def not_a_number(where: str, col: str, cell: str) -> DataError:
 
 
 class Table(NamedTuple):
-    """Columns read from a file: ``values (N, k)`` float64 with NaN where a cell is missing, in the order
-    asked; ``lines (N,)`` the line (CSV, header = 1) or row (Parquet, first = 1) of each; ``unit`` says which."""
+    """Columns read from a file by :func:`read_table`, every cell checked.
+
+    Attributes:
+      values: the cells as numbers, a float64 array of shape ``(N, k)``, columns in the order asked, NaN
+        where a cell is missing.
+      lines: where each row is in the file, an int64 array of shape ``(N,)``: its line for a CSV (the
+        header is line 1), its row for Parquet (the first is row 1).
+      unit: what ``lines`` counts: ``"line"`` (CSV) or ``"row"`` (Parquet).
+
+    Example:
+      >>> Table(np.array([[1.0], [np.nan]]), np.array([2, 4]), "line").values.shape
+      (2, 1)
+    """
 
     values: np.ndarray
     lines: np.ndarray
@@ -111,11 +122,45 @@ def _missing_columns(path, wanted, header, needed_by):
 
 
 def read_table(path, columns, *, needed_by: str | None = None, shard: tuple[int, int] | None = None) -> Table:
-    """The ``columns`` of the CSV or Parquet file at ``path`` (by its extension; anything else is read as CSV).
+    r"""Reads the named columns of a CSV or Parquet file as float64, every cell checked.
 
-    ``needed_by`` names who asks for the columns in the message for a missing one (e.g.
-    ``"the checkpoint"``). Raises :class:`~jaxsgd.errors.DataError` naming the file, and the line or
-    row and column where one is at fault.
+    The format is the extension's: ``.parquet`` or ``.pq`` is Parquet, anything else CSV. Cells are numbers
+    as CSV writers write them, in ASCII (``-1.5e3``, ``.5``, ``+2``); empty cells, ``NA`` and ``N/A``
+    (:data:`MISSING`) are missing, read as NaN; ``nan``, ``inf``, text, digit separators (``1_000``) and
+    non-ASCII digits are refused, with the fix where there is one. CSV goes through ``pyarrow.csv``, and
+    through Python's ``csv`` module where that must name a line; Parquet through ``pyarrow.parquet``, by row
+    group, page checksums verified.
+
+    Args:
+      path: the file, a ``str`` or path-like.
+      columns: the names of the columns to read, in the order wanted (each at most once).
+      needed_by: who asks for the columns (e.g. ``"the checkpoint"``), named in the message for a missing
+        one; default ``None``.
+      shard: ``(i, n)`` reads only process ``i``'s share of ``n``: row groups ``i, i + n, …`` of a Parquet
+        file (it needs at least ``n``), the ``i``-th of ``n`` byte ranges of a CSV cut at line ends;
+        default ``None``, all rows.
+
+    Returns:
+      A :class:`Table` of the columns, with the line (CSV) or row (Parquet) of each row.
+
+    Raises:
+      DataError: naming the file, and the line or row and column where one is at fault: no such file, a
+        missing or duplicated column, a cell that is not a finite number, a row with too many cells, bytes
+        that are not UTF-8, a damaged Parquet page, too few row groups for ``shard``.
+
+    Example:
+      >>> import os, tempfile
+      >>> with tempfile.TemporaryDirectory() as folder:
+      ...     path = os.path.join(folder, "houses.csv")
+      ...     with open(path, "w") as f:
+      ...         _ = f.write("area,age,price\n100,10,300000\n150,,450000\n80,1_000,200000\n")
+      ...     table = read_table(path, ["price", "area"])
+      ...     read_table(path, ["age"])
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.DataError: ...houses.csv, line 4, column age: not a number: '1_000'; write 1000 (no digit ...
+      >>> table.values.tolist(), table.lines.tolist(), table.unit
+      ([[300000.0, 100.0], [450000.0, 150.0], [200000.0, 80.0]], [2, 3, 4], 'line')
     """
     path = os.fspath(path)
     wanted = list(columns)

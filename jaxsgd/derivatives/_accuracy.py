@@ -49,7 +49,25 @@ DOMAINS = {
 
 
 def reference(xs, k: int) -> np.ndarray:
-    """σ⁽ᵏ⁾ at float64 points ``xs`` to ~16 significant digits (Decimal arithmetic)."""
+    """σ⁽ᵏ⁾ at float64 points, to float64's last digit: the reference every numerical method is held to.
+
+    The Eulerian form ``σ⁽ᵏ⁾ = Σⱼ (−1)ʲ A(k, j) sʲ⁺¹ tᵏ⁻ʲ`` (``s = σ(x)``, ``t = 1 − s``) in :mod:`decimal`
+    arithmetic at ``50 + 2k`` significant digits, enough to absorb its cancellation near 0 (at most
+    ~log₁₀ k! digits), with ``σ(x) = 1/(1 + e⁻ˣ)`` from ``Decimal.exp``; pure Python, no JAX.
+
+    Args:
+      xs: the points, an iterable of numbers (each taken as a float64).
+      k: the order, a whole number ``≥ 0``.
+
+    Returns:
+      A float64 NumPy array of shape ``(n,)`` for ``n`` points, σ⁽ᵏ⁾ at each to ~16 significant digits.
+
+    Example:
+      >>> [round(float(v), 12) for v in reference([0.0, 1.0], 1)]    # σ′(0) = ¼
+      [0.25, 0.196611933241]
+      >>> float(reference([0.0], 2)[0])               # an exact zero stays exact
+      0.0
+    """
     ctx = decimal.Context(prec=50 + 2 * k)
     coeffs = [(-1) ** j * eulerian(k, j) for j in range(k)] if k else []
     out = []
@@ -82,6 +100,24 @@ def _mask(ref, xs, k, where):
 
 
 class AccuracyRow(NamedTuple):
+    """One case of :func:`run_checks`: a method's worst relative error at one order and dtype.
+
+    Attributes:
+      method: the method, one of :data:`METHODS`.
+      dtype: ``"float32"`` or ``"float64"``.
+      order: the order k of the derivative.
+      max_rel_error: the largest relative error against :func:`reference` over the grid points of the
+        method's domain (:data:`DOMAINS`), zeros' neighbourhoods left out; ``inf`` if a value there is not
+        finite.
+      tolerance: the relative error the method is held to in that dtype.
+      seconds: the time of one evaluation on the whole grid, compiled beforehand.
+
+    Example:
+      >>> row = AccuracyRow("auto", "float64", 3, 2.2e-16, 1e-12, 0.001)
+      >>> row.ok, row.order
+      (True, 3)
+    """
+
     method: str
     dtype: str
     order: int
@@ -91,11 +127,32 @@ class AccuracyRow(NamedTuple):
 
     @property
     def ok(self) -> bool:
+        """Whether the method held: ``max_rel_error ≤ tolerance``."""
         return bool(self.max_rel_error <= self.tolerance)
 
 
 def cases(max_order: int = CHECK_MAX_ORDER, methods=None, dtypes=("float32", "float64"), orders=None) -> list[tuple]:
-    """The ``(dtype, order, method)`` triples :func:`run_checks` checks: each method within its domain."""
+    """The ``(dtype, order, method)`` triples that :func:`run_checks` checks: each method within its domain.
+
+    A method is checked only at the orders of its domain (:data:`DOMAINS`: ``"pole"`` from 8,
+    ``"taylor"`` up to 12, ``"naive_grad"`` up to 6), and float32 only up to order 30.
+
+    Args:
+      max_order: check orders ``1 … max_order`` (default ``CHECK_MAX_ORDER``, 12); ignored when ``orders``
+        is given.
+      methods: the methods to check, names in :data:`DOMAINS`; default (``None``) all of them.
+      dtypes: the dtypes, a tuple of ``"float32"`` and ``"float64"`` (default both).
+      orders: the orders to check, a sequence of whole numbers; default (``None``) ``1 … max_order``.
+
+    Returns:
+      A list of ``(dtype, order, method)`` tuples, by dtype, then order, then method.
+
+    Example:
+      >>> cases(9, methods=["auto", "pole"], dtypes=("float64",))[-3:]
+      [('float64', 8, 'pole'), ('float64', 9, 'auto'), ('float64', 9, 'pole')]
+      >>> cases(orders=[40], methods=["auto"])      # float32 stops at order 30
+      [('float64', 40, 'auto')]
+    """
     methods = methods or list(DOMAINS)
     orders = orders or list(range(1, max_order + 1))
     return [(dtype, k, m) for dtype in dtypes for k in orders for m in methods
@@ -103,8 +160,30 @@ def cases(max_order: int = CHECK_MAX_ORDER, methods=None, dtypes=("float32", "fl
 
 
 def run_checks(max_order: int = CHECK_MAX_ORDER, methods=None, dtypes=("float32", "float64"), orders=None):
-    """Yields one :class:`AccuracyRow` per case of :func:`cases`; ``seconds`` is one evaluation on the grid,
-    compiled beforehand (compiling is not counted)."""
+    """Holds every numerical method of :func:`sigmoid_derivative` to :func:`reference`, case by case.
+
+    For each case of :func:`cases`, the method is compiled for the grid ``[−40, 40]`` in steps of 0.25
+    (float64 cases with x64 enabled for their duration), evaluated once and compared with the reference.
+    Points where ``|σ⁽ᵏ⁾(x)|`` is below 5% of its largest value within ``x ± 0.5`` (the neighbourhoods of
+    its zeros) are left out, and so are points outside the method's domain (:data:`DOMAINS`). This is what
+    ``jaxsgd check`` runs.
+
+    Args:
+      max_order: check orders ``1 … max_order`` (default ``CHECK_MAX_ORDER``, 12); ignored when ``orders``
+        is given.
+      methods: the methods to check, names in :data:`DOMAINS`; default (``None``) all of them.
+      dtypes: the dtypes, a tuple of ``"float32"`` and ``"float64"`` (default both).
+      orders: the orders to check, a sequence of whole numbers; default (``None``) ``1 … max_order``.
+
+    Yields:
+      One :class:`AccuracyRow` per case, in the order of :func:`cases`; its ``seconds`` is one evaluation
+      on the grid, compiling not counted.
+
+    Example:
+      >>> [row] = run_checks(orders=[1], methods=["closed_form"], dtypes=("float64",))
+      >>> row.method, row.dtype, row.order, row.ok
+      ('closed_form', 'float64', 1, True)
+    """
     refs = {}
     for dtype, k, m in cases(max_order, methods, dtypes, orders):
         with jax.enable_x64(dtype == "float64"):

@@ -11,7 +11,7 @@ Three ways, each a proof or a stated probability, never a float64 guess:
   and sech of polynomials in x is a quotient of exp-polynomials ``Σ a·xⁱ·e^{P(x)}``,
   compared term by term (:mod:`jaxsgd.derivatives._exact`: Lindemann–Weierstrass
   makes the terms independent).
-- **Interval, at random points.** Anything else (σ(σ(x)), e^{1/x}, tanh(e^x)) is
+- **Interval, at random points.** Anything else (e^{1/x}, tanh(e^x)) is
   evaluated in mpmath interval arithmetic at ``N_POINTS`` points drawn afresh for each
   check (with probability ½ uniform on [−8, 8], else ±|x| log-uniform on [8, 1000]),
   until each value is known to 30 significant digits. Disjoint enclosures prove
@@ -66,8 +66,39 @@ _HOW = {"σ": "as functions of σ", "x": "as functions of x"}
 
 
 class CheckResult(NamedTuple):
-    """The verdict on an answer; values are decimal strings (12 significant digits, more where two would
-    otherwise print alike)."""
+    """The verdict of :func:`check_answer` on a person's formula for σ⁽ᵏ⁾.
+
+    Values are decimal strings (12 significant digits, more where two would otherwise print alike);
+    :meth:`message` and :meth:`report` put the verdict into words.
+
+    Attributes:
+      correct: whether the answer equals σ⁽ᵏ⁾ as a function of x.
+      order: the order ``k`` checked.
+      expected: the correct polynomial in σ, as :func:`text` writes it.
+      method: ``"exact"`` (a proof) or ``"interval"`` (interval arithmetic at random points).
+      points: the points x (decimal strings) that decided: all of them for a CORRECT answer by the interval
+        method, the first that shows a difference for an INCORRECT one; empty for a CORRECT exact check,
+        and for an INCORRECT one where no point separating the values was found in time.
+      given_value: the answer's value at ``points[0]`` (INCORRECT only), else ``None``.
+      expected_value: σ⁽ᵏ⁾ at ``points[0]`` (INCORRECT only), else ``None``.
+      proof: for ``method="exact"``, ``"σ"`` (compared as rational functions of σ) or ``"x"`` (as rational
+        functions of x and exponentials); ``None`` for the interval method.
+      read_as: the answer as it was read (:func:`jaxsgd.derivatives.parse`), when that is not the literal
+        text (``σ2`` read as ``σ·2``, LaTeX); else ``None``.
+      other_order: for an INCORRECT answer, the order ``j`` whose σ⁽ʲ⁾ the answer equals, if one of
+        ``0 … k + 3`` does; else ``None``.
+      aimed: for the interval method, how many of ``points`` came from the answer itself (x = 0 and the
+        answer's own numbers) rather than being drawn at random; 0 otherwise.
+
+    Example:
+      >>> from jaxsgd.derivatives import check_answer
+      >>> r = check_answer(1, "σ(1 − σ)")
+      >>> r.correct, r.order, r.expected, r.method, r.proof
+      (True, 1, '−σ² + σ', 'exact', 'σ')
+      >>> r = check_answer(2, "σ'")
+      >>> r.correct, r.points, r.given_value, r.expected_value, r.other_order
+      (False, ('0.5',), '0.235003712202', '-0.0575567948523', 1)
+    """
 
     correct: bool
     order: int
@@ -82,7 +113,22 @@ class CheckResult(NamedTuple):
     aimed: int = 0  # interval method: how many of ``points`` came from the answer itself (0 and its numbers)
 
     def message(self, *, hide_answer: bool = False) -> str:
-        """The verdict in one line; ``hide_answer`` leaves out the right polynomial and its value (graded work)."""
+        """The verdict in one line: CORRECT or INCORRECT, the right polynomial, and how it was decided.
+
+        Args:
+          hide_answer: leave out the right polynomial and its value (for graded work), saying only whether
+            the answer is right and, if not, where it differs. Default ``False``.
+
+        Returns:
+          The line of text.
+
+        Example:
+          >>> from jaxsgd.derivatives import check_answer
+          >>> check_answer(1, "σ − σ²").message()
+          'CORRECT: σ⁽¹⁾ = −σ² + σ  (compared exactly, as functions of σ)'
+          >>> check_answer(1, "σ − σ²").message(hide_answer=True)
+          'CORRECT: your expression equals σ⁽¹⁾  (compared exactly, as functions of σ)'
+        """
         d = f"σ⁽{superscript(self.order)}⁾"
         if self.method == "exact":
             how = f"compared exactly, {_HOW[self.proof]}"
@@ -109,8 +155,27 @@ class CheckResult(NamedTuple):
                 f"{d}({x}) = {self.expected_value} ({why})")
 
     def report(self, *, hide_answer: bool = False) -> list[str]:
-        """The verdict line, then ``read as: …`` when the reading is not the literal text, then a note when an
-        INCORRECT answer is the derivative of another order."""
+        """The verdict as lines of text, as ``jaxsgd check-derivative`` prints it.
+
+        The :meth:`message`, then ``read as: …`` when the reading is not the literal text, then a note when
+        an INCORRECT answer is the derivative of another order.
+
+        Args:
+          hide_answer: leave out the right polynomial and its value (for graded work), as in
+            :meth:`message`. Default ``False``.
+
+        Returns:
+          A list of one to three strings.
+
+        Example:
+          >>> from jaxsgd.derivatives import check_answer
+          >>> r = check_answer(3, "σ2 - σ^2")
+          >>> for line in r.report(hide_answer=True)[1:]:
+          ...     print(line)
+          read as: σ·2 − σ^2
+          >>> check_answer(2, "σ(1 − σ)").report()[-1]
+          'note: your expression is σ⁽¹⁾, the derivative of order 1, not of order 2'
+        """
         lines = [self.message(hide_answer=hide_answer)]
         if self.read_as is not None:
             lines.append(f"read as: {self.read_as}")
@@ -139,10 +204,52 @@ def _right_side(src: str, order: int) -> str:
 
 
 def check(order: int, src: str, *, deadline: float = DEADLINE_SECONDS, rng=None) -> CheckResult:
-    """Whether ``src`` equals σ⁽ᵒʳᵈᵉʳ⁾ as a function of x; :class:`ExpressionError` when it cannot be judged.
+    """Judges whether a person's formula ``src`` equals σ⁽ᵒʳᵈᵉʳ⁾ as a function of x.
 
-    ``rng`` draws the points of the interval method (default: :class:`random.SystemRandom`, fresh for each
-    check, so that no published point set can be aimed at).
+    ``src`` is read by :func:`jaxsgd.derivatives.parse` (a left-hand side such as ``σ‴ =`` is allowed and
+    dropped). The answer is then compared, in the first way that applies:
+
+    - exactly in σ, when it is built from σ⁽ʲ⁾(x), σ⁽ʲ⁾(−x) and numbers: a rational function ``N(σ)/D(σ)``
+      equals the polynomial ``pₖ(σ)`` iff ``N − pₖ·D`` vanishes at more points than its degree;
+    - exactly in x, when it is a quotient of exp-polynomials ``Σ a·xⁱ·e^{P(x)}`` (x, e, exp, σ⁽ʲ⁾, tanh⁽ʲ⁾,
+      sinh, cosh, sech of polynomials in x), term by term;
+    - otherwise in mpmath interval arithmetic at 12 points drawn afresh (with probability ½ uniform on
+      ``[−8, 8]``, else ``±|x|`` log-uniform on ``[8, 1000]``) after the answer's own numbers, each value
+      known to 30 significant digits: a wrong answer whose difference shows on a set of probability p
+      passes with probability ``(1 − p)¹²``.
+
+    Cost is bounded before any work and by ``deadline``.
+
+    Args:
+      order: the order k, a whole number from 0 to ``ANSWER_MAX_ORDER`` (100).
+      src: the answer as text (see :func:`jaxsgd.derivatives.parse`); it may not use σ⁽ᵏ⁾ itself or a higher
+        order, since that restates the question.
+      deadline: the limit, in seconds of this thread's CPU time, for the whole check (default 1.5).
+      rng: a :class:`random.Random` that draws the points of the interval method (default
+        :class:`random.SystemRandom`, fresh for each check, so that no published point set can be aimed
+        at); pass a seeded one for reproducible points.
+
+    Returns:
+      The verdict, a :class:`CheckResult`.
+
+    Raises:
+      ExpressionError: ``order`` is out of range, ``src`` cannot be read, restates the derivative asked for,
+        or is too costly to judge within the bounds; the message gives the reason in one line.
+
+    Example:
+      >>> from jaxsgd.derivatives import check_answer
+      >>> check_answer(2, "σ(1−σ)(1−2σ)").correct
+      True
+      >>> r = check_answer(1, "(1 - tanh(x/2)^2)/4")
+      >>> r.correct, r.method, r.proof
+      (True, 'exact', 'x')
+      >>> check_answer(40, "σ").message().split("; ")[1]
+      'at x = 0.5 your expression gives 0.622459331202 but σ⁽⁴⁰⁾(0.5) = 7.55398181388e+26 (proven different \
+    exactly, as functions of σ'
+      >>> check_answer(2, "σ''")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.ExpressionError: your expression is σ⁽²⁾ itself: it restates the derivative asked for; ...
     """
     if not isinstance(order, int) or isinstance(order, bool) or not 0 <= order <= MAX_CHECK_ORDER:
         raise ExpressionError(f"order must be a whole number from 0 to {MAX_CHECK_ORDER}, got {order!r}")

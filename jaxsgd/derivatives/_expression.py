@@ -249,12 +249,37 @@ def constant_value(node) -> Fraction:
 
 
 def parse(src: str):
-    """The expression tree of ``src``; :class:`ExpressionError` with a one-line reason otherwise.
+    """Reads a formula a person wrote for σ⁽ᵏ⁾ into a tree of tuples, never evaluating Python.
 
-    Nodes: ``("num", Fraction)``, ``("x",)``, ``("sig", k, arg)`` (σ⁽ᵏ⁾(arg)),
-    ``("tanh", k, arg)``, ``("exp", arg)``, ``("sinh", arg)``, ``("cosh", arg)``, ``("sech", arg)``,
-    ``("neg", a)``, ``("pow", a, n)``, ``("sum", ((±1, term), …))`` and ``("prod", ((±1, factor), …))``
-    (−1: divide).
+    The notation read (σ, primes and orders, x, e, exp, tanh, sinh, cosh, sech, numbers, the usual
+    operators, implicit products, LaTeX) and what is refused are listed in the module's description
+    (:mod:`jaxsgd.derivatives`); :func:`check_answer` judges the tree. The nodes are:
+
+    - ``("num", Fraction)``, a number; ``("x",)``, the variable;
+    - ``("sig", k, arg)``, σ⁽ᵏ⁾(arg), and ``("tanh", k, arg)``, tanh⁽ᵏ⁾(arg);
+    - ``("exp", arg)``, ``("sinh", arg)``, ``("cosh", arg)``, ``("sech", arg)``;
+    - ``("neg", a)``, −a, and ``("pow", a, n)``, aⁿ with a whole ``n``;
+    - ``("sum", ((±1, term), …))`` and ``("prod", ((±1, factor), …))``, where −1 subtracts or divides.
+
+    A bare ``e`` becomes ``("exp", ("num", 1))``.
+
+    Args:
+      src: the formula as text, at most 20,000 characters.
+
+    Returns:
+      The root node of the tree, a nested tuple as above.
+
+    Raises:
+      ExpressionError: ``src`` is empty, too long, nested too deep or cannot be read; the message says
+        why in one line (e.g. ``"did you mean σ"`` for ``Σ``).
+
+    Example:
+      >>> parse("σ(1 − σ)")
+      ('prod', ((1, ('sig', 0, ('x',))), (1, ('sum', ((1, ('num', Fraction(1, 1))), (-1, ('sig', 0, ('x',))))))))
+      >>> parse("e^-x")
+      ('exp', ('neg', ('x',)))
+      >>> parse("σ''") == parse("σ⁽²⁾")
+      True
     """
     return parse_with_notes(src)[0]
 

@@ -42,7 +42,8 @@ and applied once, at the end, as an exact power of two: a value the dtype holds 
 (σ⁽⁵⁰⁾(0.001) = −4.36e37 in float32; σ⁽⁵⁰⁾(0) = 0 exactly), one it does not is ±inf, never NaN.
 Orders go up to :data:`NUMERIC_MAX_ORDER` (``ACCURACY_MAX_ORDER``, as ``jaxsgd check``): higher ones raise.
 
->>> round(float(sigmoid_derivative(0.0, 3)), 6)
+>>> third = jax.jit(lambda x: sigmoid_derivative(x, 3))    # k and method are static, x is traced
+>>> round(float(third(0.0)), 6)
 -0.125
 """
 
@@ -252,7 +253,22 @@ def _cpow(re, im, n: int):
 
 
 def pole_radius(k: int) -> float:
-    """``"auto"`` uses the pole expansion for ``|x| ≤ 2 + k/4`` (and k ≥ 8)."""
+    """The radius within which method ``"auto"`` of :func:`sigmoid_derivative` sums the poles: ``2 + k/4``.
+
+    For ``k ≥ 8``, ``"auto"`` uses the pole expansion where ``|x| ≤ 2 + k/4`` and the Eulerian form beyond:
+    the Eulerian sum cancels near 0, the pole terms must cancel down to ``e^{−|x|}`` in the tails. The
+    radius is the crossover measured in float64.
+
+    Args:
+      k: the order of the derivative.
+
+    Returns:
+      The radius in x, a Python float.
+
+    Example:
+      >>> pole_radius(8), pole_radius(100)
+      (4.0, 27.0)
+    """
     return 2.0 + 0.25 * k
 
 
@@ -361,36 +377,49 @@ _IMPL = {
 
 
 def sigmoid_derivative(x, k: int, *, method: str = "auto"):
-    """The k-th derivative of σ at ``x`` (elementwise, dtype of ``x``; k = 0 is σ).
+    r"""The k-th derivative of σ at ``x``, elementwise in the dtype of ``x`` (``k = 0`` is σ itself).
 
-    ``σ⁽ᵏ⁾(x) = Σⱼ (−1)ʲ A(k, j) σ(x)ʲ⁺¹ σ(−x)ᵏ⁻ʲ`` with the Eulerian numbers ``A(k, j)``, evaluated as the
-    module docstring describes. With ``"auto"`` (and ``"nested_grad"``, built on it) a value the dtype
-    holds comes back finite and to a relative error of a few ``(k + 1)·ε·(1 + κ)``, where
-    ``κ = |x·σ⁽ᵏ⁺¹⁾(x)/σ⁽ᵏ⁾(x)|`` is the condition number in x (``tests/test_numeric.py``); exact zeros
-    (x = 0 at even k ≥ 2) are exactly 0. A value beyond the dtype's range is ±inf with the right
-    sign, honestly: ``|σ⁽ᵏ⁾|`` peaks near 0 at about ``2·k!/πᵏ⁺¹``, beyond float32 from k = 50 (float64
-    holds every value up to the bound: at most 1.1e108, at k = 100). A value below the smallest normal
-    number may be flushed to 0 by the backend. The other methods hold only in their domains.
+    With the Eulerian numbers ``A(k, j)`` (:func:`eulerian`),
+
+    .. math::
+
+       \sigma^{(k)}(x) = \sum_{j=0}^{k-1} (-1)^j A(k, j) \, \sigma(x)^{j+1} \sigma(-x)^{k-j},
+
+    evaluated as the module's description (:mod:`jaxsgd.derivatives`) says for each of :data:`METHODS`.
+    Jit- and vmap-friendly: ``k`` and ``method`` are static, ``x`` is traced.
+
+    With ``"auto"`` (and ``"nested_grad"``, built on it) a value the dtype holds comes back finite and to a
+    relative error of a few ``(k + 1)·ε·(1 + κ)``, where ``κ = |x·σ⁽ᵏ⁺¹⁾(x)/σ⁽ᵏ⁾(x)|`` is the condition
+    number in x (``tests/test_numeric.py``); exact zeros (x = 0 at even k ≥ 2) are exactly 0. A value
+    beyond the dtype's range is ±inf with the right sign, never NaN: ``|σ⁽ᵏ⁾|`` peaks near 0 at about
+    ``2·k!/πᵏ⁺¹``, beyond float32 from k = 50 (σ⁽⁵⁰⁾(0.001) = −4.36e37 still fits float32; float64 holds
+    every value up to the bound: at most 1.1e108, at k = 100). A value below the smallest normal number
+    may be flushed to 0 by the backend. The other methods hold only in their domains (:data:`DOMAINS`).
 
     Args:
-      x: a number or array; integers are taken as the default float dtype.
-      k: the order, a whole number from 0 to :data:`NUMERIC_MAX_ORDER` (``jaxsgd.defaults.ACCURACY_MAX_ORDER``,
-        the bound of ``jaxsgd check --max-order``); ``"naive_grad"`` stops at
-        :data:`NAIVE_GRAD_MAX_ORDER`.
-      method: one of :data:`METHODS`.
+      x: a number or array, of any shape; integers are taken as the default float dtype.
+      k: the order, a whole number from 0 to ``NUMERIC_MAX_ORDER`` (100, ``jaxsgd.defaults.ACCURACY_MAX_ORDER``,
+        the bound of ``jaxsgd check --max-order``); ``"naive_grad"`` stops at ``NAIVE_GRAD_MAX_ORDER`` (10).
+      method: one of :data:`METHODS`: ``"auto"`` (the default, accurate everywhere), ``"closed_form"``,
+        ``"pole"``, ``"taylor"``, ``"nested_grad"`` or ``"naive_grad"``.
 
     Returns:
-      ``σ⁽ᵏ⁾(x)``, the shape and floating dtype of ``x``.
+      ``σ⁽ᵏ⁾(x)``, a JAX array of the shape of ``x`` and its floating dtype.
 
     Raises:
       InputError: an order that is not whole, below 0 or above the bound; an unknown method.
 
-    >>> float(sigmoid_derivative(1.0, 1, method="nested_grad")) == float(sigmoid_derivative(1.0, 1))
-    True
-    >>> f"{float(sigmoid_derivative(jnp.float32(0.001), 50)):.5e}"  # float32 holds it (max 3.4e38)
-    '-4.36377e+37'
-    >>> float(sigmoid_derivative(jnp.float32(0.0), 50))
-    0.0
+    Example:
+      >>> first = jax.jit(lambda v: sigmoid_derivative(v, 1))
+      >>> round(float(first(0.0)), 6)                      # σ(0)·(1 − σ(0))
+      0.25
+      >>> y = jax.jit(lambda v: sigmoid_derivative(v, 3))(jnp.array([-1.0, 0.0, 1.0]))
+      >>> y.shape, y.dtype, [round(float(v), 6) for v in y]
+      ((3,), dtype('float32'), [-0.035326, -0.125, -0.035326])
+      >>> sigmoid_derivative(0.0, 1, method="exact")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: unknown method 'exact': choose one of auto, closed_form, pole, taylor, ...
     """
     if method not in _IMPL:
         raise InputError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")

@@ -37,9 +37,32 @@ def _check_order(k):
 
 @functools.cache
 def sigmoid_polynomial(k: int) -> tuple[int, ...]:
-    """Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, ascending powers (σ′ = σ − σ²).
+    r"""Exact integer coefficients of σ⁽ᵏ⁾ as a polynomial in σ, in ascending powers.
 
-    ``p′(s)·(s − s²)`` has coefficient ``j·cⱼ − (j − 1)·cⱼ₋₁`` at ``sʲ``.
+    With ``s = σ(x)`` and ``σ′ = s − s²``: ``p₀(s) = s`` and ``pₖ₊₁(s) = p′ₖ(s)·(s − s²)``, whose
+    coefficient at ``sʲ`` is ``j·cⱼ − (j − 1)·cⱼ₋₁``, so that
+
+    .. math::
+
+       \sigma^{(k)}(x) = \sum_{j=0}^{k+1} c_j \, \sigma(x)^j .
+
+    Each order is computed once per process (cached).
+
+    Args:
+      k: the order, a whole number from 0 to :data:`MAX_ORDER` (1000); ``k = 0`` is σ itself.
+
+    Returns:
+      A tuple of ``k + 2`` Python ints ``(c₀, c₁, …, cₖ₊₁)``, ``cⱼ`` the coefficient of ``σʲ``;
+      always ``c₀ = 0``, ``c₁ = 1`` and ``cₖ₊₁ = (−1)ᵏ k!``.
+
+    Raises:
+      InputError: ``k`` is not a whole number, or lies outside ``0 … MAX_ORDER``.
+
+    Example:
+      >>> sigmoid_polynomial(1)          # σ′ = σ − σ²
+      (0, 1, -1)
+      >>> text(sigmoid_polynomial(2))
+      '2σ³ − 3σ² + σ'
     """
     _check_order(k)
     p = [0, 1]
@@ -50,9 +73,32 @@ def sigmoid_polynomial(k: int) -> tuple[int, ...]:
 
 @functools.cache
 def tanh_polynomial(k: int) -> tuple[int, ...]:
-    """Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, ascending powers (T′ = 1 − T²).
+    r"""Exact integer coefficients of tanh⁽ᵏ⁾ as a polynomial in tanh, in ascending powers.
 
-    ``q′(T)·(1 − T²)`` has coefficient ``(j + 1)·cⱼ₊₁ − (j − 1)·cⱼ₋₁`` at ``Tʲ``.
+    With ``T = tanh(x)`` and ``T′ = 1 − T²``: ``q₀ = T`` and ``qₖ₊₁(T) = q′ₖ(T)·(1 − T²)``, whose
+    coefficient at ``Tʲ`` is ``(j + 1)·cⱼ₊₁ − (j − 1)·cⱼ₋₁``. Since ``σ(x) = (1 + tanh(x/2))/2``,
+
+    .. math::
+
+       \sigma^{(k)}(x) = 2^{-k-1} \, q_k\bigl(\tanh(x/2)\bigr) \qquad (k \ge 1),
+
+    the form :func:`tanh_form` writes out. Each order is computed once per process (cached).
+
+    Args:
+      k: the order, a whole number from 0 to :data:`MAX_ORDER` (1000); ``k = 0`` is tanh itself.
+
+    Returns:
+      A tuple of ``k + 2`` Python ints ``(c₀, …, cₖ₊₁)``, ``cⱼ`` the coefficient of ``Tʲ``; the last is
+      ``(−1)ᵏ k!``, and only powers of the parity of ``k + 1`` are nonzero.
+
+    Raises:
+      InputError: ``k`` is not a whole number, or lies outside ``0 … MAX_ORDER``.
+
+    Example:
+      >>> tanh_polynomial(1)             # tanh′ = 1 − tanh²
+      (1, 0, -1)
+      >>> text(tanh_polynomial(2), "T")
+      '2T³ − 2T'
     """
     _check_order(k)
     q = [0, 1]
@@ -84,19 +130,75 @@ def _eulerian_row(n: int) -> tuple[int, ...]:
 
 
 def stirling2(n: int, j: int) -> int:
-    """Stirling numbers of the second kind ``S(n, j)``."""
+    """The Stirling number of the second kind ``S(n, j)``: the ways to split n things into j nonempty sets.
+
+    Computed by rows, ``S(m, j) = j·S(m − 1, j) + S(m − 1, j − 1)`` from ``S(0, 0) = 1``, without
+    recursion (any ``n``; the last 64 rows are cached). They give σ⁽ⁿ⁾ in closed form
+    (:func:`stirling_form`).
+
+    Args:
+      n: the number of things, a whole number ``≥ 0``.
+      j: the number of sets, a whole number.
+
+    Returns:
+      ``S(n, j)`` as a Python int; 0 for ``j`` outside ``0 … n``.
+
+    Example:
+      >>> [stirling2(4, j) for j in range(5)]
+      [0, 1, 7, 6, 1]
+    """
     return _stirling_row(n)[j] if 0 <= j <= n else 0
 
 
 def eulerian(n: int, k: int) -> int:
-    """Eulerian numbers ``A(n, k)`` (permutations of n with k ascents)."""
+    """The Eulerian number ``A(n, k)``: the permutations of ``1 … n`` with exactly ``k`` ascents.
+
+    Computed by rows, ``A(m, k) = (k + 1)·A(m − 1, k) + (m − k)·A(m − 1, k − 1)`` (the last 64 rows are
+    cached). They give σ⁽ⁿ⁾ in closed form (:func:`eulerian_form`) and are the coefficients that
+    :func:`sigmoid_derivative` evaluates.
+
+    Args:
+      n: the length of the permutations, a whole number ``≥ 0``.
+      k: the number of ascents, a whole number.
+
+    Returns:
+      ``A(n, k)`` as a Python int; 0 for ``k`` outside ``0 … n − 1`` (and ``A(0, 0) = 1``).
+
+    Example:
+      >>> [eulerian(4, k) for k in range(4)]
+      [1, 11, 11, 1]
+    """
     if n == 0:
         return 1 if k == 0 else 0
     return _eulerian_row(n)[k] if 0 <= k < n else 0
 
 
 def stirling_form(n: int) -> tuple[int, ...]:
-    """σ⁽ⁿ⁾ from the Stirling closed form, as coefficients in σ."""
+    r"""σ⁽ⁿ⁾ as coefficients in σ, from the closed form in Stirling numbers of the second kind.
+
+    .. math::
+
+       \sigma^{(n)} = \sum_{j=1}^{n+1} (-1)^{j-1} (j-1)! \, S(n+1, j) \, \sigma^j
+
+    (Minai & Williams 1993): an independent check of :func:`sigmoid_polynomial`.
+
+    Args:
+      n: the order, a whole number ``≥ 0``.
+
+    Returns:
+      A tuple of ``n + 2`` Python ints, the coefficient of ``σʲ`` at index ``j``, equal to
+      ``sigmoid_polynomial(n)``.
+
+    References:
+      Minai, A. A. and Williams, R. D. (1993), On the derivatives of the sigmoid, Neural Networks 6(6),
+      845–853.
+
+    Example:
+      >>> stirling_form(3)
+      (0, 1, -7, 12, -6)
+      >>> all(stirling_form(n) == sigmoid_polynomial(n) for n in range(20))
+      True
+    """
     out = [0] * (n + 2)
     for j in range(1, n + 2):
         out[j] = (-1) ** (j - 1) * factorial(j - 1) * stirling2(n + 1, j)
@@ -104,7 +206,34 @@ def stirling_form(n: int) -> tuple[int, ...]:
 
 
 def eulerian_form(n: int) -> tuple[int, ...]:
-    """σ⁽ⁿ⁾ (n ≥ 1) from the Eulerian form, expanded with t = 1 − s into powers of s."""
+    r"""σ⁽ⁿ⁾ (n ≥ 1) as coefficients in σ, from the closed form in Eulerian numbers.
+
+    With ``s = σ`` and ``t = 1 − s``,
+
+    .. math::
+
+       \sigma^{(n)} = \sum_{k=0}^{n-1} (-1)^k A(n, k) \, s^{k+1} t^{\,n-k},
+
+    expanded into powers of ``s`` (Minai & Williams 1993): an independent check of
+    :func:`sigmoid_polynomial`.
+
+    Args:
+      n: the order, a whole number ``≥ 1`` (the form has no term for ``n = 0``).
+
+    Returns:
+      A tuple of ``n + 2`` Python ints, the coefficient of ``σʲ`` at index ``j``, equal to
+      ``sigmoid_polynomial(n)``.
+
+    References:
+      Minai, A. A. and Williams, R. D. (1993), On the derivatives of the sigmoid, Neural Networks 6(6),
+      845–853.
+
+    Example:
+      >>> eulerian_form(3)
+      (0, 1, -7, 12, -6)
+      >>> all(eulerian_form(n) == sigmoid_polynomial(n) for n in range(1, 20))
+      True
+    """
     out = [0] * (n + 2)
     for k in range(n):
         c = (-1) ** k * eulerian(n, k)
@@ -122,7 +251,20 @@ _SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def superscript(n: int) -> str:
-    """``12`` → ``¹²``."""
+    """A whole number in Unicode superscript digits, as in ``σ⁽¹²⁾``.
+
+    Args:
+      n: the number (a minus sign is kept as it is).
+
+    Returns:
+      ``str(n)`` with each digit ``0 … 9`` replaced by ``⁰ … ⁹``.
+
+    Example:
+      >>> superscript(12)
+      '¹²'
+      >>> f"σ⁽{superscript(3)}⁾"
+      'σ⁽³⁾'
+    """
     return str(n).translate(_SUP)
 
 
@@ -143,20 +285,70 @@ def _format(coeffs, monomial, minus: str) -> str:
 
 
 def text(coeffs, var: str = "σ") -> str:
-    """``−6σ⁴ + 12σ³ − 7σ² + σ``: descending powers, Unicode minus and superscripts."""
+    """A polynomial as text, ``−6σ⁴ + 12σ³ − 7σ² + σ``: descending powers, Unicode minus and superscripts.
+
+    Terms with coefficient 0 are left out, and coefficients ±1 are not written (except the constant term);
+    :func:`jaxsgd.derivatives.parse` reads the result back.
+
+    Args:
+      coeffs: the coefficients in ascending powers (index ``j`` multiplies ``var`` to the ``j``), integers
+        as :func:`sigmoid_polynomial` gives them.
+      var: the variable's name, ``σ`` by default (``tanh(x/2)`` in :func:`tanh_form`).
+
+    Returns:
+      The text, ``"0"`` for the zero polynomial.
+
+    Example:
+      >>> text(sigmoid_polynomial(3))
+      '−6σ⁴ + 12σ³ − 7σ² + σ'
+      >>> text((1, 0, -1), "T")
+      '−T² + 1'
+    """
     return _format(coeffs, lambda p: var + (superscript(p) if p > 1 else ""), "−")
 
 
 def latex(coeffs, var: str = r"\sigma") -> str:
-    """LaTeX form, descending powers: ``-6\\sigma^{4} + 12\\sigma^{3} - 7\\sigma^{2} + \\sigma``."""
+    r"""A polynomial in LaTeX, descending powers: ``-6\sigma^{4} + 12\sigma^{3} - 7\sigma^{2} + \sigma``.
+
+    Terms as :func:`text` writes them, with an ASCII minus and exponents in braces;
+    :func:`jaxsgd.derivatives.parse` reads the result back.
+
+    Args:
+      coeffs: the coefficients in ascending powers (index ``j`` multiplies ``var`` to the ``j``).
+      var: the variable in LaTeX, ``\sigma`` by default.
+
+    Returns:
+      The LaTeX text (no ``$`` delimiters), ``"0"`` for the zero polynomial.
+
+    Example:
+      >>> print(latex(sigmoid_polynomial(2)))
+      2\sigma^{3} - 3\sigma^{2} + \sigma
+    """
     return _format(coeffs, lambda p: var if p == 1 else f"{var}^{{{p}}}", "-")
 
 
 def factored(k: int) -> str:
-    """σ⁽ᵏ⁾ through σ′ = σ(1 − σ): ``σ′·r(σ)`` with ``r = p_k / (σ − σ²)`` for k ≥ 1.
+    """σ⁽ᵏ⁾ as text with the factor σ′ = σ(1 − σ) taken out: ``σ(1 − σ)·r(σ)``.
 
-    >>> factored(2)
-    'σ(1 − σ)(1 − 2σ)'
+    For ``k ≥ 1``, ``σ − σ²`` divides the polynomial ``pₖ`` of :func:`sigmoid_polynomial`, and
+    ``r = pₖ/(σ − σ²)`` has degree ``k − 1``; a linear ``r`` is written ``a ± bσ``.
+
+    Args:
+      k: the order, a whole number from 0 to :data:`MAX_ORDER` (1000).
+
+    Returns:
+      The text, e.g. ``σ(1 − σ)(1 − 2σ)``; ``"σ"`` for ``k = 0`` and ``"σ(1 − σ)"`` for ``k = 1``.
+
+    Raises:
+      InputError: ``k`` is not a whole number, or lies outside ``0 … MAX_ORDER``.
+
+    Example:
+      >>> factored(1)
+      'σ(1 − σ)'
+      >>> factored(2)
+      'σ(1 − σ)(1 − 2σ)'
+      >>> factored(3)
+      'σ(1 − σ)(6σ² − 6σ + 1)'
     """
     _check_order(k)
     if k == 0:
@@ -181,10 +373,26 @@ def factored(k: int) -> str:
 
 
 def tanh_form(k: int) -> str:
-    """σ⁽ᵏ⁾ (k ≥ 1) through tanh as one expression that ``check-derivative`` reads: ``2^(−k−1)·qₖ(tanh(x/2))``.
+    """σ⁽ᵏ⁾ through tanh, as one expression in x: ``2^(−k−1)·qₖ(tanh(x/2))``.
 
-    >>> tanh_form(1)
-    '2^(-2)*(−tanh(x/2)² + 1)'
+    ``qₖ`` is :func:`tanh_polynomial`; the text is one that :func:`jaxsgd.derivatives.check_answer` (and
+    ``jaxsgd check-derivative``) reads.
+
+    Args:
+      k: the order, a whole number from 0 to :data:`MAX_ORDER` (1000).
+
+    Returns:
+      The expression as text; ``"(1 + tanh(x/2))/2"`` for ``k = 0``.
+
+    Raises:
+      InputError: ``k`` is not a whole number, or lies outside ``0 … MAX_ORDER``.
+
+    Example:
+      >>> tanh_form(1)
+      '2^(-2)*(−tanh(x/2)² + 1)'
+      >>> from jaxsgd.derivatives import check_answer
+      >>> check_answer(2, tanh_form(2)).correct
+      True
     """
     _check_order(k)
     if k == 0:
@@ -193,7 +401,23 @@ def tanh_form(k: int) -> str:
 
 
 def evaluate_exact(coeffs, s: Fraction) -> Fraction:
-    """Horner evaluation with exact rationals."""
+    """The value of a polynomial at ``s``, exactly: Horner's rule in rational arithmetic.
+
+    Args:
+      coeffs: the integer (or rational) coefficients in ascending powers, as :func:`sigmoid_polynomial`
+        gives them.
+      s: the point, a :class:`fractions.Fraction` (or an int).
+
+    Returns:
+      ``Σⱼ cⱼ sʲ`` as a :class:`fractions.Fraction`.
+
+    Example:
+      >>> from fractions import Fraction
+      >>> evaluate_exact(sigmoid_polynomial(1), Fraction(1, 2))    # σ′(0) = ½ · ½
+      Fraction(1, 4)
+      >>> evaluate_exact(sigmoid_polynomial(2), Fraction(1, 2))    # σ″(0) = 0
+      Fraction(0, 1)
+    """
     acc = Fraction(0)
     for c in reversed(coeffs):
         acc = acc * s + c
@@ -201,15 +425,33 @@ def evaluate_exact(coeffs, s: Fraction) -> Fraction:
 
 
 def derivative_zeros(k: int) -> list[float]:
-    """The x where σ⁽ᵏ⁾(x) = 0, ascending: k − 1 of them for k ≥ 1, all simple (the Eulerian polynomials
-    behind σ⁽ᵏ⁾ have only real, simple roots).
+    """The x where σ⁽ᵏ⁾(x) = 0, ascending: ``k − 1`` of them for ``k ≥ 1``, all simple.
 
-    σ⁽ᵏ⁾(−x) = (−1)ᵏ⁺¹σ⁽ᵏ⁾(x), so the roots with x < 0 are found and mirrored (and x = 0 is one for even
-    k): roots s ∈ (0, ½) of the polynomial in s = σ(x), where it is evaluated without cancellation, by
-    sign changes on a grid dense near 0 and bisection, as x = log(s/(1 − s)). Meant for plots (small k).
+    The Eulerian polynomials behind σ⁽ᵏ⁾ have only real, simple roots. ``σ⁽ᵏ⁾(−x) = (−1)ᵏ⁺¹σ⁽ᵏ⁾(x)``,
+    so the roots with ``x < 0`` are found and mirrored (and ``x = 0`` is one for even k): roots
+    ``s ∈ (0, ½)`` of the polynomial in ``s = σ(x)``, found in float64 by sign changes on a grid dense near
+    0 and bisection, as ``x = log(s/(1 − s))``. Meant for plots (``jaxsgd derivative --plot`` draws orders
+    up to 12): the polynomial's alternating terms are summed in float64, which finds every root up to
+    k = 22; from k = 23 their cancellation adds spurious roots, and from k = 160 the coefficients pass
+    float64's range (``OverflowError``).
 
-    >>> [round(x, 6) for x in derivative_zeros(3)]    # ±log(2 + √3)
-    [-1.316958, 1.316958]
+    Args:
+      k: the order, a whole number from 0 to :data:`MAX_ORDER` (1000); correct up to 22.
+
+    Returns:
+      The zeros as a list of Python floats in ascending order, symmetric about 0; empty for ``k ≤ 1``.
+
+    Raises:
+      InputError: ``k`` is not a whole number, or lies outside ``0 … MAX_ORDER``.
+      OverflowError: ``k ≥ 160``.
+
+    Example:
+      >>> [round(x, 6) for x in derivative_zeros(3)]    # ±log(2 + √3)
+      [-1.316958, 1.316958]
+      >>> [round(x, 6) for x in derivative_zeros(2)]    # σ″ = σ′(1 − 2σ): only at σ = ½
+      [0.0]
+      >>> derivative_zeros(1)
+      []
     """
     coeffs = sigmoid_polynomial(k)
 

@@ -35,13 +35,53 @@ MAGIC = "jaxsgd-checkpoint-v1"
 
 
 def save_checkpoint(path, state: TrainState, transform: Transform, meta: dict, *, replaceable=None):
-    """Writes ``state``, ``transform`` and ``meta`` (JSON-able) to ``path`` atomically; returns the new
-    file's :func:`jaxsgd.paths.file_id`.
+    """Writes ``state``, ``transform`` and ``meta`` to the ``.npz`` file ``path`` atomically.
 
-    A file found at ``path`` at the moment of writing is replaced only if ``replaceable`` allows it: a
-    :func:`jaxsgd.paths.file_id` (the file checked before the run, or the one the last call wrote) or a
-    predicate; by default, only a jaxsgd checkpoint. Raises ``OutputError`` naming the path and the fix
-    when it cannot be written (a full disk, a file that appeared there meanwhile).
+    The file is written beside ``path`` and renamed into place
+    (:func:`jaxsgd.paths.write_atomically`), so a reader never sees half a
+    checkpoint. A file found at ``path`` at the moment of writing is replaced
+    only if ``replaceable`` allows it.
+
+    Args:
+      path: where to write, a ``str`` or ``os.PathLike``.
+      state: the :class:`~jaxsgd.train.TrainState` of one run: the neuron's
+        :class:`jaxsgd.model.Params` are stored as θ, any other pytree as its
+        leaves (and ``meta["n_params"]``).
+      transform: the :class:`jaxsgd.data.Transform` the run was trained with.
+      meta: the run's settings, JSON-able. :func:`load_checkpoint` needs
+        ``"features"`` (distinct names), ``"target"`` and ``"optimizer"`` (one
+        of :data:`jaxsgd.defaults.OPTIMIZERS`), and checks ``"lr"``,
+        ``"batch_size"``, ``"seed"``, ``"source"``, ``"val_fraction"``,
+        ``"data"``, ``"model"`` and ``"history"`` (a :class:`~jaxsgd.train.History`
+        as a dict from θ = 0) where present.
+      replaceable: which file at ``path`` may be replaced: a
+        :func:`jaxsgd.paths.file_id` (the file checked before the run, or the
+        one the last call wrote) or a predicate ``replaceable(path) -> bool``
+        (default ``None``: only a jaxsgd checkpoint, :func:`is_checkpoint`).
+
+    Returns:
+      The new file's :func:`jaxsgd.paths.file_id`, ``(device, inode)``, to pass
+      as ``replaceable`` to the next call.
+
+    Raises:
+      OutputError: ``path`` cannot be written (a full disk, no permission) or
+        holds a file that may not be replaced, naming the path and the fix.
+
+    Example:
+      >>> import tempfile
+      >>> from jaxsgd.model import init_params
+      >>> from jaxsgd.paths import file_id
+      >>> from jaxsgd.train import make_optimizer
+      >>> state = TrainState.create(init_params(2), optimizer=make_optimizer("sgd"), key=jax.random.key(0))
+      >>> transform = Transform(np.zeros(2), np.ones(2), 0.0, 1.0)
+      >>> meta = {"features": ["area", "age"], "target": "price", "optimizer": "sgd"}
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     path = os.path.join(tmp, "run.npz")
+      ...     written = save_checkpoint(path, state, transform, meta)
+      ...     again = save_checkpoint(path, state, transform, meta, replaceable=written)   # its own file: replaced
+      ...     kept = [written == file_id(path), again == file_id(path), is_checkpoint(path)]
+      >>> kept
+      [False, True, True]
     """
     path = os.fspath(path)
     leaves = jax.tree.leaves(state.opt_state)
@@ -181,20 +221,55 @@ def _history(path, h, epoch: int) -> None:
 
 
 def load_checkpoint(path, opt_template=None, params_template=None):
-    """Reads a checkpoint: ``(state, transform, meta)``.
+    """Reads a checkpoint written by :func:`save_checkpoint`: ``(state, transform, meta)``.
 
-    ``opt_template`` is an optimizer state of the right structure (from
-    ``optimizer.init``); without it the returned state's ``opt_state`` is the
-    flat list of leaves. A checkpoint of another model than the neuron
-    (``meta["model"]``) holds its parameters' leaves: ``params_template`` (e.g.
-    the model's ``init(key, d)``) gives their structure and must match every
-    leaf's shape; without it ``params`` is the list of leaves.
+    Every field is checked when the file is opened (see the module docstring),
+    so a damaged or hand-made file is refused in one line, not deep inside a run.
 
-    Raises ``CheckpointError`` ("not a jaxsgd checkpoint: …") for anything that
-    is not a complete checkpoint: a directory, an empty file, a plain ``.npy``,
-    missing fields, wrong shapes, non-finite parameters or scales, metadata of
-    the wrong type or out of range, a history that is not finite numbers or
-    does not count one loss per epoch.
+    Args:
+      path: the ``.npz`` file, a ``str`` or ``os.PathLike``.
+      opt_template: an optimizer state of the right structure (from
+        ``optimizer.init``), whose leaves must match the stored ones' shapes
+        (default ``None``: ``opt_state`` is the flat list of leaves).
+      params_template: for a checkpoint of another model than the neuron
+        (``meta["model"]``), a pytree of its parameters (e.g. the model's
+        ``init(key, d)``) giving their structure; every leaf's shape must match
+        (default ``None``: ``params`` is the list of leaves). Unused for the neuron.
+
+    Returns:
+      ``(state, transform, meta)``: the :class:`~jaxsgd.train.TrainState`
+      (``params`` a :class:`jaxsgd.model.Params` of float32 for the neuron,
+      ``key`` ``(2,)`` uint32, ``epoch`` int32), the
+      :class:`jaxsgd.data.Transform` (float64 scales), and the metadata dict as
+      saved (with ``"magic"`` and ``"n_opt"`` added).
+
+    Raises:
+      CheckpointError: "not a jaxsgd checkpoint: …" for anything that is not a
+        complete checkpoint: no such file, a directory, an empty file, a plain
+        ``.npy``, missing fields, wrong shapes, non-finite parameters or scales,
+        metadata of the wrong type or out of range, a history that is not finite
+        numbers or does not count one loss per epoch; or a checkpoint whose
+        optimizer state or parameters do not fit the templates.
+
+    Example:
+      >>> import tempfile
+      >>> from jaxsgd.model import init_params
+      >>> from jaxsgd.train import make_optimizer
+      >>> opt = make_optimizer("sgd")
+      >>> state = TrainState.create(init_params(2), optimizer=opt, key=jax.random.key(0), learning_rate=0.25)
+      >>> meta = {"features": ["area", "age"], "target": "price", "optimizer": "sgd"}
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     path = os.path.join(tmp, "run.npz")
+      ...     _ = save_checkpoint(path, state, Transform(np.zeros(2), np.ones(2), 0.0, 1.0), meta)
+      ...     loaded, transform, meta = load_checkpoint(path, opt.init(init_params(2)))
+      >>> int(loaded.epoch), loaded.params.w.tolist(), float(loaded.opt_state.hyperparams["learning_rate"])
+      (0, [0.0, 0.0], 0.25)
+      >>> meta["features"], transform.y_hi
+      (['area', 'age'], 1.0)
+      >>> load_checkpoint("no-such-run.npz")
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.CheckpointError: no-such-run.npz: no such checkpoint file
     """
     path = os.fspath(path)
     data = _read(path)
@@ -252,7 +327,25 @@ def load_checkpoint(path, opt_template=None, params_template=None):
 
 
 def is_checkpoint(path) -> bool:
-    """Whether ``path`` holds a complete jaxsgd checkpoint (so that replacing it loses nothing of the user's)."""
+    """Whether ``path`` holds a complete jaxsgd checkpoint (so that replacing it loses nothing of the user's).
+
+    Args:
+      path: a file path, a ``str`` or ``os.PathLike``.
+
+    Returns:
+      ``True`` when :func:`load_checkpoint` reads it without error, else
+      ``False`` (no file, another kind of file, a damaged checkpoint).
+
+    Example:
+      >>> import tempfile
+      >>> with tempfile.TemporaryDirectory() as tmp:
+      ...     notes = os.path.join(tmp, "notes.txt")
+      ...     with open(notes, "w") as f:
+      ...         _ = f.write("not a checkpoint")
+      ...     found = is_checkpoint(notes), is_checkpoint(os.path.join(tmp, "nothing.npz"))
+      >>> found
+      (False, False)
+    """
     try:
         load_checkpoint(path)
     except CheckpointError:

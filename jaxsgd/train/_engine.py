@@ -52,6 +52,22 @@ class TrainState(NamedTuple):
     ``(S, L)`` axes and ``key`` of shape ``(S, 2)``, one per seed. ``epoch``
     counts the epochs completed. Built by :meth:`create` or :meth:`create_runs`
     (the pattern of flax's ``TrainState.create``).
+
+    Attributes:
+      params: the model's parameters (a pytree; :class:`jaxsgd.model.Params`
+        for the neuron), with leading ``(S, L)`` axes for many runs.
+      opt_state: the optimizer's state, its learning rate in
+        ``hyperparams["learning_rate"]``; leading ``(S, L)`` axes for many runs.
+      key: uint32 PRNG key data, ``(2,)`` for one run, ``(S, 2)`` for ``S``
+        seeds; with the epoch number it fixes each epoch's shuffle
+        (:func:`jaxsgd.train.permutations`).
+      epoch: int32 scalar, the epochs completed.
+
+    Example:
+      >>> state = TrainState.create(init_params(2), optimizer=make_optimizer("sgd"), key=jax.random.key(0))
+      >>> runs = state.as_runs()   # one run as the S = L = 1 case of many
+      >>> runs.params.w.shape, runs.key.shape, runs.run().params.w.shape, int(runs.epoch)
+      ((1, 1, 2), (1, 2), (2,), 0)
     """
 
     params: Any
@@ -63,9 +79,25 @@ class TrainState(NamedTuple):
     def create(cls, params, *, optimizer, key, learning_rate=None) -> TrainState:
         """One run from ``params``; ``learning_rate`` (if given) replaces the optimizer's injected rate.
 
-        >>> s = TrainState.create(init_params(2), optimizer=make_optimizer("sgd"), key=jax.random.key(0))
-        >>> int(s.epoch), s.key.shape
-        (0, (2,))
+        Args:
+          params: the initial parameters, any pytree of float arrays.
+          optimizer: an optax ``GradientTransformation``; its ``init(params)``
+            is the initial ``opt_state``.
+          key: a typed PRNG key (``jax.random.key``) or its ``(2,)`` uint32 key data.
+          learning_rate: α, put into the optimizer state by
+            :func:`set_learning_rate` (default ``None``: the optimizer's own).
+
+        Returns:
+          A :class:`TrainState` at epoch 0 with ``key`` as ``(2,)`` uint32 key data.
+
+        Raises:
+          InputError: ``learning_rate`` is given but the optimizer has no
+            injected learning rate.
+
+        Example:
+          >>> s = TrainState.create(init_params(2), optimizer=make_optimizer("sgd"), key=jax.random.key(0))
+          >>> int(s.epoch), s.key.shape
+          (0, (2,))
         """
         opt_state = optimizer.init(params)
         if learning_rate is not None:
@@ -76,9 +108,29 @@ class TrainState(NamedTuple):
 
     @classmethod
     def create_runs(cls, d: int, keys, learning_rates, *, optimizer, dtype=jnp.float32, params=None) -> TrainState:
-        """Every (seed, learning rate) from ``params`` (one run's pytree; default the neuron's θ = 0), or
-        from per-seed ``params`` with a leading ``S`` axis when ``params`` is a callable ``seed index ->
-        params``; ``keys``: ``(S, 2)`` uint32 key data."""
+        """Every (seed, learning rate) run, from one starting point or one per seed.
+
+        Args:
+          d: the number of features (used for the default θ = 0).
+          keys: ``(S, 2)`` uint32 key data, one key per seed.
+          learning_rates: the ``L`` learning rates α, put into each run's optimizer state.
+          optimizer: an optax ``GradientTransformation`` whose learning rate is injected.
+          dtype: the dtype of the default parameters and of the learning rates
+            (default float32).
+          params: one run's pytree, the start of every run (default ``None``:
+            the neuron's θ = 0), or a callable ``seed index -> params`` giving
+            each seed its own start.
+
+        Returns:
+          A :class:`TrainState` with leading ``(S, L)`` axes on ``params`` and
+          ``opt_state``, ``key`` of shape ``(S, 2)`` and ``epoch`` 0.
+
+        Example:
+          >>> keys = np.array([[0, 1], [0, 2]], np.uint32)
+          >>> runs = TrainState.create_runs(2, keys, [0.5, 2.0], optimizer=make_optimizer("sgd"))
+          >>> runs.params.w.shape, runs.opt_state.hyperparams["learning_rate"].tolist()
+          ((2, 2, 2), [[0.5, 2.0], [0.5, 2.0]])
+        """
         keys = jnp.asarray(keys, jnp.uint32)
         lrs = jnp.asarray(learning_rates, dtype)
         s, n_lr = keys.shape[0], lrs.shape[0]
@@ -94,30 +146,62 @@ class TrainState(NamedTuple):
         return cls(params, opt_state, keys, jnp.zeros((), jnp.int32))
 
     def as_runs(self) -> TrainState:
-        """One run as the ``S = L = 1`` case of many (a leading ``(1, 1)`` on parameters and state)."""
+        """One run as the ``S = L = 1`` case of many (a leading ``(1, 1)`` on parameters and state).
+
+        Returns:
+          A :class:`TrainState` with leading ``(1, 1)`` axes on ``params`` and
+          ``opt_state`` and ``key`` of shape ``(1, 2)``; :meth:`run` undoes it.
+        """
         one = functools.partial(jax.tree.map, lambda a: jnp.asarray(a)[None, None])
         return TrainState(one(self.params), one(self.opt_state), jnp.asarray(self.key, jnp.uint32)[None], self.epoch)
 
     def run(self, seed: int = 0, lr: int = 0) -> TrainState:
-        """Run ``(seed, lr)`` of many, as one run."""
+        """Run ``(seed, lr)`` of many, as one run.
+
+        Args:
+          seed: the index of the seed, along the first axis (default 0).
+          lr: the index of the learning rate, along the second axis (default 0).
+
+        Returns:
+          A :class:`TrainState` of one run: ``params[seed, lr]``,
+          ``opt_state[seed, lr]`` and ``key[seed]``, at the same epoch.
+        """
         pick = functools.partial(jax.tree.map, lambda a: a[seed, lr])
         return TrainState(pick(self.params), pick(self.opt_state), self.key[seed], self.epoch)
 
 
 def step(optimizer: optax.GradientTransformation, params, opt_state, xt, y, loss=None):
-    """The SGD step, every run's: ``g = (1/B) Σᵢ ∇Lᵢ(θ)`` by :func:`jax.grad` of the batch mean, then the optimizer.
+    r"""The SGD step, every run's: ``g = (1/B) Σᵢ ∇Lᵢ(θ)`` by :func:`jax.grad` of the batch mean, then the optimizer.
 
-    With the default optimizer this is the exercise's ``θ ← θ − α g``. ``xt`` is a
-    feature-major batch ``(d, B)``, ``y`` its targets ``(B,)``; ``loss`` the
-    per-example loss ``loss(params, x, y)`` (default: the neuron's,
-    :func:`jaxsgd.model.example_loss`; see :func:`jaxsgd.model.mean_loss_of`).
-    Returns ``(params, opt_state)``. Pure, and jit-able with ``optimizer`` and ``loss`` static.
+    .. math::
 
-    >>> opt = make_optimizer("sgd")
-    >>> p = init_params(1)
-    >>> p1, _ = step(opt, p, set_learning_rate(opt.init(p), 2.0), jnp.array([[1.0]]), jnp.array([1.0]))
-    >>> float(p1.b), float(p1.w[0])   # gradient −(1 − ½)·¼ = −⅛ on both
-    (0.25, 0.25)
+      g = ∇_θ \frac{1}{B} \sum_{i=1}^{B} L(θ; x_i, y_i), \qquad θ ← θ − α g
+
+    The second half is the default optimizer's (the exercise's rule); any optax
+    optimizer replaces it with its own ``update``. Pure, and jit-able with
+    ``optimizer`` and ``loss`` static.
+
+    Args:
+      optimizer: an optax ``GradientTransformation`` (e.g.
+        :func:`jaxsgd.train.make_optimizer`).
+      params: the parameters θ, a pytree (:class:`jaxsgd.model.Params` for the neuron).
+      opt_state: the optimizer's state for ``params``; it holds α.
+      xt: the batch's features, feature-major ``(d, B)``.
+      y: its targets ``(B,)``.
+      loss: the per-example loss ``loss(params, x, y) -> scalar`` (default
+        ``None``: the neuron's, :func:`jaxsgd.model.example_loss`; see
+        :func:`jaxsgd.model.mean_loss_of`).
+
+    Returns:
+      ``(params, opt_state)`` after the step: the same pytree structures as given.
+
+    Example:
+      >>> opt = make_optimizer("sgd")
+      >>> p = init_params(1)
+      >>> jstep = jax.jit(step, static_argnums=0)   # the optimizer is static, α is not
+      >>> p1, _ = jstep(opt, p, set_learning_rate(opt.init(p), 2.0), jnp.array([[1.0]]), jnp.array([1.0]))
+      >>> float(p1.b), float(p1.w[0])   # gradient −(1 − ½)·¼ = −⅛ on both
+      (0.25, 0.25)
     """
     g = jax.grad(mean_loss_of(loss))(params, xt, y)
     updates, opt_state = optimizer.update(g, opt_state, params)
@@ -125,14 +209,57 @@ def step(optimizer: optax.GradientTransformation, params, opt_state, xt, y, loss
 
 
 def runs_step(optimizer, loss=None):
-    """:func:`step` for ``(S, L)`` runs: ``(params, opt_state, xt (S, d, B), y (S, B)) -> (params, opt_state)``."""
+    """:func:`step` for ``(S, L)`` runs: ``(params, opt_state, xt (S, d, B), y (S, B)) -> (params, opt_state)``.
+
+    ``jax.vmap`` of :func:`step` twice: over the ``L`` learning rates, which
+    share their seed's batch, then over the ``S`` seeds, each with its own.
+
+    Args:
+      optimizer: an optax ``GradientTransformation`` whose learning rate is injected.
+      loss: the per-example loss, as :func:`step` takes it (default ``None``: the neuron's).
+
+    Returns:
+      A function ``(params, opt_state, xt, y) -> (params, opt_state)``:
+      ``params`` and ``opt_state`` with leading ``(S, L)`` axes, ``xt`` of
+      shape ``(S, d, B)``, ``y`` of shape ``(S, B)``.
+
+    Example:
+      >>> opt = make_optimizer("sgd")
+      >>> runs = TrainState.create_runs(1, np.array([[0, 7]], np.uint32), [2.0, 4.0], optimizer=opt)
+      >>> params, _ = jax.jit(runs_step(opt))(runs.params, runs.opt_state, jnp.ones((1, 1, 1)), jnp.ones((1, 1)))
+      >>> params.b.tolist()   # α·⅛ for each learning rate
+      [[0.25, 0.5]]
+    """
     one = functools.partial(step, optimizer, loss=loss)
     per_lr = jax.vmap(one, in_axes=(0, 0, None, None))  # learning rates share the batch
     return jax.vmap(per_lr, in_axes=(0, 0, 0, 0))  # seeds do not
 
 
 def set_learning_rate(opt_state, learning_rate):
-    """``opt_state`` with its injected learning rate replaced (a runtime value: no recompile)."""
+    """``opt_state`` with its injected learning rate replaced (a runtime value: no recompile).
+
+    Args:
+      opt_state: the state of an optimizer with an injected learning rate
+        (:func:`jaxsgd.train.make_optimizer`, ``optax.inject_hyperparams``).
+      learning_rate: the new α, a scalar (cast to the state's dtype), or an
+        array inside ``jax.vmap``.
+
+    Returns:
+      ``opt_state`` of the same structure, ``hyperparams["learning_rate"]`` replaced.
+
+    Raises:
+      InputError: ``opt_state`` has no injected learning rate (no ``hyperparams``).
+
+    Example:
+      >>> opt = make_optimizer("sgd")
+      >>> state = set_learning_rate(opt.init(init_params(2)), 0.125)
+      >>> float(state.hyperparams["learning_rate"])
+      0.125
+      >>> set_learning_rate(optax.sgd(0.1).init(init_params(2)), 0.125)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: learning_rate was given but the optimizer has no injected learning rate; ...
+    """
     if not hasattr(opt_state, "hyperparams"):
         raise InputError(lambda n: f"{n('learning_rate')} was given but the optimizer has no injected learning "
                                    "rate; pass optimizer=optax.inject_hyperparams(...)(learning_rate=...) or leave "
@@ -143,14 +270,54 @@ def set_learning_rate(opt_state, learning_rate):
 
 
 def runs_loss(params, xt, y, loss=None):
-    """``(S, L)`` full-data losses of every run over ``xt (d, N)``, ``y (N,)`` (``loss``: as :func:`step`)."""
+    """``(S, L)`` full-data losses of every run over ``xt (d, N)``, ``y (N,)``.
+
+    :func:`jaxsgd.model.mean_loss_of` ``(loss)``, ``jax.vmap``-ed over both runs axes.
+
+    Args:
+      params: the runs' parameters, leading ``(S, L)`` axes.
+      xt: features, feature-major ``(d, N)``, the same for every run.
+      y: targets ``(N,)``.
+      loss: the per-example loss, as :func:`step` takes it (default ``None``: the neuron's).
+
+    Returns:
+      An ``(S, L)`` array of mean losses, in the parameters' dtype.
+
+    Example:
+      >>> runs = TrainState.create_runs(2, np.array([[0, 1], [0, 2]], np.uint32), [0.5, 2.0],
+      ...                               optimizer=make_optimizer("sgd"))
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (x[:, 0] > 0).astype(np.float32)
+      >>> jax.jit(runs_loss)(runs.params, jnp.asarray(x.T), jnp.asarray(y)).tolist()   # θ = 0: ½(y − ½)² = ⅛
+      [[0.125, 0.125], [0.125, 0.125]]
+    """
     mean = mean_loss_of(loss)
     return jax.vmap(jax.vmap(mean, in_axes=(0, None, None)), in_axes=(0, None, None))(params, xt, y)
 
 
 def shuffled_batches(perms, rows, batch_size: int):
-    """Each seed's rows in its shuffled order, cut into full batches: ``xs (nb, S, d, B)``, ``ys (nb, S, B)``,
-    and the shuffled rows ``(S, N, d + 1)`` (for a last partial batch). One gather per seed (traceable)."""
+    """Each seed's rows in its shuffled order, cut into full batches, feature-major.
+
+    One gather per seed (``rows[perms]``), then a reshape: batch ``k`` of seed
+    ``s`` is the rows ``perms[s, kB:(k + 1)B]``. Traceable, and numpy arrays in
+    give numpy arrays out.
+
+    Args:
+      perms: ``(S, N)`` int permutations of the rows, one per seed
+        (:func:`jaxsgd.train.permutations`).
+      rows: ``(N, d + 1)`` rows ``[x | y]`` (:func:`rows_of`).
+      batch_size: ``B``; the ``nb = N // B`` full batches are cut.
+
+    Returns:
+      ``(xs, ys, shuffled)``: ``xs`` of shape ``(nb, S, d, B)``, ``ys`` of shape
+      ``(nb, S, B)``, and the shuffled rows ``(S, N, d + 1)`` (for a last partial batch).
+
+    Example:
+      >>> rows = np.arange(18.0).reshape(6, 3)   # six rows [x1, x2 | y]
+      >>> xs, ys, shuffled = shuffled_batches(np.array([[5, 4, 3, 2, 1, 0]]), rows, 4)
+      >>> xs.shape, ys.tolist(), shuffled.shape   # one full batch of 4; rows 1 and 0 left over
+      ((1, 1, 2, 4), [[[17.0, 14.0, 11.0, 8.0]]], (1, 6, 3))
+    """
     n, d = rows.shape[0], rows.shape[1] - 1
     nb = n // batch_size
     shuffled = rows[perms]
@@ -167,14 +334,51 @@ def _shard(a, mesh, spec):
 @functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace", "loss"))
 def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
           trace: bool = False, loss=None):
-    """One epoch of every run: ``perms (S, N)`` int32, ``rows (N, d + 1)`` holding ``[x | y]``.
+    r"""One epoch of every run: one compiled ``lax.scan`` of :func:`step` over each seed's shuffled batches.
 
-    Shapes, optimizer, batch size, the mesh, ``trace`` and ``loss`` (the
-    per-example loss, as :func:`step`) are static; learning
-    rates (in the optimizer state), keys and data are runtime values. With a
-    ``mesh`` (a ``"batch"`` axis) every mini-batch is split over its devices.
-    Returns the new :class:`TrainState`; with ``trace=True`` also the parameters
-    after every full batch (a leading steps axis).
+    For every run ``(s, l)`` and every batch ``β`` of seed ``s``'s permutation
+    in turn:
+
+    .. math::
+
+      θ_{s,l} ← θ_{s,l} − α_l \frac{1}{B} \sum_{i ∈ β} ∇L_i(θ_{s,l})
+
+    (with the default optimizer). Shapes, optimizer, batch size, the mesh,
+    ``trace`` and ``loss`` are static; learning rates (in the optimizer state),
+    keys and data are runtime values, so changing them does not recompile.
+
+    Args:
+      runs: the :class:`TrainState` of ``S × L`` runs (leading ``(S, L)`` axes).
+      perms: ``(S, N)`` int32, this epoch's permutation of the rows per seed
+        (:func:`jaxsgd.train.permutations`).
+      rows: ``(N, d + 1)``, each row ``[x | y]`` (:func:`rows_of`).
+      optimizer: the optax ``GradientTransformation`` the runs were created with.
+      batch_size: ``B``, from 1 to ``N``.
+      drop_last: drop the last ``N mod B`` shuffled rows (default ``True``) or
+        take them as one smaller batch, with its own ``1/|β|`` weight.
+      mesh: a ``jax.sharding.Mesh`` with a ``"batch"`` axis: every mini-batch
+        is split over its devices (default ``None``: no sharding).
+      trace: also return the parameters after every full batch (default ``False``).
+      loss: the per-example loss, as :func:`step` takes it (default ``None``: the neuron's).
+
+    Returns:
+      The new :class:`TrainState` (``epoch`` one more, ``key`` unchanged); with
+      ``trace=True`` the pair ``(state, steps)``, ``steps`` the parameters
+      after each of the ``N // B`` full batches (a leading steps axis before
+      ``(S, L)``).
+
+    Example:
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (x[:, 0] > 0).astype(np.float32)
+      >>> keys, opt = np.array([[0, 1], [0, 2]], np.uint32), make_optimizer("sgd")
+      >>> from jaxsgd.train import permutations
+      >>> runs = TrainState.create_runs(2, keys, [0.5, 2.0], optimizer=opt)
+      >>> new = epoch(runs, permutations(keys, 0, 64), rows_of(x, y), optimizer=opt, batch_size=8, drop_last=True,
+      ...             loss=None)
+      >>> int(new.epoch), new.params.w.shape
+      (1, (2, 2, 2))
+      >>> bool((np.asarray(new.params.w)[..., 0] > 0).all())   # y = [x1 > 0]: every run's w1 grew
+      True
     """
     n, d = rows.shape[0], rows.shape[1] - 1
     nb, rem = divmod(n, batch_size)
@@ -207,6 +411,27 @@ def epoch_of_batches(runs: TrainState, xs, ys, *, optimizer, mesh=None, trace: b
     For data sharded over processes: each process cuts its own batches of ``B/P``
     rows from its share (:func:`jaxsgd.train.part_keys` shuffles it), and the global batch is
     their concatenation along the last axis (``jax.make_array_from_process_local_data``).
+
+    Args:
+      runs: the :class:`TrainState` of ``S × L`` runs (leading ``(S, L)`` axes).
+      xs: the batches' features ``(nb, S, d, B)`` (e.g. from :func:`shuffled_batches`).
+      ys: their targets ``(nb, S, B)``.
+      optimizer: the optax ``GradientTransformation`` the runs were created with.
+      mesh: a ``jax.sharding.Mesh`` with a ``"batch"`` axis (default ``None``: no sharding).
+      trace: also return the parameters after every batch (default ``False``).
+      loss: the per-example loss, as :func:`step` takes it (default ``None``: the neuron's).
+
+    Returns:
+      The new :class:`TrainState`; with ``trace=True`` the pair ``(state, steps)``, as :func:`epoch`.
+
+    Example:
+      >>> opt = make_optimizer("sgd")
+      >>> runs = TrainState.create_runs(1, np.array([[0, 7]], np.uint32), [2.0], optimizer=opt)
+      >>> xs, ys = jnp.ones((2, 1, 1, 4)), jnp.ones((2, 1, 4))   # two batches of four rows x = 1, y = 1
+      >>> new = epoch_of_batches(runs, xs, ys, optimizer=opt)
+      >>> b = float(np.asarray(new.params.b)[0, 0])   # 0.25 after the first batch, then + 2·(1 − σ(½))·σ′(½)
+      >>> int(new.epoch), round(b, 4)
+      (1, 0.4274)
     """
     (params, opt_state), steps = _scan(runs_step(optimizer, loss), runs, xs, ys, mesh, trace)
     new = TrainState(params, opt_state, runs.key, runs.epoch + 1)
@@ -214,7 +439,19 @@ def epoch_of_batches(runs: TrainState, xs, ys, *, optimizer, mesh=None, trace: b
 
 
 def rows_of(x, y) -> jax.Array:
-    """``[x | y]`` as one ``(N, d + 1)`` array: each example's features and target side by side for the gather."""
+    """``[x | y]`` as one ``(N, d + 1)`` array: each example's features and target side by side for the gather.
+
+    Args:
+      x: features ``(N, d)``.
+      y: targets ``(N,)``, cast to ``x``'s dtype.
+
+    Returns:
+      A JAX array ``(N, d + 1)`` of ``x``'s dtype, the target last in each row.
+
+    Example:
+      >>> rows_of(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), np.array([0.0, 1.0])).tolist()
+      [[1.0, 2.0, 0.0], [3.0, 4.0, 1.0]]
+    """
     x = jnp.asarray(x)
     return jnp.concatenate([x, jnp.asarray(y, x.dtype)[:, None]], axis=1)
 

@@ -5,12 +5,11 @@ For a batch ``β`` of size ``B`` the update is ``θ ← θ − α · (1/B) Σᵢ
 rate) of the engine's sweep: the same permutations (a pure function of the key
 and the epoch number) and the same compiled epoch, one call per epoch.
 
->>> import jax
->>> ds_x = jax.numpy.array([[0.0], [1.0], [2.0], [3.0]])
->>> ds_y = jax.numpy.array([0.2, 0.4, 0.6, 0.8])
->>> state, hist = fit(ds_x, ds_y, batch_size=2, epochs=3, learning_rate=0.5, key=jax.random.key(0))
+>>> import jax, numpy as np
+>>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+>>> state, hist = fit(x, (x[:, 0] > 0).astype(np.float32), batch_size=8, epochs=3, key=jax.random.key(0))
 >>> len(hist.train_loss), state.params.w.shape, int(state.epoch)
-(3, (1,), 3)
+(3, (2,), 3)
 """
 
 from __future__ import annotations
@@ -42,6 +41,21 @@ class History(NamedTuple):
     losses after each epoch, ``examples_per_second`` each epoch's speed, and
     ``curve`` the ``(examples seen, full training loss)`` pairs: at 0, at steps
     spaced geometrically within the first epoch, then after every epoch.
+
+    Attributes:
+      train_loss: the full training loss after each epoch, Python floats, one per epoch.
+      val_loss: the validation loss after each epoch (NaN without validation rows).
+      examples_per_second: each epoch's training speed (it varies from run to run).
+      curve: ``(examples seen, full training loss)`` pairs, from ``(0, L(θ₀))``.
+
+    Example:
+      >>> import jax, numpy as np
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> _, history = fit(x, (x[:, 0] > 0).astype(np.float32), batch_size=8, epochs=2, key=jax.random.key(0))
+      >>> len(history.train_loss), history.val_loss   # no validation rows
+      (2, [nan, nan])
+      >>> history.curve[0], [n for n, _ in history.curve]   # θ = 0: ½(y − ½)² = ⅛; 8 steps of 8, 2 epochs
+      ((0, 0.125), [0, 8, 16, 24, 32, 40, 48, 56, 64, 128])
     """
 
     train_loss: list
@@ -51,24 +65,84 @@ class History(NamedTuple):
 
     @classmethod
     def empty(cls) -> History:
+        """The history of a run that has not started.
+
+        Returns:
+          A :class:`History` of four empty lists.
+
+        Example:
+          >>> History.empty()
+          History(train_loss=[], val_loss=[], examples_per_second=[], curve=[])
+        """
         return cls([], [], [], [])
 
 
 class FitResult(NamedTuple):
-    """What :func:`fit` returns: the state to continue from, and the run's :class:`History`."""
+    """What :func:`fit` returns: the state to continue from, and the run's :class:`History`.
+
+    Attributes:
+      state: the :class:`TrainState` after the last epoch completed (before the
+        one ``on_epoch`` stopped, if it did).
+      history: the run's :class:`History` from θ = 0.
+
+    Example:
+      >>> import jax, numpy as np
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (x[:, 0] > 0).astype(np.float32)
+      >>> result = fit(x, y, batch_size=8, epochs=2, key=jax.random.key(0))
+      >>> more = fit(x, y, batch_size=8, epochs=3, state=result.state, history=result.history)   # one epoch more
+      >>> isinstance(more, FitResult), int(more.state.epoch), len(more.history.train_loss)
+      (True, 3, 3)
+    """
 
     state: TrainState
     history: History
 
 
 def data_mesh(devices=None):
-    """A 1-D mesh with a ``"batch"`` axis over ``devices`` (default: all visible devices)."""
+    """A 1-D mesh with a ``"batch"`` axis over ``devices``, for data-parallel mini-batches (:func:`epoch`).
+
+    Args:
+      devices: the devices, a sequence (default ``None``: ``jax.devices()``,
+        all visible devices of every process).
+
+    Returns:
+      A ``jax.sharding.Mesh`` of shape ``(len(devices),)`` with the one axis ``"batch"``.
+
+    Example:
+      >>> mesh = data_mesh()
+      >>> mesh.axis_names, mesh.devices.shape == (jax.device_count(),)
+      (('batch',), True)
+    """
     devices = jax.devices() if devices is None else devices
     return jax.sharding.Mesh(np.asarray(devices), ("batch",))
 
 
 def check_divisible(batch_size: int, n_devices: int, drop_last: bool = True, n: int | None = None) -> None:
-    """Data parallelism needs every mini-batch to split evenly over the devices."""
+    """Checks that every mini-batch splits evenly over the devices, as data parallelism needs.
+
+    Args:
+      batch_size: ``B``.
+      n_devices: the devices every batch is split over.
+      drop_last: whether the last partial batch is dropped (default ``True``);
+        when it is not, it must split too.
+      n: the number of rows (default ``None``: the last batch is not checked).
+
+    Returns:
+      ``None``, when ``B`` (and, kept, the last ``n mod B`` rows) split evenly.
+
+    Raises:
+      InputError: they do not; the message names ``batch_size`` (or
+        ``drop_last``) and the multiples that work.
+
+    Example:
+      >>> check_divisible(8, 4) is None
+      True
+      >>> check_divisible(6, 4)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.InputError: batch_size 6 does not split over the 4 devices: use a multiple of 4 (4, 8, 12, …)
+    """
     if batch_size % n_devices:
         local = n_devices // process_count()
         per = "" if process_count() == 1 else (f" ({process_count()} processes × {local} "
@@ -98,8 +172,26 @@ def _all_finite(params) -> bool:
 
 
 def examples_per_epoch(n: int, batch_size: int, *, drop_last: bool = True, sharded: bool = False) -> int:
-    """Examples one epoch of ``n`` rows (this process's, when ``sharded``) feeds to the updates, every
-    process's together: full batches only with ``drop_last``; sharded, each process gives ``B/P`` rows a batch."""
+    """Examples one epoch of ``n`` rows feeds to the updates, every process's together.
+
+    ``n − (n mod B)`` with ``drop_last`` (full batches only), else ``n``;
+    sharded over ``P`` processes, each gives ``B/P`` rows to each batch:
+    ``⌊n / (B/P)⌋ · B``.
+
+    Args:
+      n: the number of rows (this process's, when ``sharded``).
+      batch_size: ``B``.
+      drop_last: the last ``n mod B`` rows are dropped (default ``True``).
+      sharded: the rows are this process's share of a multi-process run
+        (default ``False``).
+
+    Returns:
+      The number of examples, an ``int``.
+
+    Example:
+      >>> examples_per_epoch(100, 32), examples_per_epoch(100, 32, drop_last=False)
+      (96, 100)
+    """
     if sharded:
         return n // (batch_size // process_count()) * batch_size
     return n - n % batch_size if drop_last else n
@@ -179,11 +271,15 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
 
     Example:
       >>> import jax, numpy as np
-      >>> x = np.random.default_rng(0).normal(size=(256, 2)).astype(np.float32)
-      >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)
-      >>> state, history = fit(x, y, batch_size=16, epochs=5, learning_rate=2.0, key=jax.random.key(0))
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)   # θ = (0, 1, 0) fits exactly
+      >>> state, history = fit(x, y, batch_size=8, epochs=5, learning_rate=2.0, key=jax.random.key(0))
       >>> bool(history.train_loss[-1] < history.train_loss[0] < history.curve[0][1])
       True
+      >>> stopped = fit(x, y, batch_size=8, epochs=5, key=jax.random.key(0),
+      ...               on_epoch=lambda state, history: len(history.train_loss) < 2)   # stop at epoch 2
+      >>> int(stopped.state.epoch), len(stopped.history.train_loss)   # the state before it, its losses kept
+      (1, 2)
 
     References:
       Robbins and Monro, 1951, "A Stochastic Approximation Method".

@@ -1,9 +1,8 @@
 """The train job: a :class:`TrainConfig` in, a :class:`TrainReport` out; ``jaxsgd train`` parses and renders it.
 
->>> from jaxsgd.data import DataSource
->>> report = run_training(TrainConfig(data=DataSource(n_rows=2000), epochs=2), log=lambda s: None)
->>> report.epochs, report.n_train, report.n_val, len(report.history.curve) > 2
-(2, 1600, 400, True)
+:func:`run_training` loads the data, trains (or resumes a checkpoint), saves and
+measures, in the manner of flax's ``train_and_evaluate``; its docstring has the
+example.
 """
 
 from __future__ import annotations
@@ -43,6 +42,34 @@ class TrainConfig(NamedTuple):
     target takes the checkpoint's. Resuming with another batch size or learning rate
     is allowed and said in one line; another seed is refused, as the seed chose the
     checkpoint's validation rows (and its built-in data).
+
+    Attributes:
+      data: where the rows come from, a :class:`jaxsgd.data.DataSource`
+        (default ``None``: the checkpoint's with ``resume``, else the built-in data).
+      batch_size: ``B`` (default ``None``: the checkpoint's, else
+        :data:`jaxsgd.defaults.BATCH_SIZE`).
+      lr: the learning rate α (default ``None``: the checkpoint's, else
+        :data:`jaxsgd.defaults.LEARNING_RATE`).
+      epochs: the total epochs, a resumed checkpoint's included (default
+        :data:`jaxsgd.defaults.EPOCHS`).
+      optimizer: one of :data:`jaxsgd.defaults.OPTIMIZERS` (default ``"sgd"``).
+      seed: chooses the validation rows, the shuffles and the built-in data
+        (default ``None``: the checkpoint's, else 0).
+      val_fraction: the share of rows held out for validation, in ``[0, 1)``
+        (default ``None``: the checkpoint's, else :data:`jaxsgd.defaults.VAL_FRACTION`).
+      save: a checkpoint path written after every epoch (default ``None``: none).
+      resume: a checkpoint path to continue from (default ``None``: train from θ = 0).
+      drop_last: drop each epoch's last partial batch (default ``True``).
+      shuffle: where permutations are drawn, one of :data:`jaxsgd.defaults.SHUFFLES`
+        (default ``"auto"``).
+      model: a :func:`jaxsgd.model.from_spec` name (default ``None``: the
+        checkpoint's, else ``"sigmoid"``, the neuron).
+
+    Example:
+      >>> from jaxsgd.data import DataSource
+      >>> cfg = TrainConfig(data=DataSource(n_rows=80), epochs=1, batch_size=8)
+      >>> cfg.epochs, cfg.optimizer, cfg.lr is None   # lr: the default (or a resumed checkpoint's)
+      (1, 'sgd', True)
     """
 
     data: data_mod.DataSource | None = None
@@ -63,7 +90,42 @@ MODEL_KEY = 0x1417  # folded into the seed's key for a model's init (the study s
 
 
 class TrainReport(NamedTuple):
-    """What :func:`run_training` returns; losses are mean ½(y − h)² on the scaled target."""
+    """What :func:`run_training` returns; losses are mean ½(y − h)² on the scaled target.
+
+    Attributes:
+      params: θ = (b, w1, …, wd) on scaled features (any other model: its flat parameter vector).
+      raw_params: θ on unscaled features, ``h = σ(b + Σ wⱼ xⱼ)`` (:func:`raw_units`; empty for another model).
+      price_per_unit: the price change per unit of each feature at the average
+        training row (empty for another model).
+      price_scale: ``[lo, hi]``: ``price = lo + (hi − lo)·h``.
+      feature_names: the features' names, in ``params`` order.
+      train_loss: the final loss on the training rows.
+      val_loss: the final loss on the validation rows (``None`` without them).
+      train_rmse: RMSE on the training rows, in price units (:func:`metrics`).
+      val_rmse: RMSE on the validation rows (``None`` without them).
+      train_r2: R² on the training rows.
+      val_r2: R² on the validation rows (``None`` without them).
+      epochs: the epochs completed, a resumed checkpoint's included.
+      examples_per_second: the median speed over this call's epochs (``None`` if it ran none).
+      history: the :class:`History` from θ = 0, as JSON has it (``[examples, loss]`` pairs, NaN as ``None``).
+      l_star: the full-batch optimum ``L*`` on the training rows, when asked for
+        (``reference=True``), else ``None``.
+      n_train: the training rows, every process's.
+      n_val: the validation rows, every process's.
+      transform: the data scaling as a dict: ``mean``, ``std``, ``y_lo``, ``y_hi``.
+      source: where the rows came from (a file, or ``synthetic(n=…, seed=…)``).
+      warnings: the warnings on the finished run (:func:`diagnose`, values float64 cannot hold).
+      true_params: the built-in data's true θ in scaled units; ``None`` for a file.
+      save_error: why the last checkpoint could not be written, and what to do
+        (default ``None``: it was, or none was asked for).
+      model: the model trained (default ``"sigmoid"``, the neuron).
+
+    Example:
+      >>> from jaxsgd.data import DataSource
+      >>> report = run_training(TrainConfig(data=DataSource(n_rows=80), epochs=1, batch_size=8), log=lambda s: None)
+      >>> report.model, report.feature_names, len(report.params), report.price_scale
+      ('sigmoid', ['floor_area_m2', 'age_years'], 3, [0.0, 1000000.0])
+    """
 
     params: list  # θ = (b, w1, …, wd) on scaled features
     raw_params: list  # θ on unscaled features, h = σ(b + Σ wⱼ xⱼ)
@@ -102,9 +164,28 @@ def diagnose(params, x_scaled, lr: float, name=str) -> list[str]:
     """Warnings on a finished run whose θ diverged or whose neuron saturated (and so stalled).
 
     Scaled targets lie inside (0, 1) (within [0.045, 0.955] for CSV data), so a fit
-    never needs ``|z| > 10``: a θ that puts many rows there came from steps too large,
-    and there the gradient vanishes and the loss stops falling. ``name`` spells the
-    learning-rate argument (see :mod:`jaxsgd.errors`).
+    never needs ``|z| > 10`` (:data:`SATURATED_Z`): a θ that puts many rows there
+    came from steps too large, and there the gradient vanishes and the loss stops
+    falling. A warning is given when ``max |θ| ≥ 10⁶`` or ``|z| > 10`` on 10 % of
+    the rows or more.
+
+    Args:
+      params: the neuron's :class:`jaxsgd.model.Params`.
+      x_scaled: the scaled training features ``(N, d)``.
+      lr: the learning rate the run used; the warning suggests ``min(lr/10, 0.5)``.
+      name: spells the learning-rate argument ``lr`` (default ``str``: its
+        Python name; see :mod:`jaxsgd.errors`).
+
+    Returns:
+      A list of warning lines: empty, or one saying what went wrong and what to try.
+
+    Example:
+      >>> from jaxsgd.model import Params
+      >>> x = np.array([[1.0], [2.0]])
+      >>> diagnose(Params.from_theta([0.0, 1.0]), x, 0.5)
+      []
+      >>> diagnose(Params.from_theta([0.0, 100.0]), x, 0.5)
+      ['θ grew to 100 and σ(z) is saturated (|z| > 10) on 100% of the training rows, ... try lr 0.05']
     """
     theta = np.asarray(params.to_theta(), np.float64)
     big = float(np.max(np.abs(theta)))
@@ -239,22 +320,65 @@ def _validate(cfg: TrainConfig) -> None:
 
 def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, reference: bool = False,
                  shard_data: bool = False) -> TrainReport:
-    """Loads the data, trains (or resumes), saves, and returns a :class:`TrainReport`.
+    r"""Loads the data, trains (or resumes), saves, and returns a :class:`TrainReport`: the ``jaxsgd train`` job.
 
-    ``log`` takes notes and warnings; ``progress(epoch, epochs, message)``, if
-    given, takes each epoch's line instead of ``log``; ``name`` spells the
-    config's fields in warnings (see :mod:`jaxsgd.errors`); ``reference`` also
-    computes ``L*`` by full-batch gradient descent (a few seconds on 10⁵ rows).
-    Raises ``DataError``/``CheckpointError`` for bad
-    input, ``OutputError`` for a ``save`` path that cannot be written or holds a
-    file that is not a checkpoint (checked before the data are read), and
-    :class:`TrainingStopped` on a non-finite loss or θ; each is an ``InputError``.
+    The rows are split into training and validation rows by ``cfg.seed``, scaled
+    (:func:`jaxsgd.data.fit_transform`, or a resumed checkpoint's scaling), and
+    trained by :func:`fit`: for every batch ``β`` of ``B`` rows,
+
+    .. math::
+
+      θ ← θ − α \frac{1}{B} \sum_{i ∈ β} ∇_θ \tfrac12 (t_i − σ(b + w·x_i))^2
+
+    with ``t`` the scaled target. A checkpoint is written after every epoch
+    when ``cfg.save`` is given.
 
     A checkpoint that cannot be written after an epoch (a full disk, a file put at
     ``save`` by someone else meanwhile, which is never replaced) does not end the
     run: a warning goes to ``log``, the next epoch tries again, and if the last
     epoch's write failed too, the report's ``save_error`` says why and what to do,
     so that the finished run is reported all the same.
+
+    Args:
+      cfg: the run's :class:`TrainConfig`.
+      log: takes notes and warnings, one line each (default: standard error).
+      progress: if given, ``progress(epoch, epochs, message)`` takes each
+        epoch's line instead of ``log`` (default ``None``).
+      name: spells the config's fields in messages (default ``str``: their
+        Python names; the command line gives its flags; see :mod:`jaxsgd.errors`).
+      reference: also compute ``L*`` by full-batch gradient descent
+        (:func:`full_batch_reference`; a few seconds on 10⁵ rows); default ``False``.
+      shard_data: each process reads and trains on its share of the file's rows
+        (:mod:`jaxsgd.distributed`); default ``False``.
+
+    Returns:
+      A :class:`TrainReport`: θ, losses, RMSE and R² in price units, the
+      history from θ = 0 and the warnings.
+
+    Raises:
+      DataError: bad data (a file, a column, a value, a split with no training rows).
+      CheckpointError: ``resume`` is not a checkpoint or does not fit this run
+        (other features, target, optimizer, model or seed).
+      OutputError: ``save`` cannot be written or holds a file that is not a
+        checkpoint (checked before the data are read).
+      TrainingStopped: the loss or θ stopped being finite.
+      InputError: a bad setting; every error above is an ``InputError``.
+
+    Example:
+      >>> import os, tempfile
+      >>> from jaxsgd.data import DataSource
+      >>> cfg = TrainConfig(data=DataSource(n_rows=80), epochs=1, batch_size=8)
+      >>> report = run_training(cfg, log=lambda s: None)   # log also gets each epoch's line
+      >>> report.epochs, report.n_train, report.n_val, len(report.history.train_loss)
+      (1, 64, 16, 1)
+      >>> round(report.train_loss, 2), report.warnings
+      (0.05, [])
+      >>> with tempfile.TemporaryDirectory() as tmp:   # save, then resume for one epoch more
+      ...     path = os.path.join(tmp, "run.npz")
+      ...     first = run_training(cfg._replace(save=path), log=lambda s: None)
+      ...     more = run_training(cfg._replace(epochs=2, save=path, resume=path), log=lambda s: None)
+      >>> more.epochs, len(more.history.train_loss), more.history.train_loss[0] == first.train_loss
+      (2, 2, True)
     """
     _validate(cfg)
     notes: list[str] = []  # said once the data are read and checked: a refusal stays one line

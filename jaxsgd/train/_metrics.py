@@ -18,21 +18,65 @@ from jaxsgd.model import sigmoid
 
 
 class Metrics(NamedTuple):
-    """Fit quality in price units."""
+    """Fit quality in price units: what :func:`metrics` returns.
+
+    Attributes:
+      rmse: the root-mean-square error ``√((1/N) Σᵢ (priceᵢ − predictionᵢ)²)`` in
+        price units; NaN for no rows.
+      r2: the coefficient of determination ``R² = 1 − SS_res/SS_tot`` (1 is a
+        perfect fit, 0 no better than the mean); NaN for no rows or targets all
+        equal.
+
+    Example:
+      >>> Metrics(rmse=3.79, r2=0.994).rmse
+      3.79
+      >>> Metrics(math.nan, math.nan)._fields
+      ('rmse', 'r2')
+    """
 
     rmse: float
     r2: float
 
 
 def metrics(params, transform, x_raw, y_raw, *, pooled: bool = False, model=None) -> Metrics:
-    """RMSE and R² in price units of the model's predictions on raw rows; ``pooled``: over every process's
-    rows together (data sharded over processes).
+    r"""RMSE and R² in price units of the model's predictions on raw rows.
+
+    .. math::
+
+      \mathrm{RMSE} = (hi − lo)\sqrt{\tfrac1N \textstyle\sum_i (t_i − h_i)^2}, \qquad
+      R^2 = 1 − \frac{\sum_i (t_i − h_i)^2}{\sum_i (t_i − \bar t)^2}
 
     Computed in the model's units ``t = (y − lo)/(hi − lo)``, where squares cannot
     overflow whatever the price scale, and brought back by ``hi − lo``. Each part's
     count, squared residuals, sum and squares about its own mean are combined
     exactly (the parallel form of the two-pass variance), so one part gives the
     two-pass figures themselves.
+
+    Args:
+      params: the trained parameters (:class:`jaxsgd.model.Params` for the
+        neuron, or ``model``'s pytree).
+      transform: the :class:`jaxsgd.data.Transform` the model was trained with.
+      x_raw: raw (unscaled) features ``(N, d)``.
+      y_raw: raw targets ``(N,)`` in price units.
+      pooled: combine every process's rows (data sharded over processes,
+        :mod:`jaxsgd.distributed`); default ``False``: this process's rows only.
+      model: any :class:`jaxsgd.model.Model` with a ``predict`` (default
+        ``None``: the neuron, evaluated in float64).
+
+    Returns:
+      ``Metrics(rmse, r2)``, both Python floats (NaN for no rows; ``r2`` NaN
+      when the targets are all equal).
+
+    Raises:
+      DataError: a row too far from the training rows to predict (as :func:`predict_prices`).
+
+    Example:
+      >>> from jaxsgd.data import Transform
+      >>> from jaxsgd.model import Params
+      >>> tr = Transform(np.array([0.0]), np.array([1.0]), 100.0, 300.0)   # price = 100 + 200·h
+      >>> m = metrics(Params.from_theta([0.0, 1.0]), tr, np.array([[-1.0], [1.0]]), np.array([150.0, 250.0]))
+      >>> round(m.rmse, 4), round(m.r2, 4)   # predictions 153.79 and 246.21
+      (3.7883, 0.9943)
     """
     scale = transform.y_hi - transform.y_lo
     t = (np.asarray(y_raw, np.float64) - transform.y_lo) / scale
@@ -118,26 +162,76 @@ def _batched(predict):
 
 def predict_prices(params, transform, x_raw, *, feature_names=None, lines=None, unit: str = "row",
                    model=None) -> np.ndarray:
-    """Predictions in price units for raw feature rows ``x_raw`` (N, d): ``lo + (hi − lo)·σ(z)`` (``model``:
-    any :class:`jaxsgd.model.Model` with a ``predict``; default the neuron).
+    """Predictions in price units for raw feature rows: ``lo + (hi − lo)·σ(z)``.
 
-    Computed in float64 (:func:`scores`), so a row's prediction is the same whichever
-    other rows come with it. ``feature_names``, ``lines`` and ``unit`` name the column
-    and the row in the ``DataError`` for a row too far out to predict.
+    ``z = b + Σⱼ wⱼ·(xⱼ − meanⱼ)/stdⱼ`` is computed in float64 (:func:`scores`), so a
+    row's prediction is the same whichever other rows come with it; a row far
+    outside the training range saturates σ to exactly 0 or 1.
 
-    >>> from jaxsgd import data
-    >>> from jaxsgd.model import Params
-    >>> tr = data.Transform(np.array([0.0]), np.array([1.0]), 100.0, 300.0)
-    >>> predict_prices(Params.from_theta([0.0, 1.0]), tr, np.array([[0.0], [1e300]])).tolist()
-    [200.0, 300.0]
+    Args:
+      params: the trained parameters (:class:`jaxsgd.model.Params` for the
+        neuron, or ``model``'s pytree).
+      transform: the :class:`jaxsgd.data.Transform` the model was trained with.
+      x_raw: raw (unscaled) features ``(N, d)``.
+      feature_names: the columns' names, for the error message (default
+        ``None``: ``feature j``).
+      lines: each row's line (or row) in its file, for the error message
+        (default ``None``: the row's index).
+      unit: what ``lines`` counts, ``"row"`` (default) or ``"line"``.
+      model: any :class:`jaxsgd.model.Model` with a ``predict``, applied to the
+        scaled rows in the parameters' dtype (default ``None``: the neuron).
+
+    Returns:
+      A float64 numpy array ``(N,)`` of predicted prices, each in ``[lo, hi]``.
+
+    Raises:
+      DataError: a row so far from the training rows that its standardised
+        value overflows float64, naming its column and row.
+
+    Example:
+      >>> from jaxsgd import data
+      >>> from jaxsgd.model import Params
+      >>> tr = data.Transform(np.array([0.0]), np.array([1.0]), 100.0, 300.0)
+      >>> predict_prices(Params.from_theta([0.0, 1.0]), tr, np.array([[0.0], [1e300]])).tolist()
+      [200.0, 300.0]
+      >>> tiny = data.Transform(np.array([0.0]), np.array([1e-10]), 100.0, 300.0)
+      >>> predict_prices(Params.from_theta([0.0, 1.0]), tiny, np.array([[0.0], [1e300]]), feature_names=["area"])
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.DataError: row 1, column area: 1e+300 lies beyond float64's range in training units ...
     """
     return transform.price(_predict(params, transform, x_raw, model, feature_names=feature_names, lines=lines,
                                     unit=unit))
 
 
 def shared_transform(ds: data_mod.Dataset, rows) -> data_mod.Transform:
-    """:func:`jaxsgd.data.fit_transform` of every process's ``rows`` together (data sharded over processes):
-    each process's counts, means, variances and target range are gathered and pooled."""
+    """:func:`jaxsgd.data.fit_transform` of every process's ``rows`` together (data sharded over processes).
+
+    Each process's count ``nₚ``, feature means ``x̄ₚ`` and variances ``vₚ`` and
+    target range are gathered and pooled exactly:
+    ``x̄ = Σ nₚ x̄ₚ / Σ nₚ``, ``std = √(Σ nₚ (vₚ + (x̄ₚ − x̄)²) / Σ nₚ)``, and the
+    target range ``[min, max]`` padded by 5 % on each side. With one process it
+    is :func:`jaxsgd.data.fit_transform` itself.
+
+    Args:
+      ds: this process's :class:`jaxsgd.data.Dataset`.
+      rows: the indices of this process's training rows in ``ds``.
+
+    Returns:
+      The :class:`jaxsgd.data.Transform` fitted on every process's rows, the
+      same on every process.
+
+    Raises:
+      DataError: a feature or the target is constant or out of range in the
+        rows (as :func:`jaxsgd.data.fit_transform` says, for this process's rows).
+
+    Example:
+      >>> from jaxsgd import data
+      >>> ds = data.load(data.DataSource(n_rows=100))
+      >>> tr = shared_transform(ds, np.arange(80))
+      >>> bool(np.array_equal(tr.mean, data.fit_transform(ds, np.arange(80)).mean)), tr.std.shape
+      (True, (2,))
+    """
     local = data_mod.fit_transform(ds, rows)
     if process_count() == 1:
         return local
@@ -153,14 +247,41 @@ def shared_transform(ds: data_mod.Dataset, rows) -> data_mod.Transform:
 
 
 def raw_units(params, transform, x_raw) -> dict:
-    """θ for unscaled features, ``h = σ(b + Σ wⱼ xⱼ)`` with ``price = lo + (hi − lo)·h``, and the price change
-    per unit of each feature at the average training row: ``(hi − lo)·σ′(z̄)·wⱼ``.
+    r"""θ for unscaled features, and the price change per unit of each feature at the average training row.
 
-    Each is formed in an order whose steps stay inside float64 for features and
-    prices of any scale: ``z̄`` from the standardised rows (raw features near 1e307
-    would overflow their own mean), the price change as ``((hi − lo)/stdⱼ)·σ′(z̄)·θⱼ``
+    With ``x̃ⱼ = (xⱼ − meanⱼ)/stdⱼ`` the scaled model ``σ(b + Σ wⱼ x̃ⱼ)`` is
+    ``h = σ(b_raw + Σ wⱼ,raw xⱼ)`` on raw features, ``price = lo + (hi − lo)·h``:
+
+    .. math::
+
+      w_{j,\mathrm{raw}} = \frac{w_j}{\mathrm{std}_j}, \qquad
+      b_\mathrm{raw} = b − \sum_j w_j \frac{\mathrm{mean}_j}{\mathrm{std}_j}, \qquad
+      \frac{∂\,\mathrm{price}}{∂x_j} = (hi − lo)\,σ′(\bar z)\,w_{j,\mathrm{raw}}
+
+    at ``z̄``, the score of the average row of ``x_raw``. Each is formed in an order
+    whose steps stay inside float64 for features and prices of any scale: ``z̄``
+    from the standardised rows (raw features near 1e307 would overflow their own
+    mean), the price change as ``((hi − lo)/stdⱼ)·σ′(z̄)·θⱼ``
     (``θⱼ/stdⱼ`` first would underflow to 0 when both the features and the prices
     are huge). A value float64 cannot hold comes out as ``±inf`` (see :func:`raw_unit_warnings`).
+
+    Args:
+      params: the neuron's trained :class:`jaxsgd.model.Params` (on scaled features).
+      transform: the :class:`jaxsgd.data.Transform` it was trained with.
+      x_raw: the raw training rows ``(N, d)``; the price change is taken at their average row.
+
+    Returns:
+      A JSON-able dict: ``"raw_params"`` ``[b_raw, w1_raw, …, wd_raw]``,
+      ``"price_per_unit"`` ``[∂price/∂x1, …]`` (``d`` floats) and
+      ``"price_scale"`` ``[lo, hi]``.
+
+    Example:
+      >>> from jaxsgd.data import Transform
+      >>> from jaxsgd.model import Params
+      >>> tr = Transform(np.array([10.0]), np.array([2.0]), 100.0, 300.0)
+      >>> raw = raw_units(Params.from_theta([0.5, 1.0]), tr, np.array([[8.0], [12.0]]))
+      >>> [float(v) for v in raw["raw_params"]], round(raw["price_per_unit"][0], 4), raw["price_scale"]
+      ([-4.5, 0.5], 23.5004, [100.0, 300.0])
     """
     theta = np.asarray(params.to_theta(), np.float64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):

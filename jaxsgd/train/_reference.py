@@ -3,14 +3,8 @@
 ``L* = min_θ (1/N) Σᵢ ½(yᵢ − σ(b + w·xᵢ))²`` is approached by full-batch gradient
 descent ``θ ← θ − α ∇L(θ)`` from θ = 0 at several step sizes α at once; the best
 run's lowest loss is ``L*``, and its path (loss and θ after every step) is where
-the study evaluates the noise scale at each level.
-
->>> import numpy as np
->>> x = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
->>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)
->>> l_star, losses, thetas = full_batch_reference(x, y, steps=1000)
->>> bool(l_star < 1e-6), thetas.shape[1]
-(True, 3)
+the study evaluates the noise scale at each level (examples: :func:`full_batch_reference`,
+:func:`evaluate_loss`).
 """
 
 from __future__ import annotations
@@ -32,8 +26,36 @@ def _mean_loss(params, xt, y, loss=None):
 
 
 def evaluate_loss(params, xt, y, loss=None) -> float:
-    """Mean loss over a feature-major data set ``xt (d, N)``, ``y (N,)`` (NaN for an empty one): the neuron's
-    ``½(y − h)²``, or the per-example ``loss`` of any model."""
+    r"""Mean loss over a feature-major data set ``xt (d, N)``, ``y (N,)``: the neuron's ``½(y − h)²`` or any model's.
+
+    .. math::
+
+      L(θ) = \frac{1}{N} \sum_{i=1}^{N} \tfrac12 \bigl(y_i − σ(b + w·x_i)\bigr)^2
+
+    (:func:`jaxsgd.model.mean_loss`), or the mean of ``loss`` over the rows;
+    one compiled call per shape.
+
+    Args:
+      params: the parameters: :class:`jaxsgd.model.Params` for the neuron, or
+        the pytree ``loss`` takes.
+      xt: features, feature-major ``(d, N)``.
+      y: targets ``(N,)``.
+      loss: any model's per-example loss ``loss(params, x, y) -> scalar``
+        (default ``None``: the neuron's, :func:`jaxsgd.model.example_loss`).
+
+    Returns:
+      The mean loss as a Python ``float``; NaN for an empty data set (``N = 0``).
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxsgd.model import init_params
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (x[:, 0] > 0).astype(np.float32)
+      >>> evaluate_loss(init_params(2), jnp.asarray(x.T), jnp.asarray(y))   # ½(y − ½)² = ⅛ on every row
+      0.125
+      >>> evaluate_loss(init_params(2), jnp.zeros((2, 0)), jnp.zeros(0))
+      nan
+    """
     if xt.shape[1] == 0:
         return float("nan")
     return float(_mean_loss(params, xt, y, loss=loss))
@@ -57,12 +79,48 @@ def _gd_runs(p0, lrs, xt, y, steps, loss=None):
 
 def full_batch_reference(x, y, *, steps: int = 4000, lrs=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0), chunk: int = 500,
                          loss=None, params=None):
-    """``(L*, losses, θ after each step)`` of the best of long full-batch runs.
+    r"""``(L*, losses, θ after each step)`` of the best of long full-batch runs.
 
-    Runs in chunks of ``chunk`` steps and stops early once a chunk improves the best loss by less than
-    10⁻⁹ of the loss (float32 cannot resolve more), at most ``steps`` steps. ``loss`` and ``params``: any
-    model's per-example loss and starting pytree (default the neuron from θ = 0); θ is then the flat vector
-    of ``jax.flatten_util.ravel_pytree(params)``.
+    .. math::
+
+      L^* = \min_θ \frac{1}{N} \sum_{i} \tfrac12 \bigl(y_i − σ(b + w·x_i)\bigr)^2,
+      \qquad θ ← θ − α ∇L(θ) \text{ from } θ = 0
+
+    for every step size α in ``lrs`` at once (one compiled ``lax.scan`` per
+    chunk); the run whose last loss is lowest is the best, and ``L*`` is its
+    lowest loss. Runs in chunks of ``chunk`` steps and stops early once a chunk
+    improves the best loss by less than 10⁻⁹ of the loss (float32 cannot
+    resolve more), at most ``steps`` steps.
+
+    Args:
+      x: features ``(N, d)``, scaled.
+      y: targets ``(N,)``.
+      steps: the most steps of each run (default 4000); ``steps // chunk``
+        chunks at most, and at least one.
+      lrs: the step sizes α tried (default ``(0.5, 1, 2, 4, 8, 16)``).
+      chunk: steps per compiled call (default 500), between which the early
+        stop is checked.
+      loss: any model's per-example loss ``loss(params, x, y) -> scalar``
+        (default ``None``: the neuron's).
+      params: where every run starts, any model's pytree (default ``None``:
+        the neuron's θ = 0). θ is then the flat vector of
+        ``jax.flatten_util.ravel_pytree(params)``.
+
+    Returns:
+      ``(l_star, losses, thetas)``: ``L*`` as a ``float``; the best run's loss
+      after each step, a float64 ``(T,)`` array (``T`` the steps run); and its
+      flat parameters after each step, ``(T, P)`` (``P = d + 1``, θ = (b, w),
+      for the neuron).
+
+    Example:
+      >>> import numpy as np
+      >>> x = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)   # θ = (0, 1, 0) fits exactly
+      >>> l_star, losses, thetas = full_batch_reference(x, y, steps=100, chunk=100)
+      >>> bool(l_star < 1e-6), losses.shape, thetas.shape
+      (True, (100,), (100, 3))
+      >>> bool(np.abs(thetas[-1] - [0.0, 1.0, 0.0]).max() < 1e-3)
+      True
     """
     xt, yj = jnp.asarray(x).T, jnp.asarray(y)
     lr = jnp.asarray(lrs, xt.dtype)
