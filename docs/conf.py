@@ -7,6 +7,8 @@ error in any cell failing it. Built with warnings as errors (``-W``) by the test
 """
 
 import os
+import pathlib
+import re
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
@@ -31,7 +33,7 @@ nb_execution_in_temp = True  # files it writes go to a temporary folder, never i
 nb_merge_streams = True
 
 # API reference: every name in a package's __all__, its signature and its docstring
-autodoc_default_options = {"members": True, "imported-members": True, "member-order": "bysource",
+autodoc_default_options = {"members": True, "imported-members": True, "undoc-members": True, "member-order": "bysource",
                            "show-inheritance": False}
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
@@ -53,5 +55,30 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
     return True if type(obj).__name__ == "_tuplegetter" else None
 
 
+def _constant_doc(app, what, name, obj, options, lines):
+    """A public constant is documented by the comment at its definition (the lines of ``#`` comment just above
+    ``NAME = …`` and the comment at its end) in the package's private modules, not by its type's docstring."""
+    if what != "data":
+        return
+    package, _, short = name.rpartition(".")
+    folder = pathlib.Path(__file__).parent.parent.joinpath(*package.split("."))
+    files = sorted(folder.glob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
+    for path in files:
+        src = path.read_text().splitlines()
+        for i, line in enumerate(src):
+            if re.match(rf"{short}\s*(:[^=]*)?=", line):
+                above = []
+                j = i - 1
+                while j >= 0 and src[j].startswith("#"):
+                    above.insert(0, src[j].lstrip("#: ").rstrip())
+                    j -= 1
+                end = line.split("  # ", 1)[1].strip() if "  # " in line else ""
+                text = " ".join([*above, end]).strip()
+                lines[:] = [text.replace("|", "\\|").replace("*", "\\*")] if text else []
+                return
+    lines[:] = []
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_namedtuple_fields)
+    app.connect("autodoc-process-docstring", _constant_doc)

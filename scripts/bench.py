@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import inspect
 import itertools
 import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +48,8 @@ import optax
 
 from jaxsgd import train
 from jaxsgd.model import Params, batch_loss
+
+UNROLL = inspect.signature(train.epoch).parameters["unroll"].default  # the engine's choice
 
 C_SOURCE = r"""
 #include <math.h>
@@ -363,6 +367,20 @@ def bench_sweep(x, y, bsz, repeats, seeds=8, n_lr=8):
     return total / cold_s, total / steady_s
 
 
+def bench_sweep_call(x, y, bsz, repeats, threads, seeds=8, n_lr=8, epochs=4):
+    """``train.sweep`` as a user calls it (``epochs`` epochs, shuffles included, the first not prefetched), with
+    the seeds stepped by ``threads`` host threads: run-examples/s of the best of ``repeats`` calls."""
+    keys = np.stack([np.arange(seeds, dtype=np.uint32), np.full(seeds, 11, np.uint32)], axis=1)
+    lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32)
+
+    def call():
+        jax.block_until_ready(train.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=bsz, epochs=epochs,
+                                          threads=threads).params)
+
+    call()
+    return seeds * n_lr * (x.shape[0] // bsz * bsz) * epochs / _best(call, repeats)
+
+
 def sgd_benchmarks(n, batch_sizes, repeats, budget, log):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 2)).astype(np.float32)
@@ -401,6 +419,11 @@ def sweep_benchmarks(n, bsz, repeats, log):
     c_sweep_1 = bench_c_sweep(csw, x, y, bsz, max(repeats, 5), threads=1) if csw is not None else None
     c_sweep = bench_c_sweep(csw, x, y, bsz, max(repeats, 5)) if csw is not None else None
     cold, steady = bench_sweep(x, y, bsz, repeats)
+    cores = train.cpu_threads()
+    call_1 = bench_sweep_call(x, y, bsz, max(repeats, 3), threads=1)
+    call_n = bench_sweep_call(x, y, bsz, max(repeats, 3), threads=cores) if cores > 1 else call_1
+    log(f"sweep() 64 runs, 4 epochs: {call_1 / 1e6:.0f}M run-examples/s in one thread, {call_n / 1e6:.0f}M with "
+        f"the seeds over {cores} threads")
     log(f"sweep 64 runs, N={n}, B={bsz}: {steady / 1e6:.0f}M run-examples/s steady, {cold / 1e6:.0f}M cold; "
         + (f"one C run {c / 1e6:.0f}M examples/s" if c else f"C skipped: {why}")
         + (f"; C sweep {c_sweep_1 / 1e6:.0f}M on one core, {c_sweep / 1e6:.0f}M on {os.cpu_count()}" if c_sweep
@@ -409,6 +432,9 @@ def sweep_benchmarks(n, bsz, repeats, log):
             "run_examples_per_second": steady, "cold_run_examples_per_second": cold,
             **({"ratio_to_c_loop": steady / c, "cold_ratio_to_c_loop": cold / c} if c else {}),
             **({"ratio_to_c_simd": steady / cs, "cold_ratio_to_c_simd": cold / cs} if cs else {}),
+            "sweep_call_one_thread": call_1, "sweep_call_threads": call_n, "threads": cores,
+            **({"sweep_call_ratio_to_c_sweep": call_n / c_sweep, "sweep_call_one_thread_ratio_to_c_sweep_one_core":
+                call_1 / c_sweep_1} if c_sweep else {}),
             **({"ratio_to_c_sweep": steady / c_sweep, "ratio_to_c_sweep_one_core": steady / c_sweep_1,
                 "c_sweep_run_examples_per_second": c_sweep, "c_sweep_one_core_run_examples_per_second": c_sweep_1}
                if c_sweep else {})}]
@@ -613,6 +639,14 @@ def print_sweep_table(rows):
         print(f"  {f'C sweep, {os.cpu_count()} cores (OpenMP over seeds)':<62} "
               f"{sw['c_sweep_run_examples_per_second']:>14,.0f} run-examples/s: the sweep is "
               f"{sw['ratio_to_c_sweep']:.2f}× it (goal ≥ 0.5×)")
+    threads = sw["threads"]
+    for label, key, against in (("train.sweep(), 4 epochs, one thread", "sweep_call_one_thread",
+                                 "sweep_call_one_thread_ratio_to_c_sweep_one_core"),
+                                (f"train.sweep(), 4 epochs, seeds over {threads} threads (default)",
+                                 "sweep_call_threads", "sweep_call_ratio_to_c_sweep")):
+        ratio = (f": {sw[against]:.2f}× the C sweep on {'one core' if 'one' in against else f'{threads} cores'}"
+                 if against in sw else "")
+        print(f"  {label:<62} {sw[key]:>14,.0f} run-examples/s{ratio}")
     cs = next((r for r in rows if r["impl"] == "c-simd"), None)
     if cs:
         print(f"  {'one C run, vectorised (-ffast-math, libmvec expf)':<62} {cs['examples_per_second']:>14,.0f} "
@@ -845,6 +879,57 @@ def print_startup_table(rows):
         print(f"{r['impl']:<28} {r['seconds']:>8.3f} {r['seconds'] / bare:>17.1f} {r['seconds'] / STARTUP_GOAL:>7.2f}")
 
 
+def unroll_benchmarks(n, batch_sizes, repeats, log, unrolls=(1, 2, 4, 8, 16)):
+    """The epoch's scan unrolled ``u`` steps per iteration, for one run at each B and for the 64-run sweep at
+    B = 32: the median of ``repeats`` timed epochs each (permutations drawn first, so only the scan differs),
+    the configurations interleaved so that a machine's drift hits them alike."""
+    rng = np.random.default_rng(0)
+    opt = train.make_optimizer("sgd")
+    cases = []
+    for runs_label, seeds, n_lr, m, bszs in (("one run", 1, 1, n, batch_sizes), ("64-run sweep", 8, 8, 65_536, [32])):
+        x = rng.normal(size=(m, 2)).astype(np.float32)
+        rows = train.rows_of(x, rng.uniform(size=m).astype(np.float32))
+        keys = np.stack([np.arange(seeds, dtype=np.uint32), np.full(seeds, 11, np.uint32)], axis=1)
+        lrs = (2.0 ** np.arange(-3, n_lr - 3)).astype(np.float32) if n_lr > 1 else np.array([0.1], np.float32)
+        state = train.TrainState.create_runs(2, keys, lrs, optimizer=opt)
+        perms = train.permutations(keys, 0, m)
+        for bsz in bszs:
+            for u in unrolls:
+                def one(state=state, perms=perms, rows=rows, bsz=bsz, u=u):
+                    jax.block_until_ready(train.epoch(state, perms, rows, optimizer=opt, batch_size=bsz,
+                                                      unroll=u).params)
+                one()
+                cases.append({"runs": runs_label, "batch_size": bsz, "unroll": u, "fn": one,
+                              "examples": seeds * n_lr * (m // bsz * bsz), "times": []})
+    for _ in range(repeats):
+        for c in cases:
+            t0 = time.perf_counter()
+            c["fn"]()
+            c["times"].append(time.perf_counter() - t0)
+    out = []
+    for c in cases:
+        rate = c["examples"] / statistics.median(c["times"])
+        out.append({"runs": c["runs"], "batch_size": c["batch_size"], "unroll": c["unroll"],
+                    "run_examples_per_second": rate, "chosen": c["unroll"] == UNROLL})
+    for (label, bsz), group in itertools.groupby(out, key=lambda r: (r["runs"], r["batch_size"])):
+        group = list(group)
+        log(f"unroll, {label}, B={bsz}: " + ", ".join(f"{r['unroll']}: {r['run_examples_per_second'] / 1e6:.0f}M"
+                                                      for r in group))
+    return out
+
+
+def print_unroll_table(rows):
+    print(f"\nThe epoch's scan unrolled u steps per iteration (median of interleaved epochs, run-examples/s); "
+          f"chosen: u = {UNROLL}")
+    unrolls = sorted({r["unroll"] for r in rows})
+    print(f"  {'runs':<14}{'B':>5}" + "".join(f"{'u=' + str(u):>12}" for u in unrolls) + "   chosen ÷ best")
+    for (label, bsz), group in itertools.groupby(rows, key=lambda r: (r["runs"], r["batch_size"])):
+        group = {r["unroll"]: r["run_examples_per_second"] for r in group}
+        chosen = group.get(UNROLL)
+        print(f"  {label:<14}{bsz:>5}" + "".join(f"{group[u] / 1e6:>11.1f}M" for u in unrolls)
+              + (f"   {chosen / max(group.values()):.2f}" if chosen else ""))
+
+
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -855,8 +940,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="N = 100,000 and fewer repeats (smoke run)")
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--batch-sizes", default="1,32,256")
-    ap.add_argument("--only", choices=["sgd", "sweep", "mlp", "derivatives", "accelerator", "load", "processes",
-                                       "startup"],
+    ap.add_argument("--only", choices=["sgd", "sweep", "unroll", "mlp", "derivatives", "accelerator", "load",
+                                       "processes", "startup"],
                     help="run one group")
     ap.add_argument("--large", action="store_true",
                     help="accelerator group at full size: N = 10⁶, 4096 runs, 10⁸ points (for a GPU)")
@@ -872,6 +957,9 @@ def main(argv=None) -> int:
         mlp = mlp_benchmarks(16_384 if a.quick else 65_536, 256, repeats, log, quick=a.quick)
     if a.only in (None, "sgd"):
         rows += sgd_benchmarks(n, batch_sizes, repeats, budget=2000 if a.quick else 20_000, log=log)
+    unroll = []
+    if a.only in (None, "unroll"):
+        unroll = unroll_benchmarks(n, batch_sizes, 3 if a.quick else 7, log)
     deriv, compiles = [], []
     if a.only in (None, "derivatives"):
         deriv = derivative_benchmarks(n, 20, repeats, log)
@@ -896,6 +984,7 @@ def main(argv=None) -> int:
     result = {
         "results": rows,
         "mlp": mlp,
+        "unroll": unroll,
         "derivatives": deriv,
         "nested_grad_compile": compiles,
         "accelerator": accel,
@@ -918,6 +1007,8 @@ def main(argv=None) -> int:
     single = [r for r in rows if "runs" not in r]
     if single:
         print_sgd_table(single)
+    if unroll:
+        print_unroll_table(unroll)
     if load:
         print_load_table(load)
     if startup:

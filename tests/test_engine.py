@@ -43,6 +43,18 @@ def test_a_run_taken_out_of_a_sweep_is_train(sweep3x4, s, j):
     np.testing.assert_array_equal(np.asarray(alone.params.w[0, 0]), np.asarray(one.w))
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_seeds_stepped_by_several_threads_are_the_runs_of_one_call(sweep3x4, threads):
+    """The default on a CPU splits the seeds over the cores' threads; one group or three give the same runs."""
+    x, y = _data()
+    split = train.sweep(x, y, learning_rates=LRS, keys=KEYS, batch_size=B, epochs=2, threads=threads)
+    assert train.seed_groups(len(KEYS), threads) == threads and split.params.w.shape == sweep3x4.params.w.shape
+    np.testing.assert_array_equal(np.asarray(split.key), np.asarray(sweep3x4.key))
+    for got, want in ((split.params.b, sweep3x4.params.b), (split.params.w, sweep3x4.params.w)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-6, atol=1e-7)  # float32 rounding
+    assert int(split.epoch) == 2 and split.opt_state.hyperparams["learning_rate"].shape == (3, 4)
+
+
 def test_learning_rates_share_a_seeds_shuffle_and_seeds_do_not():
     x, y = _data()
     # with a zero learning rate nothing moves; with one learning rate the order matters. Two sweeps with the
@@ -104,6 +116,8 @@ def test_shuffler_prefetches_the_same_permutations_and_ends_its_thread():
         ({"batch_size": 2.5}, "batch_size"),
         ({"epochs": 0}, "epochs"),
         ({"epochs": -1}, "epochs"),
+        ({"threads": 0}, "threads"),
+        ({"threads": 1.5}, "threads"),
     ],
 )
 def test_sweep_names_a_bad_argument(change, needle):

@@ -32,8 +32,8 @@ from jaxsgd.data._tables import read_table
 from jaxsgd.defaults import TRAIN_ROWS
 from jaxsgd.errors import DataError, InputError
 
-PRICE_CAP = 1_000_000.0
-TRUE_RAW = (-4.0, 0.03, -0.02)  # c, αa (per m²), αg (per year)
+PRICE_CAP = 1_000_000.0  # the built-in prices' scale: the noise-free price is PRICE_CAP·σ(z)
+TRUE_RAW = (-4.0, 0.03, -0.02)  # the true θ of the built-in data in raw units: c, αa (per m²), αg (per year)
 NOISE = 200_000.0  # label noise: enough scatter that the batch size matters (B_crit well above 1)
 _CHUNK = 1 << 20
 # training on the built-in data holds the two raw arrays (24 bytes a row) and working copies (the split,

@@ -37,6 +37,7 @@ class Domain(NamedTuple):
     min_order: int = 1
 
 
+# the ranges of x each accuracy check covers, by name: the method's own domain and the tails
 DOMAINS = {
     "auto": Domain(ACCURACY_MAX_ORDER, 1e-5, 1e-12, "all"),
     "nested_grad": Domain(ACCURACY_MAX_ORDER, 1e-5, 1e-12, "all"),

@@ -63,6 +63,7 @@ from jaxsgd.defaults import ACCURACY_MAX_ORDER
 from jaxsgd.derivatives._polynomials import eulerian, tanh_polynomial
 from jaxsgd.errors import InputError
 
+# the methods of sigmoid_derivative: "auto" picks, per point, the accurate one of the others
 METHODS = ("auto", "closed_form", "pole", "taylor", "nested_grad", "naive_grad")
 POLE_TERMS = 64
 POLE_MIN_ORDER = 8

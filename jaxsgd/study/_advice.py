@@ -37,28 +37,71 @@ MAX_CHECK_EPOCHS = 100  # the check runs' epochs: the budget asked, or enough fo
 
 
 class Choice(NamedTuple):
-    """One goal's batch size and learning rate, its measured steps and examples to the level, and its check."""
+    """One goal's batch size and learning rate, its measured steps and examples to the level, and its check.
+
+    Attributes:
+      goal: the goal, in words: ``"largest B within 2× of the fewest examples"`` (the recommendation),
+        ``"fewest examples"`` or ``"fewest steps"``.
+      batch_size: the batch size ``B`` that meets it.
+      learning_rate: its best learning rate at the study's default level.
+      steps: ``S(B)``, its steps to the level.
+      examples: ``E(B) = B·S(B)``, its examples to the level.
+      check_loss: the median over two seeds of the full-data loss after the check budget
+        (:attr:`Advice.budget_epochs`).
+      check_rmse: the same in the target's units, ``√(2L)`` times its scale (``None`` unless the study was
+        given the scale).
+      step_seconds: seconds per compiled step of one run at this ``B`` (printed, never used to choose;
+        ``None`` for a model other than the neuron).
+
+    Example:
+      >>> c = Choice("fewest examples", batch_size=8, learning_rate=0.5, steps=40.0, examples=320.0,
+      ...            check_loss=0.012, check_rmse=None, step_seconds=1e-5)
+      >>> c.examples / c.steps
+      8.0
+    """
 
     goal: str
     batch_size: int
     learning_rate: float
     steps: float
     examples: float
-    check_loss: float  # median full-data loss after the budget, two seeds
-    check_rmse: float | None  # the same in the target's units, when the study was given its scale
-    step_seconds: float  # one run's step here (printed, not used to choose)
+    check_loss: float
+    check_rmse: float | None
+    step_seconds: float
 
 
 class Advice(NamedTuple):
-    """The recommendation, the table of goals, the defaults' check, and how sure the study is."""
+    """What :func:`advise` gives: the recommendation, the table of goals, the defaults' check, how sure it is.
+
+    Attributes:
+      recommendation: the :class:`Choice` for the largest studied batch size whose examples to the level are at
+        most twice the fewest (``None`` if no batch size reached the level).
+      choices: the other goals' :class:`Choice` s, fewest examples then fewest steps (a goal met by a setting
+        already checked repeats that check under its own goal).
+      default_loss: the median final full-data loss of the defaults (``B = 32``, or every row if there are
+        fewer; ``lr = 0.5``) after the same budget.
+      default_rmse: the same in the target's units (``None`` unless the study was given its scale).
+      budget_epochs: the epochs of every check run: the budget asked, raised to cover twice the
+        recommendation's examples to the level (at most 100).
+      certainty: how sure the study is of ``B_crit``, in words (:func:`certainty`).
+      verdict: the recommendation's check against the defaults, in words (:func:`verdict`; empty without a
+        recommendation).
+
+    Example:
+      >>> c = Choice("largest B within 2× of the fewest examples", 32, 1.0, 25.0, 800.0, 0.011, None, 1e-5)
+      >>> a = Advice(c, (c._replace(goal="fewest examples"),), default_loss=0.013, default_rmse=None,
+      ...            budget_epochs=3, certainty="rough", verdict=verdict(c, 0.013, 32, 400, 3))
+      >>> a.recommendation.batch_size, a.verdict
+      (32, 'after 3 epochs it ends at or below the defaults (0.011 vs 0.013)')
+    """
 
     recommendation: Choice | None
     choices: tuple[Choice, ...]
-    default_loss: float  # the default settings after the same budget
+    default_loss: float
     default_rmse: float | None
     budget_epochs: int
     certainty: str
-    verdict: str  # the check against the defaults, in words
+    verdict: str
 
 
 _loss_of_runs = jax.jit(train.runs_loss, static_argnames="loss")
@@ -72,9 +115,30 @@ def _check_keys(seed: int) -> np.ndarray:
 
 
 def final_losses(x, y, b, lrs, epochs, seed, model=None):
-    """The median over the two check runs of the full-data loss after ``epochs`` epochs at batch size ``b``,
-    one per learning rate in ``lrs`` (+inf for a run that diverged); ``model``: any
-    :class:`jaxsgd.model.Model` (default the neuron), its runs started as the study's are."""
+    """The check runs' final full-data loss, per learning rate: the median over two seeds.
+
+    Every learning rate runs with the keys ``[seed, 1]`` and ``[seed, 2]`` (the seeds' shuffles; any other
+    model's runs start as the study's do), for ``epochs`` epochs through :func:`jaxsgd.train.sweep`.
+
+    Args:
+      x: the scaled features ``(N, d)``, float32.
+      y: the scaled targets ``(N,)``, float32.
+      b: the batch size, at most ``N``.
+      lrs: the learning rates ``(L,)``, float32.
+      epochs: the epochs of every run.
+      seed: the check runs' seed, a whole number in ``[0, 2⁶⁴)``.
+      model: any :class:`jaxsgd.model.Model`; default ``None``: the sigmoid neuron from θ = 0.
+
+    Returns:
+      The median final losses ``(L,)`` float64, ``inf`` for a learning rate whose runs diverged.
+
+    Example:
+      >>> x = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
+      >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)
+      >>> losses = final_losses(x, y, 32, np.asarray([0.5], np.float32), 1, 0)
+      >>> losses.shape, losses.dtype, bool(losses[0] < 0.02)
+      ((1,), dtype('float64'), True)
+    """
     keys = _check_keys(seed)
     loss = None if model is None else model.loss
     runs = train.sweep(x, y, learning_rates=lrs, keys=keys, batch_size=b, epochs=epochs, loss=loss,
@@ -85,8 +149,24 @@ def final_losses(x, y, b, lrs, epochs, seed, model=None):
 
 
 def warm_up(n: int, d: int, batch_sizes, *, seed: int = 0):
-    """Compile, ahead, the programs :func:`advise` runs for these shapes (the study calls this on its compile
-    thread while it trains, so that advice afterwards costs little more than its runs)."""
+    """Compiles, ahead, the programs :func:`advise` runs for these shapes, the neuron's.
+
+    The batch-size job passes it to :func:`run_study` as ``also_compile``, which calls it on its compile thread
+    while it trains, so that advice afterwards costs little more than its runs.
+
+    Args:
+      n: the rows the advice trains on.
+      d: the features per row.
+      batch_sizes: the batch sizes it may check, an iterable of ints.
+      seed: the check runs' seed (their keys' shape depends on it); default 0.
+
+    Returns:
+      ``None``; the compiled programs stay in JAX's cache.
+
+    Example:
+      >>> warm_up(16, 2, (4,)) is None
+      True
+    """
     opt = train.make_optimizer("sgd")
     one = train.TrainState.create(init_params(d), optimizer=opt, key=jax.random.key(0), learning_rate=0.1)
     keys = _check_keys(seed)
@@ -117,15 +197,20 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EP
       result: a :class:`~jaxsgd.study.StudyResult` of these rows.
       x: the scaled features the study ran on ``(N, d)``.
       y: the scaled targets ``(N,)``.
-      budget_epochs: epochs of every check run.
-      seed: the check runs' seed.
-      target_scale: the target's scale ``hi − lo``, to give check losses as RMSE in its units.
-      model: the :class:`jaxsgd.model.Model` the study ran (default the neuron).
+      budget_epochs: epochs of every check run, at least 1 (default ``defaults.BUDGET_EPOCHS``, 3); raised to
+        cover twice the recommendation's examples to the level, at most 100.
+      seed: the check runs' seed, a whole number in ``[0, 2⁶⁴)``; default 0.
+      target_scale: the target's scale ``hi − lo``, to give check losses as RMSE in its units; default
+        ``None``: not.
+      model: the :class:`jaxsgd.model.Model` the study ran; default ``None``: the neuron.
 
     Returns:
       An :class:`Advice`: the recommendation (``None`` if no batch size reached
       the level), the table, the defaults' check, how well determined ``B_crit``
       is, and the check's verdict, in words.
+
+    Raises:
+      InputError: ``budget_epochs`` not a whole number ≥ 1, or a bad ``seed``.
 
     Example:
       >>> import numpy as np
@@ -180,10 +265,30 @@ def advise(result: StudyResult, x, y, *, budget_epochs: int = defaults.BUDGET_EP
 
 
 def verdict(c: Choice, default_loss: float, default_b: int, n: int, epochs: int) -> str:
-    """The recommendation's check against the defaults', and why where it ends worse.
+    """The recommendation's check against the defaults', in words, and why where it ends worse.
 
-    SGD with a constant rate α at batch size B settles at an excess loss of about α·tr(Σ)/(4B) above the
-    minimum (the noise floor); within a fixed budget of epochs a larger B takes fewer steps.
+    SGD with a constant rate α at batch size B settles at an excess loss of about ``α·tr(Σ)/(4B)`` above the
+    minimum (the noise floor); within a fixed budget of epochs a larger B takes fewer steps. A recommendation
+    that ends worse is explained by the first of these that applies: its rate per example ``α/B`` above the
+    defaults', else its fewer steps.
+
+    Args:
+      c: the recommended :class:`Choice` (its ``check_loss``, ``learning_rate`` and ``batch_size``).
+      default_loss: the defaults' final loss after the same budget.
+      default_b: the defaults' batch size.
+      n: the rows trained on.
+      epochs: the budget, in epochs.
+
+    Returns:
+      One sentence, a str.
+
+    Example:
+      >>> c = Choice("largest B within 2× of the fewest examples", 32, 1.0, 25.0, 800.0, 0.011, None, 1e-5)
+      >>> verdict(c, 0.013, 32, 400, 3)
+      'after 3 epochs it ends at or below the defaults (0.011 vs 0.013)'
+      >>> verdict(c._replace(check_loss=0.02, batch_size=64, learning_rate=0.5), 0.013, 32, 400, 3)
+      "after 3 epochs it ends above the defaults (0.02 vs 0.013): the budget gives it 18 steps against the
+      defaults' 36; it reaches the level in few steps, and with more epochs it goes deeper"
     """
     if c.check_loss <= default_loss:
         return (f"after {epochs} epochs it ends at or below the defaults ({c.check_loss:.6g} vs "
@@ -200,7 +305,27 @@ def verdict(c: Choice, default_loss: float, default_b: int, n: int, epochs: int)
 
 
 def certainty(level, seeds: int) -> str:
-    """How sure the study is of ``B_crit``, in words that follow the seeds and the interval's width."""
+    """How sure the study is of ``B_crit``, in words that follow the seeds and the interval's width.
+
+    Fewer than 4 seeds is "rough"; with its 95% interval ``(lo, hi)``, ``hi/lo < 1.5`` and at least 8 seeds is
+    "well determined", ``hi/lo < 3`` "determined to within a factor", wider "loosely determined". A ``B_crit``
+    beyond the largest batch size is given as its interval's lower bound only.
+
+    Args:
+      level: the :class:`LevelResult` (its ``b_crit``, ``b_crit_ci`` and ``beyond``).
+      seeds: the seeds the study ran.
+
+    Returns:
+      One sentence, a str.
+
+    Example:
+      >>> from jaxsgd.study import LevelResult
+      >>> level = LevelResult(0.1, 0.02, True, 12.0, (8.0, 20.0), 10.0, None, None, ())
+      >>> certainty(level, 8)
+      'B_crit = 12 (95% interval 8–20 over 8 seeds): determined to within a factor of 2.5'
+      >>> certainty(level._replace(b_crit=None, b_crit_ci=None), 8)
+      'no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)'
+    """
     if level.b_crit is None:
         return "no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)"
     few = (f"; only {seeds} seed{'s' if seeds != 1 else ''}: use --seeds 8 or more before acting on it"

@@ -30,11 +30,31 @@ MIN_DEFAULT_STEPS = 10  # the default level is the first the largest batch needs
 
 
 class Row(NamedTuple):
-    """One batch size at one level: the arrival step (upper quartile over seeds) at the best learning rate (the
-    rate, among those run at this B, with the smallest; a run that never arrived counts as infinitely
-    slow), with 95% intervals over seeds. ``capped``: some run here was stopped at the level's step cap before
-    it arrived; ``edge``: the best rate is the smallest or largest this B ran (the windows stopped
-    extending at their limits)."""
+    """One batch size at one loss level: its arrival step at its best learning rate, with 95% intervals.
+
+    ``steps`` is the upper quartile over seeds of the runs' arrival steps at the best learning rate: the rate,
+    among those run at this B, with the smallest (a run that never arrived counts as infinitely slow).
+    ``examples`` is ``E(B) = B·S(B)``. The intervals are percentile bootstraps over seeds, each resample
+    choosing its own best rate.
+
+    Attributes:
+      batch_size: the batch size ``B``.
+      best_lr: the best learning rate at this ``B`` (``None`` if no run arrived).
+      steps: ``S(B)``, the step by which three in four runs at ``best_lr`` have arrived (``None``: none did).
+      steps_ci: the 95% interval ``(lo, hi)`` of ``steps`` over seeds (``None`` with one seed or no arrival).
+      examples: ``E(B) = B·S(B)``, the examples seen by the arrival step (``None`` with ``steps``).
+      examples_ci: ``B`` times ``steps_ci``.
+      capped: some run here was stopped at the level's step cap before it arrived.
+      edge: the best rate is the smallest or the largest this ``B`` ran (the windows of learning rates stopped
+        extending at their limits), so a better one may lie beyond.
+      not_run: the larger batch sizes never reached the level, so it was not run at this ``B``.
+
+    Example:
+      >>> row = Row(batch_size=8, best_lr=0.5, steps=40.0, steps_ci=(36.0, 48.0), examples=320.0,
+      ...           examples_ci=(288.0, 384.0))
+      >>> row.examples == row.batch_size * row.steps, row.capped, row.edge
+      (True, False, False)
+    """
 
     batch_size: int
     best_lr: float | None
@@ -44,13 +64,50 @@ class Row(NamedTuple):
     examples_ci: tuple[float, float] | None
     capped: bool = False
     edge: bool = False
-    not_run: bool = False  # the larger batch sizes never reached the level, so it was not run here
+    not_run: bool = False
 
 
 class LevelResult(NamedTuple):
-    """One loss level: its rows, the fit ``S = S_min(1 + B_crit/B)`` over the batch sizes ``fitted``, and
-    ``B_simple``, ``B_noise`` where the full-batch path reaches the level; ``rmse`` is the level in the
-    target's units (``√(2L)`` times the target's scale, when the study was given it)."""
+    r"""One loss level of the study: a :class:`Row` per batch size, the fit of ``S(B)`` and the noise scales.
+
+    The level is ``L = L* + f·(L₀ − L*)``; its rows' steps are fitted (least squares on relative error) by
+    McCandlish et al.'s trade-off curve
+
+    .. math::
+
+      S(B) = S_{min} \left(1 + \frac{B_{crit}}{B}\right)
+
+    over the batch sizes ``fitted`` (:func:`fit_critical_batch`), and ``B_simple = tr Σ/|G|²`` and
+    ``B_noise = tr(HΣ)/(GᵀHG)`` are measured at the first point of the full-batch path at or below ``L``.
+
+    Attributes:
+      fraction: the level's fraction ``f`` of the way from ``L*`` back to ``L₀``.
+      loss: the level ``L`` (the mean loss on the scaled data).
+      default: this is the study's default level: the first (shallowest) that the largest batch size reaching it
+        needs at least :data:`MIN_DEFAULT_STEPS` steps for.
+      b_crit: the fitted ``B_crit``; ``None`` if ``S(B)`` could not be fitted, ``inf`` if it falls like ``1/B``
+        or faster throughout (``B_crit`` beyond the largest batch size).
+      b_crit_ci: its 95% bootstrap interval over seeds (``None`` with one seed, or when over 10% of the
+        resamples could not be fitted).
+      s_min: the fitted ``S_min`` (``None`` with no fit or an infinite ``B_crit``).
+      b_simple: ``B_simple`` where the full-batch path reaches the level (``None`` if it never does).
+      b_simple_ci: its 95% bootstrap interval over rows.
+      rows: one :class:`Row` per batch size, ascending in ``B``.
+      b_noise: ``B_noise`` where the full-batch path reaches the level (``None`` if it never does).
+      b_noise_ci: its 95% bootstrap interval over rows.
+      rmse: the level in the target's units, ``√(2L)`` times the target's scale (``None`` unless the study was
+        given it).
+      fitted: the batch sizes whose rows have steps: those the fit used.
+      monotone: ``S(B)`` does not rise with ``B`` beyond its intervals.
+      beyond: ``B_crit`` lies beyond the largest batch size fitted: the fit extrapolates it.
+
+    Example:
+      >>> rows = (Row(4, 0.25, 70.0, None, 280.0, None), Row(32, 1.0, 25.0, None, 800.0, None))
+      >>> s_min, b_crit = fit_critical_batch([4, 32], [70.0, 25.0])
+      >>> level = LevelResult(0.1, 0.02, True, b_crit, None, s_min, None, None, rows, fitted=(4, 32))
+      >>> round(level.b_crit, 2), round(level.s_min, 2), [row.batch_size for row in level.rows]
+      (11.08, 18.57, [4, 32])
+    """
 
     fraction: float
     loss: float
@@ -65,8 +122,8 @@ class LevelResult(NamedTuple):
     b_noise_ci: tuple[float, float] | None = None
     rmse: float | None = None
     fitted: tuple[int, ...] = ()
-    monotone: bool = True  # S(B) does not rise with B beyond its intervals
-    beyond: bool = False  # B_crit lies beyond the largest batch size fitted: the fit extrapolates it
+    monotone: bool = True
+    beyond: bool = False
 
 
 def _best_index(med) -> int:
@@ -102,8 +159,37 @@ def _percentiles(values, q=(0.025, 0.975)):
 
 
 def fit_critical_batch(bs, steps):
-    """Least squares of ``S = S_min + S_min·B_crit/B`` weighted by 1/S: ``(S_min, B_crit)``; NaN if S does not
-    fall, ``(0, inf)`` if it falls like 1/B, or faster, throughout (``B_crit`` beyond the largest B)."""
+    r"""The fit ``S = S_min(1 + B_crit/B)`` of steps against batch size, by least squares on relative error.
+
+    With ``c = S_min·B_crit`` the curve ``S = S_min + c/B`` is linear in ``(S_min, c)``; the fit minimises
+
+    .. math::
+
+      \sum_B \left(\frac{S_{min} + c/B - S(B)}{S(B)}\right)^2
+
+    over the batch sizes whose steps are finite (a batch size that never arrived is left out).
+
+    Args:
+      bs: the batch sizes ``B``, a sequence of ``K`` positive numbers.
+      steps: the steps ``S(B)`` at each, a sequence of ``K`` floats; ``inf`` or NaN leaves that batch size out.
+
+    Returns:
+      ``(S_min, B_crit)``, two floats: ``(nan, nan)`` if ``S`` does not fall with ``B`` (or fewer than two
+      batch sizes are left), ``(0.0, inf)`` if it falls like ``1/B``, or faster, throughout (``B_crit`` beyond
+      the largest ``B``).
+
+    Example:
+      >>> s_min, b_crit = fit_critical_batch([1, 2, 4, 8], [130.0, 70.0, 40.0, 25.0])
+      >>> round(s_min), round(b_crit)
+      (10, 12)
+      >>> fit_critical_batch([1, 2, 4], [10.0, 10.0, 10.0])   # S does not fall: no B_crit
+      (nan, nan)
+      >>> fit_critical_batch([1, 2, 4, 8], [100.0, 40.0, 15.0, 5.0])   # faster than 1/B: beyond
+      (0.0, inf)
+
+    References:
+      McCandlish, Kaplan, Amodei et al., 2018, "An Empirical Model of Large-Batch Training".
+    """
     s_min, b_crit = fit_critical_batches(bs, np.asarray(steps, float)[None])
     return float(s_min[0]), float(b_crit[0])
 

@@ -54,13 +54,33 @@ def schedule(t0: int, t1: int) -> np.ndarray:
 class BatchRuns(NamedTuple):
     """The raw runs of one batch size, over every learning rate it ran (the union of its windows).
 
-    ``arrivals[j, s, l]`` is the arrival step at level j of seed s at ``learning_rates[l]`` (−1: not within
-    the steps run); ``lower[j, s, l]`` a lower bound on it (the arrival itself once known; 0 where that rate
-    came in an extension window that did not run level j); ``steps_run[l]``
-    the steps that learning rate's runs took; ``capped[j]``: a window stopped at level j's step cap before
-    no later step could change the answer there; ``seconds_per_step`` of all runs of a window together,
-    compiling excluded; ``evaluations`` of the full loss, per run; ``ran[j]``: level j was run at all (not
-    when the larger batch sizes never reached it).
+    A run has arrived at a level at step ``S`` when its full-data loss is at or below the level at every
+    evaluation from ``S`` through ``max(2S, S + 16)``; ``J`` is the number of levels, ``S`` of seeds and ``L``
+    of learning rates.
+
+    Attributes:
+      batch_size: the batch size ``B``.
+      keys: the seeds' PRNG key data ``(S, 2)`` uint32, one per seed (its shuffles).
+      learning_rates: every learning rate run at this ``B``, ascending ``(L,)`` float32.
+      arrivals: ``arrivals[j, s, l]``, the arrival step at level ``j`` of seed ``s`` at ``learning_rates[l]``
+        ``(J, S, L)`` ints (−1: not within the steps run).
+      lower: a lower bound on each arrival step ``(J, S, L)`` (the arrival itself once known; 0 where that rate
+        came in an extension window that did not run level ``j``).
+      steps_run: the steps each learning rate's runs took ``(L,)``.
+      capped: ``capped[j]``, a window stopped at level ``j``'s step cap while a later step could still change
+        the answer there ``(J,)`` bool.
+      seconds_per_step: seconds per step of all runs of a window together, compiling excluded.
+      evaluations: evaluations of the full-data loss, per run.
+      ran: ``ran[j]``, level ``j`` was run at all at this ``B`` (not when the larger batch sizes never reached
+        it) ``(J,)`` bool; ``None`` for runs made without that record.
+
+    Example:
+      >>> runs = BatchRuns(batch_size=8, keys=np.zeros((2, 2), np.uint32),
+      ...                  learning_rates=np.array([0.5, 1.0], np.float32), arrivals=np.array([[[40, 30], [44, -1]]]),
+      ...                  lower=np.array([[[40, 30], [44, 90]]]), steps_run=np.array([180, 180]),
+      ...                  capped=np.array([False]), seconds_per_step=1e-4, evaluations=180)
+      >>> runs.arrivals.shape, int(runs.arrivals[0, :, 0].max())   # (levels, seeds, rates); lr 0.5: both arrived
+      ((1, 2, 2), 44)
     """
 
     batch_size: int
@@ -72,7 +92,7 @@ class BatchRuns(NamedTuple):
     capped: np.ndarray
     seconds_per_step: float
     evaluations: int
-    ran: np.ndarray | None = None  # (J,): the level was run at this B (the larger batch sizes reached it)
+    ran: np.ndarray | None = None
 
 
 QUANTILE = 0.75  # S(B) is the step by which three in four runs have arrived

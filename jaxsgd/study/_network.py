@@ -21,14 +21,7 @@ study's batch sizes at each one's best learning rate:
   against log₂ B from the study's rows, by bootstrap over the study's seeds,
   and the batch sizes between which the local slope is within [0.5, 1.5].
 
->>> import numpy as np
->>> from jaxsgd.study import StudyConfig, run_study
->>> x = np.random.default_rng(0).normal(size=(600, 2)).astype(np.float32)
->>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32) * 0.8 + 0.1
->>> r = run_study(x, y, StudyConfig(batch_sizes=(8, 64), seeds=4, fractions=(0.1,), bootstrap=50))
->>> c = network_claims(r, x, y, seeds=4, epochs=2)
->>> [row.batch_size for row in c.rows], c.generalisation.word in ("worse", "better", "no gap")
-([8, 64], True)
+:func:`network_claims` measures all three.
 """
 
 from __future__ import annotations
@@ -52,23 +45,63 @@ POWER_STEPS = 30  # power iterations for λ_max
 
 
 class GapRow(NamedTuple):
-    """One batch size's runs: the means over seeds and their 95% intervals."""
+    """One batch size's runs in :func:`network_claims`: the means over seeds and their 95% intervals.
+
+    The intervals are normal ones, mean ± 1.96 standard errors over seeds (NaN with fewer than two finite
+    values).
+
+    Attributes:
+      batch_size: the batch size ``B``.
+      learning_rate: its best learning rate at the study's default level, which its runs used.
+      epochs: the epochs of every run.
+      train_loss: the mean training loss after ``epochs`` epochs.
+      val_loss: the mean validation loss after ``epochs`` epochs (equal epochs: equal examples at every B).
+      val_loss_ci: its 95% interval ``(lo, hi)``.
+      val_at_level: the mean validation loss at the first epoch whose training loss is at or below the level
+        every batch size reaches (equal training loss); ``None`` if no run got there.
+      val_at_level_ci: its 95% interval (``None`` unless two or more runs got there).
+      epochs_to_level: the mean epochs to that level over the runs that got there (``None``: none did).
+      sharpness: the mean ``λ_max`` of the training loss's Hessian at the runs' ends.
+      sharpness_ci: its 95% interval.
+
+    Example:
+      >>> row = GapRow(batch_size=8, learning_rate=1.0, epochs=2, train_loss=0.011, val_loss=0.012,
+      ...              val_loss_ci=(0.010, 0.014), val_at_level=0.012, val_at_level_ci=None, epochs_to_level=1.5,
+      ...              sharpness=0.06, sharpness_ci=(0.05, 0.07))
+      >>> row.val_loss > row.train_loss, row.val_at_level_ci is None
+      (True, True)
+    """
 
     batch_size: int
     learning_rate: float
     epochs: int
-    train_loss: float  # after ``epochs`` epochs
-    val_loss: float  # after ``epochs`` epochs (equal epochs, equal examples)
+    train_loss: float
+    val_loss: float
     val_loss_ci: tuple[float, float]
-    val_at_level: float | None  # at the first epoch whose training loss is ≤ the level (equal training loss)
+    val_at_level: float | None
     val_at_level_ci: tuple[float, float] | None
     epochs_to_level: float | None
-    sharpness: float  # λ_max of the training loss's Hessian at the end
+    sharpness: float
     sharpness_ci: tuple[float, float]
 
 
 class Verdict(NamedTuple):
-    """A slope against log₂ B with its 95% bootstrap interval, and what it says in one word."""
+    """A slope against ``log₂ B`` with its 95% bootstrap interval, and what it says in one word and a sentence.
+
+    Attributes:
+      slope: the least-squares slope of the seed means against ``log₂ B`` (NaN with fewer than two batch
+        sizes).
+      ci: its 95% percentile interval over seeds resampled within each B (NaNs when not measured).
+      word: the verdict read from the interval: for the generalisation claims ``"worse"``, ``"better"`` or
+        ``"no gap"``; for sharpness ``"sharper"``, ``"flatter"`` or ``"no trend"``; for learning-rate scaling
+        ``"linear"``, ``"sublinear"`` or ``"superlinear"``; ``"not measured"`` for any without an interval.
+      text: the verdict in a sentence, with the slope and its interval.
+
+    Example:
+      >>> v = Verdict(slope=0.9, ci=(0.7, 1.1), word="linear", text="best learning rate against B: linear")
+      >>> v.ci[0] <= 1 <= v.ci[1], v.word
+      (True, 'linear')
+    """
 
     slope: float
     ci: tuple[float, float]
@@ -77,14 +110,40 @@ class Verdict(NamedTuple):
 
 
 class NetworkClaims(NamedTuple):
+    """What :func:`network_claims` measured: a :class:`GapRow` per batch size and a :class:`Verdict` per claim.
+
+    Attributes:
+      model: the model's name (``"sigmoid"`` for the neuron).
+      rows: one :class:`GapRow` per batch size that reached the study's default level, ascending.
+      level: the training loss every batch size reaches (equal training loss): the largest over B of the median
+        over seeds of each run's lowest.
+      generalisation: validation loss at equal training loss against ``log₂ B``.
+      generalisation_epochs: validation loss at equal epochs against ``log₂ B``.
+      sharpness: ``log₂ λ_max`` against ``log₂ B``.
+      lr_scaling: ``log₂`` (best learning rate) against ``log₂ B``, from the study's rows (linear scaling is a
+        slope of 1).
+      lr_linear_range: the batch sizes ``(lo, hi)`` between which the local slope stays within [0.5, 1.5]
+        (``None``: nowhere).
+      notes: remarks on reading the claims for this model (for the neuron: one basin).
+
+    Example:
+      >>> gap = Verdict(0.0, (-0.1, 0.1), "no gap", "validation loss at equal training loss: no gap measured")
+      >>> lr = Verdict(0.9, (0.7, 1.1), "linear", "best learning rate against B: linear")
+      >>> c = NetworkClaims("sigmoid", rows=(), level=0.01, generalisation=gap, generalisation_epochs=gap,
+      ...                   sharpness=gap._replace(word="no trend"), lr_scaling=lr, lr_linear_range=(8, 64),
+      ...                   notes=())
+      >>> c.generalisation.word, c.lr_scaling.word, c.lr_linear_range
+      ('no gap', 'linear', (8, 64))
+    """
+
     model: str
     rows: tuple[GapRow, ...]
-    level: float  # the training loss every batch size reaches (equal training loss)
-    generalisation: Verdict  # validation loss at equal training loss against log₂ B
-    generalisation_epochs: Verdict  # validation loss at equal epochs against log₂ B
-    sharpness: Verdict  # log₂ λ_max against log₂ B
-    lr_scaling: Verdict  # log₂ best lr against log₂ B
-    lr_linear_range: tuple[int, int] | None  # batch sizes between which the local slope is within [0.5, 1.5]
+    level: float
+    generalisation: Verdict
+    generalisation_epochs: Verdict
+    sharpness: Verdict
+    lr_scaling: Verdict
+    lr_linear_range: tuple[int, int] | None
     notes: tuple[str, ...]
 
 
@@ -151,19 +210,53 @@ _losses_of_runs = jax.jit(train.runs_loss, static_argnames="loss")  # compiled o
 
 def network_claims(result, x, y, *, model=None, seeds: int = 8, epochs: int = 10, val_fraction: float = 0.2,
                    seed: int = 0) -> NetworkClaims:
-    """Generalisation, sharpness and learning-rate scaling against the batch size (see the module).
+    """The network claims about the batch size, measured: generalisation, sharpness, learning-rate scaling.
+
+    Every batch size of the study's default level runs ``seeds`` runs at its best learning rate for ``epochs``
+    epochs on the rows not held out, and each claim is a slope against ``log₂ B`` with a bootstrap interval
+    over seeds:
+
+    - **generalisation** (Keskar et al. 2017): the validation loss at equal training loss (each run read at
+      the first epoch whose training loss is at or below a level every batch size reaches) and at equal epochs
+      (equal examples, so fewer updates at large B: Hoffer et al. 2017 trace the gap to that);
+    - **sharpness**: ``log₂ λ_max`` of the training loss's Hessian at each run's end, by 30 power iterations
+      on Hessian-vector products. Sharpness is not invariant to reparametrisation (Dinh et al. 2017): it
+      describes these runs, it is not a cause;
+    - **linear learning-rate scaling** (Goyal et al. 2017): ``log₂`` (best learning rate) against ``log₂ B``
+      from the study's rows, by bootstrap over the study's seeds, and where the local slope is within
+      [0.5, 1.5].
 
     Args:
       result: the :class:`~jaxsgd.study.StudyResult` of these rows; its default level's rows give each batch
         size's best learning rate (batch sizes that did not reach it are left out).
-      x, y: the scaled rows the study ran on; ``val_fraction`` of them (at random, by ``seed``) are held out.
-      model: the :class:`jaxsgd.model.Model` (default the neuron), started as the study starts its runs.
-      seeds: runs per batch size.
-      epochs: epochs of every run (equal epochs: equal examples at every B).
-      seed: the split's and the runs' seed.
+      x: the scaled features the study ran on ``(N, d)``; ``val_fraction`` of the rows (at random, by
+        ``seed``) are held out for validation.
+      y: the scaled targets ``(N,)``.
+      model: the :class:`jaxsgd.model.Model`, started as the study starts its runs; default ``None``: the
+        neuron from θ = 0.
+      seeds: runs per batch size; default 8.
+      epochs: epochs of every run (equal epochs: equal examples at every B); default 10.
+      val_fraction: the share of rows held out (at least one row); default 0.2.
+      seed: the split's and the runs' seed; default 0.
 
     Returns:
       :class:`NetworkClaims`: a row per batch size and a :class:`Verdict` per claim.
+
+    Example:
+      >>> from jaxsgd.study import StudyConfig, run_study
+      >>> x = np.random.default_rng(0).normal(size=(600, 2)).astype(np.float32)
+      >>> y = (1 / (1 + np.exp(-x[:, 0]))).astype(np.float32) * 0.8 + 0.1
+      >>> r = run_study(x, y, StudyConfig(batch_sizes=(8, 64), seeds=4, fractions=(0.1,), bootstrap=50))
+      >>> c = network_claims(r, x, y, seeds=4, epochs=2)
+      >>> [row.batch_size for row in c.rows], c.generalisation.word in ("worse", "better", "no gap")
+      ([8, 64], True)
+
+    References:
+      Keskar et al., 2017, "On Large-Batch Training for Deep Learning: Generalization Gap and Sharp Minima".
+      Hoffer, Hubara and Soudry, 2017, "Train longer, generalize better: closing the generalization gap in
+      large batch training of neural networks".
+      Goyal et al., 2017, "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour".
+      Dinh, Pascanu, Bengio and Bengio, 2017, "Sharp Minima Can Generalize For Deep Nets".
     """
     x = np.asarray(x, np.float32)
     y = np.asarray(y, np.float32)

@@ -41,14 +41,40 @@ from jaxsgd.study import _hits as hits
 from jaxsgd.study._critical_batch import LevelResult, mark_default, monotone, noise_on_path, summarize_level
 from jaxsgd.study._hits import BatchRuns
 
-FRACTIONS = defaults.STUDY_FRACTIONS
-LEARNING_RATES = defaults.STUDY_LEARNING_RATES
+FRACTIONS = defaults.STUDY_FRACTIONS  # the loss levels L* + f·(L₀ − L*) studied by default, as the fractions f
+LEARNING_RATES = defaults.STUDY_LEARNING_RATES  # the first window of learning rates, octaves apart
 
 
 class StudyConfig(NamedTuple):
-    """The study's settings; the defaults are :mod:`jaxsgd.defaults`' ``STUDY_*`` values."""
+    """The settings of :func:`run_study`; the defaults are the ``STUDY_*`` values of :mod:`jaxsgd.defaults`.
 
-    batch_sizes: tuple[int, ...] | None = None  # default 1, 2, 4, … up to defaults.MAX_BATCH or the data size
+    Attributes:
+      batch_sizes: the batch sizes ``B`` to study, whole numbers between 1 and the rows studied (any order;
+        duplicates are dropped). Default ``None``: 1, 2, 4, … up to ``defaults.MAX_BATCH`` (4096) or the rows
+        studied, whichever is smaller.
+      learning_rates: the learning rates the largest batch size runs first (and every batch size, without
+        ``adapt``), positive numbers that float32 holds; default ``2^-2 … 2^6`` in octaves. Windows of
+        half-octave rates are added wherever the best rate sits at an edge.
+      seeds: runs per batch size and learning rate, each with its own shuffles; the intervals are over them.
+        In a multi-process run, a multiple of the process count. Default 8.
+      fractions: the levels ``L* + f·(L₀ − L*)`` as fractions ``f`` in (0, 1); default 10%, 1%, 0.1%, 0.01%.
+      max_rows: the most rows studied: above this many, a random subset of this many (:func:`subsample`), at
+        least 2. Default 100,000.
+      max_steps: the most steps of any run. Default 20,000.
+      seed: the seed of the shuffles, the subset and the bootstrap, a whole number in ``[0, 2⁶⁴)``.
+      bootstrap: bootstrap resamples of the seeds for the intervals (at most 200 of them over rows for the
+        noise scales). Default 1000.
+      adapt: each smaller batch size starts from a window of ``window`` half-octave rates around the larger
+        one's best, instead of running all of ``learning_rates``.
+      window: the width of that window, in learning rates. Default 5.
+
+    Example:
+      >>> cfg = StudyConfig(batch_sizes=(32, 4), seeds=2, fractions=(0.1,), bootstrap=20)
+      >>> cfg.seeds, cfg.max_steps, validate(cfg, 400)
+      (2, 20000, (4, 32))
+    """
+
+    batch_sizes: tuple[int, ...] | None = None
     learning_rates: tuple[float, ...] = LEARNING_RATES
     seeds: int = defaults.STUDY_SEEDS
     fractions: tuple[float, ...] = FRACTIONS
@@ -56,12 +82,38 @@ class StudyConfig(NamedTuple):
     max_steps: int = defaults.STUDY_MAX_STEPS
     seed: int = 0
     bootstrap: int = 1000
-    adapt: bool = True  # later batch sizes start from a window around the larger one's best rate
-    window: int = defaults.STUDY_WINDOW  # the width of that window (half-octaves), with adapt
+    adapt: bool = True
+    window: int = defaults.STUDY_WINDOW
 
 
 class StudyResult(NamedTuple):
-    """Levels with their rows and fits, the runs behind them, and timings."""
+    """What :func:`run_study` measured: the levels with their rows and fits, the runs behind them, and timings.
+
+    Attributes:
+      n_rows: the rows studied ``N``.
+      subsampled_from: the rows there were before :func:`subsample` (``None``: all were studied).
+      seeds: runs per batch size and learning rate.
+      learning_rates: the configured learning rates, as floats (the batch sizes' windows are in ``runs``).
+      l0: ``L₀``, the mean loss where the runs start (θ = 0 for the neuron).
+      l_star: ``L*``, the best loss of long full-batch gradient descent.
+      levels: one :class:`LevelResult` per fraction, deepest last (fractions descending).
+      seconds_per_step: batch size → measured seconds per step of all its runs together, compiling excluded.
+      wall_seconds: the study's wall-clock seconds.
+      runs: one :class:`BatchRuns` per batch size, ascending: the raw arrivals.
+      profile: where the time went: seconds by part (``"reference"``, ``"runs"``, ``"compile_wait"``,
+        ``"noise_scales"``, ``"statistics"``) and ``"evaluations_per_run"`` by batch size.
+      adapted: the smaller batch sizes' rates were windows around the larger one's best
+        (:attr:`StudyConfig.adapt`).
+
+    Example:
+      >>> from jaxsgd.study import LevelResult, Row
+      >>> level = LevelResult(0.1, 0.02, True, None, None, None, None, None, (Row(8, 0.5, 40.0, None, 320.0, None),))
+      >>> result = StudyResult(n_rows=400, subsampled_from=None, seeds=2, learning_rates=(0.5, 1.0), l0=0.2,
+      ...                      l_star=0.0, levels=(level,), seconds_per_step={8: 1e-4}, wall_seconds=1.0,
+      ...                      runs=(), profile={})
+      >>> result.default.fraction, result.default.rows[0].steps
+      (0.1, 40.0)
+    """
 
     n_rows: int
     subsampled_from: int | None
@@ -70,19 +122,41 @@ class StudyResult(NamedTuple):
     l0: float
     l_star: float
     levels: tuple[LevelResult, ...]
-    seconds_per_step: dict  # batch size -> measured seconds per step of all runs together
+    seconds_per_step: dict
     wall_seconds: float
     runs: tuple[BatchRuns, ...]
-    profile: dict  # where the time went: seconds by part, and counts
-    adapted: bool = True  # the smaller batch sizes' rates were windows around the larger one's best
+    profile: dict
+    adapted: bool = True
 
     @property
     def default(self) -> LevelResult:
+        """The study's default level: the :class:`LevelResult` of ``levels`` whose ``default`` is set."""
         return next(lv for lv in self.levels if lv.default)
 
 
 def subsample(x, y, cfg: StudyConfig):
-    """``(x, y, rows before)``: the rows the study uses, a random ``cfg.max_rows`` of them above that many."""
+    """The rows the study uses: all of them, or a random ``cfg.max_rows`` of them above that many.
+
+    The subset is drawn without replacement by ``numpy.random.default_rng(cfg.seed)`` and kept in the rows'
+    order, so the same seed gives the same rows.
+
+    Args:
+      x: the features ``(N, d)``, a NumPy array.
+      y: the targets ``(N,)``.
+      cfg: the :class:`StudyConfig`; its ``max_rows`` and ``seed`` are used.
+
+    Returns:
+      ``(x, y, rows_before)``: ``x`` and ``y`` themselves and ``None`` when ``N ≤ cfg.max_rows``, else the
+      subset ``(max_rows, d)``, ``(max_rows,)`` and ``N``.
+
+    Example:
+      >>> x, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+      >>> xs, ys, before = subsample(x, y, StudyConfig(max_rows=4))
+      >>> xs.shape, ys.shape, before, bool(np.all(np.diff(ys) > 0))
+      ((4, 2), (4,), 10, True)
+      >>> subsample(x, y, StudyConfig())[2] is None
+      True
+    """
     if len(y) <= cfg.max_rows:
         return x, y, None
     rows = np.sort(np.random.default_rng(cfg.seed).choice(len(y), cfg.max_rows, replace=False))
@@ -98,7 +172,32 @@ def _default_batch_sizes(n):
 
 
 def validate(cfg: StudyConfig, n: int) -> tuple[int, ...]:
-    """The batch sizes to study, ascending and distinct; :class:`StudyError` for anything out of range."""
+    """Checks every setting of a study of ``n`` rows, and gives the batch sizes it will run.
+
+    Args:
+      cfg: the :class:`StudyConfig`.
+      n: the rows of the data, before :func:`subsample` (the study uses ``min(n, cfg.max_rows)`` of them).
+
+    Returns:
+      The batch sizes, a tuple of ints, ascending and distinct: ``cfg.batch_sizes``, or by default the powers
+      of two up to ``defaults.MAX_BATCH`` or the rows studied.
+
+    Raises:
+      StudyError: a setting out of range (an :class:`~jaxsgd.errors.InputError` whose ``argument`` names the
+        field): a batch size outside 1 … rows studied, a fraction outside (0, 1), no seeds, steps, resamples or
+        window, a count that is not whole, or seeds that do not split over the processes.
+      InputError: a bad ``seed`` or ``learning_rates``.
+
+    Example:
+      >>> validate(StudyConfig(batch_sizes=(32, 4, 4)), 400)
+      (4, 32)
+      >>> validate(StudyConfig(max_rows=20), 1000)
+      (1, 2, 4, 8, 16)
+      >>> validate(StudyConfig(batch_sizes=(8, 500)), 400)
+      Traceback (most recent call last):
+      ...
+      jaxsgd.errors.StudyError: batch_sizes: batch sizes must be between 1 and the 400 rows studied, got 500
+    """
     for name in ("max_rows", "seeds", "max_steps", "bootstrap", "window"):
         if not checks.whole(getattr(cfg, name)):
             raise StudyError(name, f"must be a whole number, got {getattr(cfg, name)!r}")
@@ -151,8 +250,8 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
 
       L_j = L^* + f_j (L_0 − L^*)
 
-    its arrival is recorded: the step from which its full-data loss stays at or
-    below ``L_j`` through twice that step (:mod:`jaxsgd.study._hits`). ``S(B)`` is the
+    its arrival is recorded: the step ``S`` from which its full-data loss stays at or
+    below ``L_j`` through step ``max(2S, S + 16)`` (a first dip below it is not an arrival). ``S(B)`` is the
     smallest over the learning rates of the upper quartile over seeds of those
     steps (the step by which three in four runs have arrived), and
     ``E(B) = B·S(B)``. Each level's ``S(B)`` is fitted by
@@ -160,27 +259,28 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
     ``B_noise = tr(HΣ)/(GᵀHG)`` and ``B_simple = tr Σ/|G|²`` are measured where
     the full-batch path reaches it.
 
-    Args:
-      x: scaled features ``(N, d)`` (float32 is used).
-      y: scaled targets ``(N,)``.
-      cfg: the :class:`StudyConfig` (default: the ``STUDY_*`` values of :mod:`jaxsgd.defaults`).
-      progress: ``progress(done, total, message, eta=seconds)``, called after
-        each batch size with the study's estimate of the seconds left (the
-        command line draws a bar with it).
-      also_compile: ``also_compile(n, d, batch_sizes)``, run on the study's
-        compile thread once the study's own programs are compiled (the batch-size
-        job compiles the recommendation's programs there).
-      loss, params: any model's per-example loss ``loss(params, x, y) -> scalar``
-        and where its runs start: a pytree (every seed alike) or ``init(key, d)``,
-        called with a key of each seed's; default the neuron from θ = 0.
-      model: a :class:`jaxsgd.model.Model` instead of ``loss`` and ``params``.
-      target_scale: the target's scale ``hi − lo`` (scaled target ``t = (y − lo)/(hi − lo)``): each level's
-        loss is then also given as an RMSE in the target's units, ``√(2L)·(hi − lo)``.
-
     In a multi-process run (:mod:`jaxsgd.distributed`) every process holds the
     same data and runs its share of the seeds (``seeds`` must be a multiple of
     the process count); the arrivals are gathered after every chunk, so every
     process returns the same result.
+
+    Args:
+      x: scaled features ``(N, d)`` (float32 is used).
+      y: scaled targets ``(N,)``.
+      cfg: the :class:`StudyConfig` (default ``None``: the ``STUDY_*`` values of :mod:`jaxsgd.defaults`).
+      progress: ``progress(done, total, message, eta=seconds)``, called after
+        each batch size with the study's estimate of the seconds left (the
+        command line draws a bar with it); default ``None``: no calls.
+      also_compile: ``also_compile(n, d, batch_sizes)``, run on the study's
+        compile thread once the study's own programs are compiled (the batch-size
+        job compiles the recommendation's programs there); default ``None``.
+      target_scale: the target's scale ``hi − lo`` (scaled target ``t = (y − lo)/(hi − lo)``): each level's
+        loss is then also given as an RMSE in the target's units, ``√(2L)·(hi − lo)``; default ``None``: not.
+      loss: any model's per-example loss ``loss(params, x, y) -> scalar``, with ``params``; default ``None``:
+        the sigmoid neuron's.
+      params: where the runs of ``loss`` start: a pytree (every seed alike) or ``init(key, d)``, called with a
+        key of each seed's; required with ``loss`` (the neuron starts from θ = 0).
+      model: a :class:`jaxsgd.model.Model` instead of ``loss`` and ``params`` (not both).
 
     Returns:
       A :class:`StudyResult`: levels with their rows (best learning rate, ``S``,

@@ -27,7 +27,9 @@ The order of the rows in each epoch comes from :func:`jaxsgd.train.permutations`
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import os
 from typing import Any, NamedTuple
 
 import jax
@@ -331,9 +333,13 @@ def _shard(a, mesh, spec):
     return lax.with_sharding_constraint(a, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace", "loss"))
+UNROLL = 2  # steps per iteration of the epoch's scan; scripts/bench.py --only unroll measures the choice
+
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace", "loss",
+                                             "unroll"))
 def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
-          trace: bool = False, loss=None):
+          trace: bool = False, loss=None, unroll: int = UNROLL):
     r"""One epoch of every run: one compiled ``lax.scan`` of :func:`step` over each seed's shuffled batches.
 
     For every run ``(s, l)`` and every batch ``β`` of seed ``s``'s permutation
@@ -384,7 +390,7 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
     nb, rem = divmod(n, batch_size)
     xs, ys, shuffled = shuffled_batches(perms, rows, batch_size)
     update = runs_step(optimizer, loss)
-    (params, opt_state), steps = _scan(update, runs, xs, ys, mesh, trace)
+    (params, opt_state), steps = _scan(update, runs, xs, ys, mesh, trace, unroll)
     if rem and not drop_last:  # the last partial batch, with its own 1/|batch| weight
         tail = shuffled[:, nb * batch_size:].transpose(0, 2, 1)
         params, opt_state = update(params, opt_state, _shard(tail[:, :d], mesh, (None, None, "batch")),
@@ -393,7 +399,7 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
     return (new, steps) if trace else new
 
 
-def _scan(update, runs, xs, ys, mesh, trace):
+def _scan(update, runs, xs, ys, mesh, trace, unroll=UNROLL):
     xs = _shard(xs, mesh, (None, None, None, "batch"))  # (nb, S, d, B)
     ys = _shard(ys, mesh, (None, None, "batch"))  # (nb, S, B)
 
@@ -401,7 +407,7 @@ def _scan(update, runs, xs, ys, mesh, trace):
         new = update(*carry, *batch)
         return new, (new[0] if trace else None)
 
-    return lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=2)
+    return lax.scan(scan_step, (runs.params, runs.opt_state), (xs, ys), unroll=unroll)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "mesh", "trace", "loss"))
@@ -457,7 +463,8 @@ def rows_of(x, y) -> jax.Array:
 
 
 def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer=None, drop_last: bool = True,
-          shuffle: str = "auto", shard_runs: bool | None = None, loss=None, params=None) -> TrainState:
+          shuffle: str = "auto", shard_runs: bool | None = None, loss=None, params=None,
+          threads: int | None = None) -> TrainState:
     r"""``S × L`` runs of mini-batch SGD at once: ``S = len(keys)`` seeds × ``L = len(learning_rates)`` rates.
 
     Run ``(i, j)`` starts from θ = 0 and takes, for ``epochs`` epochs, the steps
@@ -496,6 +503,12 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
       params: where every run starts: one pytree (every seed alike), or a
         callable ``seed index -> pytree`` (e.g. a model's ``init`` with each
         seed's key); default the neuron's θ = 0. Required with ``loss``.
+      threads: on a CPU with the runs on one device, split the seeds into this
+        many groups, each stepped by a host thread of its own (XLA runs calls
+        from several threads side by side, so every core works); default
+        :func:`cpu_threads` (the cores this process may use), at most ``S``
+        and a divisor of it; 1 steps every run in one call. Each run is the
+        same arithmetic either way (equal up to float32 rounding).
 
     Returns:
       A :class:`TrainState` with leading ``(S, L)`` axes on ``params`` and
@@ -545,8 +558,59 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
         return a if seeds is None else jax.device_put(a, seeds)
 
     runs = TrainState(jax.tree.map(place, runs.params), jax.tree.map(place, runs.opt_state), runs.key, runs.epoch)
-    with Shuffler(keys, n, shuffle) as shuffler:
-        for e in range(epochs):
-            runs = epoch(runs, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,
-                         batch_size=int(batch_size), drop_last=bool(drop_last), loss=loss)
-    return runs
+    if threads is not None:
+        checks.count("threads", threads)
+    groups = 1 if shard_runs or jax.default_backend() != "cpu" else seed_groups(len(keys), threads)
+
+    def run_group(group: TrainState) -> TrainState:
+        with Shuffler(np.asarray(group.key), n, shuffle) as shuffler:
+            for e in range(epochs):
+                group = epoch(group, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,
+                              batch_size=int(batch_size), drop_last=bool(drop_last), loss=loss)
+            return jax.block_until_ready(group) if groups > 1 else group
+
+    if groups == 1:
+        return run_group(runs)
+    size = len(keys) // groups
+    parts = [TrainState(*(jax.tree.map(lambda a, i=i: a[i * size:(i + 1) * size], f) for f in runs[:3]), runs.epoch)
+             for i in range(groups)]
+    with concurrent.futures.ThreadPoolExecutor(groups, thread_name_prefix="jaxsgd-sweep") as pool:
+        done = list(pool.map(run_group, parts))
+    joined = [jax.tree.map(lambda *a: jnp.concatenate(a), *(getattr(p, f) for p in done))
+              for f in ("params", "opt_state", "key")]
+    return TrainState(*joined, done[0].epoch)
+
+
+def cpu_threads() -> int:
+    """The CPU cores this process may use (its affinity mask where the system has one).
+
+    Returns:
+      A whole number ≥ 1: the default number of host threads of :func:`sweep`.
+
+    Example:
+      >>> cpu_threads() >= 1
+      True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def seed_groups(seeds: int, threads: int | None = None) -> int:
+    """How many groups of seeds a sweep on a CPU steps side by side: the largest divisor of ``seeds`` at most
+    ``threads`` (default :func:`cpu_threads`), so that every group has as many seeds.
+
+    Args:
+      seeds: ``S``, the sweep's seeds.
+      threads: the most host threads to use (default: the cores).
+
+    Returns:
+      A divisor of ``seeds`` from 1 to ``threads``.
+
+    Example:
+      >>> seed_groups(8, 2), seed_groups(9, 2), seed_groups(6, 4), seed_groups(1, 8)
+      (2, 1, 3, 1)
+    """
+    limit = cpu_threads() if threads is None else threads
+    return max(g for g in range(1, max(1, min(limit, seeds)) + 1) if seeds % g == 0)
