@@ -6,8 +6,10 @@
 set -uo pipefail
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 python3 -c "import jax; print(jax.devices())"
-python3 -m pytest -q -p no:cacheprovider -o addopts="--doctest-modules" tests jaxsgd 2>&1 | tail -15
+# the suite, bounded so that the figures below still fit in one short device session
+timeout 240 python3 -m pytest -q -x -p no:cacheprovider -o addopts="" tests -m "not slow and not serial" 2>&1 | tail -15
 python3 scripts/bench.py --only accelerator --large --json > "${OUT:-.}/bench_accelerator.json"
 python3 scripts/bench.py --only sgd --json > "${OUT:-.}/bench_sgd.json"
 python3 scripts/bench.py --only sweep --json > "${OUT:-.}/bench_sweep.json"
+timeout 120 python3 scripts/bench.py --only mlp --json > "${OUT:-.}/bench_mlp.json"
 python3 -c "import json,sys; [print(r) for r in json.load(open(sys.argv[1]))['accelerator']]" "${OUT:-.}/bench_accelerator.json"
