@@ -28,6 +28,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from jaxsgd import checks
 from jaxsgd.defaults import JOIN_TIMEOUT, MAX_JOIN_TIMEOUT
 from jaxsgd.errors import InputError
 
@@ -104,14 +105,14 @@ def check_cluster(coordinator, num_processes, process_id) -> Cluster | None:
     if not host or not port.isdecimal() or not 0 < int(port) < 65536:
         raise InputError(lambda n: f"{n('coordinator')} must be HOST:PORT with a port from 1 to 65535, "
                                    f"got {coordinator!r}")
-    if not isinstance(num_processes, int) or num_processes < 1:
+    if not checks.whole(num_processes) or num_processes < 1:
         raise InputError(lambda n: f"{n('num_processes')} must be a whole number ≥ 1, got {num_processes!r}")
-    if not isinstance(process_id, int) or not 0 <= process_id < num_processes:
+    if not checks.whole(process_id) or not 0 <= process_id < num_processes:
         raise InputError(lambda n: f"{n('process_id')} must be from 0 to {num_processes - 1}, got {process_id!r}")
     if process_id == 0 and num_processes > 1 and not _can_listen(int(port)):  # the runtime would crash on it
         raise InputError(lambda n: f"{n('coordinator')} {coordinator}: port {port} is in use on this machine, "
                                    "where process 0 listens; choose another port")
-    return Cluster(str(coordinator), num_processes, process_id)
+    return Cluster(str(coordinator), int(num_processes), int(process_id))
 
 
 def _can_listen(port: int) -> bool:

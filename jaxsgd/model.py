@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxsgd import checks
 from jaxsgd.errors import InputError, ModelError
 
 __all__ = [
@@ -501,9 +502,15 @@ def mlp(hidden: Sequence[int], dtype=jnp.float32) -> Model:
       >>> [layer.w.shape for layer in jax.eval_shape(lambda key: m.init(key, 3), jax.random.key(0))]
       [(8, 3), (8, 8), (1, 8)]
     """
-    widths = tuple(int(h) for h in hidden)
-    if not widths or any(h < 1 for h in widths):
-        raise InputError(f"hidden layer widths must be whole numbers ≥ 1, got {tuple(hidden)!r}")
+    try:
+        given = tuple(hidden)
+    except TypeError:  # mlp(16): one width, not a sequence of them
+        raise InputError(f"hidden layer widths are a sequence of whole numbers, e.g. (16,) or (32, 16); got "
+                         f"{hidden!r}") from None
+    whole = all(checks.whole(h) for h in given)
+    if not given or not whole or any(h < 1 for h in given):
+        raise InputError(f"hidden layer widths must be whole numbers ≥ 1, e.g. (16,) or (32, 16); got {given!r}")
+    widths = tuple(int(h) for h in given)
 
     def init(key, d: int):
         sizes = (int(d), *widths)
@@ -592,13 +599,13 @@ def is_builtin(spec: str) -> bool:
       spec: a model spec as :func:`from_spec` takes it.
 
     Returns:
-      ``True`` for ``"sigmoid"`` and any ``"mlp:…"`` (valid or not), ``False`` for a user's module.
+      ``True`` for ``"sigmoid"``, ``"mlp"`` and any ``"mlp:…"`` (valid or not), ``False`` for a user's module.
 
     Example:
       >>> is_builtin("sigmoid"), is_builtin("mlp:16"), is_builtin("mymodels:tiny")
       (True, True, False)
     """
-    return spec == "sigmoid" or spec.startswith("mlp:")
+    return spec in ("sigmoid", "mlp") or spec.startswith("mlp:")
 
 
 def _first_line(e: BaseException) -> str:

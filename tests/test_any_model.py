@@ -327,3 +327,21 @@ def test_a_checkpoint_of_a_users_model_imports_its_code_only_when_asked(user_dir
     assert "give --model mymodels:Quadratic to resume it" in capsys.readouterr().err
     assert main(["predict", "--checkpoint", str(ck), "--data", str(rows), "--model", "mymodels:Quadratic"]) == 2
     assert "has no predict" in capsys.readouterr().err  # Quadratic has loss and init only
+
+
+@pytest.mark.parametrize("widths", [(1.5,), 16, (), (0,), (True,), ("16",)])
+def test_mlp_widths_that_are_not_whole_numbers_are_refused_in_one_line(widths):
+    with pytest.raises(InputError, match="widths") as e:
+        model.mlp(widths)
+    assert "\n" not in str(e.value)
+
+
+def test_a_cluster_takes_numpy_integers_and_refuses_bools():
+    import numpy as np
+
+    from jaxsgd import distributed
+
+    c = distributed.check_cluster("127.0.0.1:1234", np.int64(2), np.int64(1))
+    assert (c.num_processes, c.process_id) == (2, 1) and type(c.num_processes) is int
+    with pytest.raises(InputError, match="num_processes"):
+        distributed.check_cluster("127.0.0.1:1234", True, 0)
