@@ -107,3 +107,24 @@ def test_sigma_third_derivative_zeros_are_known():
     assert P.derivative_zeros(3) == pytest.approx([-math.log(2 + math.sqrt(3)), math.log(2 + math.sqrt(3))],
                                                   abs=1e-12)
     assert P.derivative_zeros(2) == pytest.approx([0.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("k", [23, 30, 40, 60, P.ZEROS_MAX_ORDER])
+def test_derivative_zeros_far_past_the_plots_are_sign_changes_of_the_tanh_form(k):
+    """An independent check where float64 sums of the σ polynomial fail (k ≥ 23): σ⁽ᵏ⁾(x) = 2⁻ᵏ⁻¹·T_k(tanh(x/2))
+    with T_k the tanh polynomial, evaluated by mpmath at 60 digits more than its coefficients have, changes sign
+    across every zero found, and there are k − 1 of them (σ⁽ᵏ⁾ has exactly k − 1 real zeros)."""
+    zeros = P.derivative_zeros(k)
+    assert len(zeros) == k - 1 and zeros == sorted(zeros) and len(set(zeros)) == k - 1
+    coeffs = P.tanh_polynomial(k)
+    with mp.workdps(60 + len(str(max(abs(c) for c in coeffs)))):
+        for z in zeros:
+            dx = 1e-7 * max(1.0, abs(z))
+            t = [mp.tanh((mp.mpf(z) + d) / 2) for d in (-dx, dx)]
+            sides = [sum(c * ti**i for i, c in enumerate(coeffs)) for ti in t]
+            assert sides[0] * sides[1] < 0, z
+
+
+def test_derivative_zeros_past_their_cap_are_refused():
+    with pytest.raises(ValueError, match=f"up to {P.ZEROS_MAX_ORDER}"):
+        P.derivative_zeros(P.ZEROS_MAX_ORDER + 1)

@@ -24,6 +24,7 @@ from jaxsgd.derivatives._answer import check as check_answer
 from jaxsgd.derivatives._expression import parse
 from jaxsgd.derivatives._polynomials import (
     MAX_ORDER,
+    ZEROS_MAX_ORDER,
     derivative_zeros,
     eulerian,
     eulerian_form,
@@ -54,6 +55,7 @@ __all__ = [
     "DOMAINS",
     "MAX_ORDER",
     "METHODS",
+    "ZEROS_MAX_ORDER",
     "AccuracyRow",
     "CheckResult",
     "cases",

@@ -424,53 +424,79 @@ def evaluate_exact(coeffs, s: Fraction) -> Fraction:
     return acc
 
 
+ZEROS_MAX_ORDER = 100  # the highest order whose zeros derivative_zeros finds (≈0.3 s there)
+
+
+def _sign(coeffs, s: float) -> int:
+    """The exact sign of ``p(s) = Σ cᵢ sⁱ`` at a float ``s``: with ``s = m/q`` (``q`` a power of 2),
+    ``q^n·p(s) = Σ cᵢ mⁱ q^(n−i)`` is an integer, summed by Horner's rule in Python integers."""
+    m, q = s.as_integer_ratio()
+    acc, qp = coeffs[-1], q
+    for c in reversed(coeffs[:-1]):
+        acc = acc * m + c * qp
+        qp *= q
+    return (acc > 0) - (acc < 0)
+
+
 def derivative_zeros(k: int) -> list[float]:
     """The x where σ⁽ᵏ⁾(x) = 0, ascending: ``k − 1`` of them for ``k ≥ 1``, all simple.
 
     The Eulerian polynomials behind σ⁽ᵏ⁾ have only real, simple roots. ``σ⁽ᵏ⁾(−x) = (−1)ᵏ⁺¹σ⁽ᵏ⁾(x)``,
     so the roots with ``x < 0`` are found and mirrored (and ``x = 0`` is one for even k): roots
-    ``s ∈ (0, ½)`` of the polynomial in ``s = σ(x)``, found in float64 by sign changes on a grid dense near
-    0 and bisection, as ``x = log(s/(1 − s))``. Meant for plots (``jaxsgd derivative --plot`` draws orders
-    up to 12): the polynomial's alternating terms are summed in float64, which finds every root up to
-    k = 22; from k = 23 their cancellation adds spurious roots, and from k = 160 the coefficients pass
-    float64's range (``OverflowError``).
+    ``s ∈ (0, ½)`` of the polynomial in ``s = σ(x)``, each bracketed by a sign change and narrowed by
+    bisection to float64 resolution in ``s``, then ``x = log s − log(1 − s)``. Every sign is exact (the
+    polynomial's integer coefficients at a float ``s``, summed in integers), so no rounding adds or hides a
+    root. The grid is uniform in ``θ`` with ``x = −π cot θ``, where the zeros of σ⁽ᵏ⁾ lie near ``θ = (2j +
+    1)π/(2k + 2)`` (the poles ``±iπ`` of σ dominate its high derivatives); it is made twice as dense until
+    it holds every one of the ``k − 1`` zeros.
 
     Args:
-      k: the order, a whole number from 0 to :data:`MAX_ORDER` (1000); correct up to 22.
+      k: the order, a whole number from 0 to :data:`ZEROS_MAX_ORDER` (100).
 
     Returns:
       The zeros as a list of Python floats in ascending order, symmetric about 0; empty for ``k ≤ 1``.
 
     Raises:
-      InputError: ``k`` is not a whole number, or lies outside ``0 … MAX_ORDER``.
-      OverflowError: ``k ≥ 160``.
+      InputError: ``k`` is not a whole number, or lies outside ``0 … ZEROS_MAX_ORDER``.
 
     Example:
       >>> [round(x, 6) for x in derivative_zeros(3)]    # ±log(2 + √3)
       [-1.316958, 1.316958]
       >>> [round(x, 6) for x in derivative_zeros(2)]    # σ″ = σ′(1 − 2σ): only at σ = ½
       [0.0]
-      >>> derivative_zeros(1)
-      []
+      >>> derivative_zeros(1), len(derivative_zeros(40))
+      ([], 39)
     """
     coeffs = sigmoid_polynomial(k)
-
-    def p(s):
-        return sum(c * s**i for i, c in enumerate(coeffs))
-
-    grid = [0.5 * (1 - math.cos(math.pi * i / 4000)) for i in range(1, 2000)]  # s in (0, ½), dense near 0
-    left = []
-    for lo, hi in itertools.pairwise(grid):
-        flo, fhi = p(lo), p(hi)
-        if flo == 0:
-            left.append(lo)
-        elif flo * fhi < 0:
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                if p(mid) * flo > 0:
-                    lo, flo = mid, p(mid)
-                else:
-                    hi = mid
-            left.append(0.5 * (lo + hi))
-    xs = [math.log(s / (1 - s)) for s in left]
-    return xs + ([0.0] if k >= 2 and k % 2 == 0 else []) + [-x for x in reversed(xs)]
+    if k > ZEROS_MAX_ORDER:
+        raise InputError(f"zeros of σ⁽ᵏ⁾ are found for orders up to {ZEROS_MAX_ORDER}, got {k}")
+    if k <= 1:
+        return []
+    wanted = (k - 1) // 2  # zeros with x < 0
+    size = 4 * (k + 1) + 16
+    for _ in range(8):
+        thetas = [i * math.pi / (2 * size) for i in range(1, size)]
+        xs = sorted({max(-700.0, -math.pi / math.tan(t)) for t in thetas})  # in [−700, 0): σ(x) stays normal
+        grid = [1.0 / (1.0 + math.exp(-x)) for x in xs] + [0.5 - 2.0**-30]
+        left = []
+        for lo, hi in itertools.pairwise(grid):
+            slo, shi = _sign(coeffs, lo), _sign(coeffs, hi)
+            if slo == 0:
+                left.append(lo)
+            elif slo * shi < 0:
+                while True:
+                    mid = 0.5 * (lo + hi)
+                    if mid in (lo, hi):
+                        break
+                    if _sign(coeffs, mid) == slo:
+                        lo = mid
+                    else:
+                        hi = mid
+                left.append(lo)
+        if len(left) == wanted:
+            break
+        size *= 2
+    else:  # not reached for k ≤ ZEROS_MAX_ORDER (tested at every order)
+        raise AssertionError(f"σ⁽{k}⁾: found {len(left)} zeros below 0, expected {wanted}")
+    xs = [math.log(s) - math.log1p(-s) for s in left]
+    return xs + ([0.0] if k % 2 == 0 else []) + [-x for x in reversed(xs)]
