@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxsgd.derivatives import parse
+from jaxsgd.derivatives import check_answer, parse
 from jaxsgd.derivatives._notation import MAX_LENGTH
 from jaxsgd.errors import ExpressionError
 
@@ -272,3 +272,13 @@ def test_every_parsed_tree_renders_to_text_that_parses_back(src):
     except ExpressionError:
         return
     assert parse(render(tree)) == tree
+
+
+def test_sigma_of_sigma_is_read_as_a_product_and_says_so():
+    """σ(1 − σ) is σ·(1 − σ), so σ(σ(x)) is σ·σ(x): a reading worth echoing; σ(1 − σ) alone is not."""
+    from jaxsgd.derivatives._expression import parse_with_notes
+
+    node, notes = parse_with_notes("σ(σ(x))")
+    assert node == ("prod", ((1, ("sig", 0, ("x",))), (1, ("sig", 0, ("x",))))) and "sigma of sigma" in notes
+    assert "sigma of sigma" not in parse_with_notes("σ(1 − σ)")[1]
+    assert check_answer(1, "σ(σ(x))").report()[-1] == "read as: σ·σ"

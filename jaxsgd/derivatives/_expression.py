@@ -72,6 +72,7 @@ class _Parser:
         self.i = 0
         self.depth = 0
         self.groups = {}  # token index of '(' -> (tree, index after ')'), so each group is parsed once
+        self.notes = set()  # readings worth echoing, found while parsing
 
     def peek(self, ahead=0):
         return self.t[self.i + ahead][0] if self.i + ahead < len(self.t) else None
@@ -194,6 +195,8 @@ class _Parser:
                 start = self.i
                 inner = self.group()
                 if uses(inner, ("sig",)):  # σ(1−σ): a product, read by the caller
+                    if any(self.t[j][0] == "sig" and self.t[j + 1][0] == "(" for j in range(start, self.i - 1)):
+                        self.notes.add("sigma of sigma")  # σ(σ(x)) is read as σ·σ(x), worth echoing
                     self.i = start
                 else:
                     arg = inner
@@ -287,7 +290,8 @@ def parse(src: str):
 def parse_with_notes(src: str):
     """``(tree, notes)``: the tree of :func:`parse`, and the set of readings of ``src`` that are not literal
     and worth echoing: ``"latex"``, ``"mixed number"`` (1½ = 1 + ½), ``"number after σ"`` (σ2 = σ·2),
-    ``"power"`` (σ^(1) is a power, not σ⁽¹⁾)."""
+    ``"power"`` (σ^(1) is a power, not σ⁽¹⁾), ``"sigma of sigma"`` (σ(σ(x)) is the product σ·σ(x), as σ(1 − σ)
+    is σ·(1 − σ))."""
     if not isinstance(src, str) or not src.strip():
         raise ExpressionError("the expression is empty")
     if len(src) > MAX_LENGTH:
@@ -301,7 +305,7 @@ def parse_with_notes(src: str):
     node = p.expr()
     if p.i != len(toks):
         raise ExpressionError(f"unexpected {shown(toks[p.i][0]).removeprefix('a ')} after a complete expression")
-    return _resolve_e(node), notes
+    return _resolve_e(node), notes | p.notes
 
 
 def _resolve_e(node):
