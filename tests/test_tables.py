@@ -162,3 +162,14 @@ def test_a_parquet_page_damaged_after_writing_is_refused(tmp_path):
     p.write_bytes(bytes(raw))
     with pytest.raises(DataError, match=r"t\.parquet: not a readable Parquet file, damaged .*CRC.*write it again"):
         data.read_table(p, ["a"])
+
+
+def test_features_given_as_one_string_are_refused_and_a_target_name_may_have_spaces(tmp_path):
+    from jaxsgd import data
+    from jaxsgd.errors import DataError
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError, match="sequence of column names"):
+        data.load_table(path, "ab", "y")  # not the columns a and b
+    assert data.load_table(path, [" a", "b "], " y ").y.tolist() == [3.0, 6.0]

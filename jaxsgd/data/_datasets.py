@@ -260,7 +260,7 @@ def true_theta(transform: Transform) -> np.ndarray:
       ``(b*, w*₁, w*₂)``, a float64 array of shape ``(3,)``.
 
     Raises:
-      ValueError: the transform's target scale is not ``t = price / P`` (it was not fitted on built-in data).
+      DataError: the transform's target scale is not ``t = price / P`` (it was not fitted on built-in data).
 
     Example:
       >>> ds = synthetic_house_prices(1000, seed=0)
@@ -271,7 +271,8 @@ def true_theta(transform: Transform) -> np.ndarray:
     alpha = np.array([a_area, a_age])
     scale = (transform.y_hi - transform.y_lo) / PRICE_CAP
     if transform.y_lo != 0.0 or not math.isclose(scale, 1.0):
-        raise ValueError("the synthetic truth is σ-shaped only for the target scale t = price / P")
+        raise DataError("the synthetic truth is σ-shaped only for the target scale t = price / P: give the "
+                        "transform fitted on the built-in data (data.fit_transform of synthetic_house_prices)")
     return np.concatenate([[c + alpha @ transform.mean], alpha * transform.std])
 
 
@@ -471,7 +472,11 @@ def load_table(path, features, target, *, drop_missing: bool = False, max_missin
       ([[100.0, 10.0], [80.0, 30.0]], [300000.0, 200000.0], [2, 4], (3,))
     """
     path = os.fspath(path)
+    if isinstance(features, str) or not all(isinstance(f, str) for f in features):  # "abc" is not a, b, c
+        raise DataError(lambda n: f"{n('features')} is a sequence of column names, e.g. ['median_income'], got "
+                                  f"{features!r}")
     features = [f.strip() for f in features]
+    target = target.strip() if isinstance(target, str) else target
     if not features or any(not f for f in features):
         raise DataError(lambda n: f"{n('features')} needs at least one column name")
     if target is not None and target in features:
