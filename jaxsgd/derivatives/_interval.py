@@ -100,6 +100,7 @@ class _Interval:
         return lo <= 0 <= hi
 
     def exp(self, u):
+        self.clock.tick()  # one exp at the top precision takes tens of milliseconds: the deadline holds between
         lo, hi = self.bounds(u)
         if hi < -_EXP_LIMIT:  # e^u in (0, e^{−limit}]: an enclosure without the cost of the exact tiny value
             return self.iv.mpf([0, self.iv.exp(self.iv.mpf(-_EXP_LIMIT)).b])
@@ -245,7 +246,7 @@ def compare(node, order, clock, points, needed=None, agreed_at=None):
     return None
 
 
-def witness(node, order, clock, first, then=(), max_prec=1 << 15):
+def witness(node, order, clock, first, then=(), max_prec=1 << 13):
     """A point where the enclosures are disjoint, for an answer proven different: ``(points, given, expected)``,
     or ``None`` when none is found before ``clock`` runs out.
 
