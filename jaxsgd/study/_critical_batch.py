@@ -186,6 +186,8 @@ def fit_critical_batch(bs, steps):
       (nan, nan)
       >>> fit_critical_batch([1, 2, 4, 8], [100.0, 40.0, 15.0, 5.0])   # faster than 1/B: beyond
       (0.0, inf)
+      >>> fit_critical_batch([1, 2, 4, 8], [100.0, 50.0, 25.0, 12.5])   # exactly 1/B, S_min = 0 to rounding
+      (0.0, inf)
 
     References:
       McCandlish, Kaplan, Amodei et al., 2018, "An Empirical Model of Large-Batch Training".
@@ -210,8 +212,11 @@ def fit_critical_batches(bs, steps):
         slope = (a11 * r2 - a12 * r1) / det
         smallest = np.where(ok, bs, np.inf).min(1)
         fits = (ok.sum(1) >= 2) & (np.abs(det) > 1e-300 * np.maximum(a11 * a22, 1e-300))
-        beyond = fits & (slope > 0) & (s_min <= 0)  # S falls like 1/B throughout: B_crit beyond the largest B
-        good = fits & (s_min > 0) & (slope > 1e-6 * s_min * smallest)  # B_crit ≈ 0 is rounding: S does not fall
+        largest = np.where(ok, bs, 0.0).max(1)
+        # S falls like 1/B throughout (S_min = 0, or within rounding of 0: B_crit over 10⁹ × the largest B),
+        # so B_crit lies beyond the largest batch size
+        beyond = fits & (slope > 0) & (s_min <= 1e-9 * slope / largest)
+        good = fits & ~beyond & (s_min > 0) & (slope > 1e-6 * s_min * smallest)  # B_crit ≈ 0 is rounding: no fall
         b_crit = np.where(good, slope / s_min, np.where(beyond, np.inf, np.nan))
     return np.where(good, s_min, np.where(beyond, 0.0, np.nan)), b_crit
 
