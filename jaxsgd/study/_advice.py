@@ -328,7 +328,7 @@ def certainty(level, seeds: int) -> str:
     """
     if level.b_crit is None:
         return "no critical batch size could be fitted at this level: S(B) does not fall like S_min(1 + B_crit/B)"
-    few = (f"; only {seeds} seed{'s' if seeds != 1 else ''}: use --seeds 8 or more before acting on it"
+    few = (f"; only {seeds} seed{'s' if seeds != 1 else ''}: run 8 seeds or more before acting on it"
            if seeds < 4 else "")
     if level.b_crit_ci is None:
         if math.isinf(level.b_crit):
