@@ -377,3 +377,19 @@ def test_certainty_follows_the_seeds_and_the_interval():
     assert "well determined" not in study.certainty(lv, 2) and "only 2 seeds" in study.certainty(lv, 2)
     assert "factor of 2.5" in study.certainty(lv._replace(b_crit_ci=(80.0, 200.0)), 8)
     assert "only that bound" in study.certainty(lv._replace(b_crit=float("inf"), b_crit_ci=(300.0, float("inf"))), 8)
+
+
+def test_the_profile_splits_each_batch_sizes_runs_into_steps_evaluations_and_host_work(capsys):
+    assert main([*_ARGS, "--json", "--profile"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    by_batch = obj["profile"]["by_batch"]
+    assert sorted(int(b) for b in by_batch) == [4, 64]
+    for b, p in by_batch.items():
+        assert p["steps"] > 0 and p["evaluations"] == obj["profile"]["evaluations_per_run"][b]
+        assert p["step_seconds"] > 0 and p["evaluation_seconds"] >= 0 and p["compile"] > 0
+        assert p["steps_total"] == pytest.approx(p["steps"] * p["step_seconds"])
+        parts = p["steps_total"] + p["evaluations_total"] + p["host"]
+        assert parts == pytest.approx(p["runs"]) or (p["host"] == 0 and parts >= p["runs"])
+    assert main([*_ARGS, "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "Where the runs' time went" in out and out.rstrip().splitlines()[-1].lstrip().startswith("all")

@@ -47,6 +47,9 @@ def add(sub):
     p.add_argument("--plot", type=C.path, metavar="PATH",
                    help="draw S(B), E(B) and B_crit against B_noise to PATH (needs matplotlib; default: no "
                         "plot). " + PLOT_RULE)
+    p.add_argument("--profile", action="store_true",
+                   help="also time each batch size's compiled chunk alone and split the runs' time into SGD steps, "
+                        "full-loss evaluations and host work, per batch size (a few extra chunks each)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_model_option(p)
@@ -62,7 +65,7 @@ def run(a) -> int:
     job = study.StudyJob(
         data=data_source(a, "batch-size"),
         study=study.StudyConfig(batch_sizes=a.batch_sizes, seeds=a.seeds, fractions=a.levels, max_rows=a.max_rows,
-                                max_steps=a.max_steps, seed=a.seed,
+                                max_steps=a.max_steps, seed=a.seed, profile=a.profile,
                                 **({"learning_rates": a.lrs, "adapt": False} if a.lrs else {})),
         budget_epochs=a.budget_epochs, claims=a.claims, model=model_of(a, "batch-size"))
     if a.plot:
@@ -168,7 +171,7 @@ def study_text(r, rec, claims) -> str:
             lines.append(f"    {o.goal + ':':<18} B = {o.batch_size}, lr = {o.learning_rate:.4g} ({o.examples:g} "
                          f"examples, {o.steps:g} steps); check loss {o.check_loss:.6g}"
                          + ("" if o.step_seconds is None else f"; one run's step here {o.step_seconds * 1e6:.0f} µs"))
-    lines += ["", _profile_line(r)]
+    lines += ["", _profile_line(r), *_profile_table(r)]
     if claims is not None:
         lines += ["", format_claims(claims)]
     return "\n".join(lines)
@@ -213,6 +216,27 @@ def _profile_line(r) -> str:
     return (f"Time: {r.wall_seconds:.1f} s in all; runs {p['runs']:.1f} s ({evals:,} full-loss evaluations per "
             f"run over all batch sizes), waiting for compiles {p['compile_wait']:.1f} s, L* {p['reference']:.1f} s, "
             f"noise scales {p['noise_scales']:.1f} s, statistics {p['statistics']:.1f} s")
+
+
+def _profile_table(r) -> list[str]:
+    """With --profile: each batch size's runs split into steps, evaluations and host work (seconds)."""
+    rows = r.profile.get("by_batch", {})
+    if not rows or "step_seconds" not in next(iter(rows.values())):
+        return []
+    out = ["Where the runs' time went, per batch size (each chunk timed alone: a step and a full-loss evaluation "
+           "of all the window's runs):",
+           f"  {'B':>5} {'compile s':>10} {'steps':>8} {'µs/step':>8} {'steps s':>8} {'evals':>7} {'ms/eval':>8} "
+           f"{'evals s':>8} {'host s':>7} {'runs s':>7}"]
+    for b, p in rows.items():
+        out.append(f"  {b:>5} {p['compile']:>10.2f} {p['steps']:>8,} {p['step_seconds'] * 1e6:>8.1f} "
+                   f"{p['steps_total']:>8.2f} {p['evaluations']:>7,} {p['evaluation_seconds'] * 1e3:>8.2f} "
+                   f"{p['evaluations_total']:>8.2f} {p['host']:>7.2f} {p['runs']:>7.2f}")
+    tot = {k: sum(p[k] for p in rows.values()) for k in ("compile", "steps_total", "evaluations_total", "host",
+                                                           "runs")}
+    out.append(f"  {'all':>5} {tot['compile']:>10.2f} {'':>8} {'':>8} {tot['steps_total']:>8.2f} {'':>7} {'':>8} "
+               f"{tot['evaluations_total']:>8.2f} {tot['host']:>7.2f} {tot['runs']:>7.2f}   (compiling runs on a "
+               "thread of its own, beside the runs)")
+    return out
 
 
 def _network_json(n) -> dict:

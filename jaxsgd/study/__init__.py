@@ -28,7 +28,7 @@ from jaxsgd.study._claims import (
     with_timings,
 )
 from jaxsgd.study._critical_batch import MIN_DEFAULT_STEPS, LevelResult, Row, fit_critical_batch
-from jaxsgd.study._hits import BatchRuns
+from jaxsgd.study._hits import BatchRuns, chunk_costs
 from jaxsgd.study._job import StudyJob, StudyReport, run_study_job
 from jaxsgd.study._network import GapRow, NetworkClaims, Verdict, network_claims
 from jaxsgd.study._noise import (
@@ -72,6 +72,7 @@ __all__ = [
     "bootstrap_noise_scales",
     "certainty",
     "chi2_sf",
+    "chunk_costs",
     "final_losses",
     "fit_critical_batch",
     "hessian",

@@ -73,6 +73,7 @@ class BatchRuns(NamedTuple):
       evaluations: evaluations of the full-data loss, per run.
       ran: ``ran[j]``, level ``j`` was run at all at this ``B`` (not when the larger batch sizes never reached
         it) ``(J,)`` bool; ``None`` for runs made without that record.
+      steps_timed: the steps of every window added up, each a step of all the window's runs (0: not recorded).
 
     Example:
       >>> runs = BatchRuns(batch_size=8, keys=np.zeros((2, 2), np.uint32),
@@ -93,6 +94,7 @@ class BatchRuns(NamedTuple):
     seconds_per_step: float
     evaluations: int
     ran: np.ndarray | None = None
+    steps_timed: int = 0  # the steps of every window, added up (each a step of all runs of the window)
 
 
 QUANTILE = 0.75  # S(B) is the step by which three in four runs have arrived
@@ -447,7 +449,49 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
     capped = np.any(np.stack(capped_parts), axis=0)  # (J,): a window stopped at the level's cap, unsettled
     keys = gather(np.asarray(setup.keys)[None])[0] if gather else np.asarray(setup.keys)
     return BatchRuns(setup.batch_size, keys, lrs, arr, lb, steps, capped, spent / timed if timed else math.nan,
-                     looks, np.asarray([c > 0 for c in limits]))
+                     looks, np.asarray([c > 0 for c in limits]), timed)
+
+
+def chunk_costs(setup: BatchSetup, programs, repeats: int = 3) -> tuple[float, float]:
+    """What one batch size's compiled chunk costs, timed alone: seconds per SGD step of all the runs, and per
+    full-loss evaluation of all the runs (the study's two kinds of work), from one chunk with no evaluation
+    and one with an evaluation after every step (best of ``repeats`` each).
+
+    Args:
+      setup: the runs of one batch size, with the shapes ``programs`` were compiled for.
+      programs: :func:`compile_programs` of ``setup``.
+      repeats: timed calls of each kind; the fastest counts.
+
+    Returns:
+      ``(seconds per step, seconds per evaluation)``, floats ≥ 0.
+
+    Example:
+      >>> x = np.linspace(-1, 1, 64, dtype=np.float32)[:, None]
+      >>> s = BatchSetup(x, (x[:, 0] > 0).astype(np.float32), 8, np.ones(2, np.float32),
+      ...                np.zeros((2, 2), np.uint32), jnp.array([0.1], jnp.float32), 100, train.make_optimizer("sgd"))
+      >>> step, evaluation = chunk_costs(s, compile_programs(s), repeats=1)
+      >>> step > 0 and evaluation >= 0
+      True
+    """
+    n, b = setup.x.shape[0], setup.batch_size
+    rows, data, carry = _start(setup)
+    batches, run_chunk = programs
+    chunk = _chunk_size(n, b)
+    xs, ys = batches(jnp.asarray(train.permutations(setup.keys, 0, n)), rows)
+    xc, yc = xs[:chunk], ys[:chunk]
+
+    def best(evaluate):
+        ev = jnp.full((chunk,), evaluate)
+        jax.block_until_ready(run_chunk(carry, xc, yc, jnp.int32(0), jnp.int32(chunk), ev, data))  # warm
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            jax.block_until_ready(run_chunk(carry, xc, yc, jnp.int32(0), jnp.int32(chunk), ev, data))
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    plain, every = best(False), best(True)
+    return plain / chunk, max(0.0, every - plain) / chunk
 
 
 CAP_FACTOR = 4  # a halved batch may take at most this many times the steps of the larger one

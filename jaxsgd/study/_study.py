@@ -67,6 +67,9 @@ class StudyConfig(NamedTuple):
       adapt: each smaller batch size starts from a window of ``window`` half-octave rates around the larger
         one's best, instead of running all of ``learning_rates``.
       window: the width of that window, in learning rates. Default 5.
+      profile: also time each batch size's compiled chunk alone, per SGD step and per full-loss
+        evaluation, so that the profile splits the runs' time into steps, evaluations and host work
+        (:func:`jaxsgd.study.chunk_costs`; a few extra chunks per batch size).
 
     Example:
       >>> cfg = StudyConfig(batch_sizes=(32, 4), seeds=2, fractions=(0.1,), bootstrap=20)
@@ -84,6 +87,7 @@ class StudyConfig(NamedTuple):
     bootstrap: int = 1000
     adapt: bool = True
     window: int = defaults.STUDY_WINDOW
+    profile: bool = False
 
 
 class StudyResult(NamedTuple):
@@ -336,7 +340,12 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
         # the programs' shapes: each batch size's first window is set at run time, from the larger one's best
         setups = {b: hits.BatchSetup(x, y, b, np.resize(first, width[b]), keys_of[b], level_spec, cfg.max_steps,
                                      optimizer, model) for b in order}
-        programs = [pool.submit(hits.compile_programs, setups[b]) for b in order]
+        def compiled_in(setup):  # the programs, and the seconds compiling them took on the pool's thread
+            t = time.perf_counter()
+            return hits.compile_programs(setup), time.perf_counter() - t
+
+        programs = [pool.submit(compiled_in, setups[b]) for b in order]
+        by_batch = {}
         if also_compile is not None:
             pool.submit(also_compile, n, d, order)
         try:
@@ -353,7 +362,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
             window = first
             for k, b in enumerate(order):
                 t0 = time.perf_counter()
-                compiled = programs[k].result()
+                compiled, compile_seconds = programs[k].result()
                 t1 = time.perf_counter()
                 got = hits.runs_for_batch(setups[b]._replace(levels=levels, learning_rates=window), compiled, caps,
                                           gather, refine=cfg.adapt and k == 0)
@@ -361,6 +370,13 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
                 prof["compile_wait"] += t1 - t0
                 prof["runs"] += t2 - t1
                 runs_of[b] = got
+                by_batch[b] = {"compile": compile_seconds, "runs": t2 - t1, "steps": got.steps_timed,
+                               "evaluations": got.evaluations}
+                if cfg.profile:
+                    step_s, eval_s = hits.chunk_costs(setups[b]._replace(levels=levels), compiled)
+                    steps_s, evals_s = got.steps_timed * step_s, got.evaluations * eval_s
+                    by_batch[b].update(step_seconds=step_s, evaluation_seconds=eval_s, steps_total=steps_s,
+                                       evaluations_total=evals_s, host=max(0.0, t2 - t1 - steps_s - evals_s))
                 if k + 1 < len(order):
                     caps = [hits.next_cap(got.arrivals[j], b, cfg.max_steps, order[k + 1])
                             for j in range(len(fractions))]
@@ -390,6 +406,7 @@ def run_study(x, y, cfg: StudyConfig | None = None, *, progress=None, also_compi
             monotone=monotone(rows_), beyond=beyond))
     prof["statistics"] = time.perf_counter() - t0 - prof["noise_scales"]
     prof["evaluations_per_run"] = {b: runs_of[b].evaluations for b in bsizes}
+    prof["by_batch"] = {b: by_batch[b] for b in bsizes if b in by_batch}
     return StudyResult(n, subsampled, cfg.seeds, tuple(float(v) for v in first), l0, l_star,
                        tuple(mark_default(results)), {b: runs_of[b].seconds_per_step for b in bsizes},
                        time.perf_counter() - t_start, tuple(ordered), prof, cfg.adapt)
