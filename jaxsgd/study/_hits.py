@@ -140,9 +140,13 @@ class _Carry(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "loss"))
-def _chunk(carry: _Carry, xs, ys, t0, valid, evaluate, data, *, optimizer, loss=None) -> _Carry:
-    """Steps ``t0 + 1 …`` over the batches ``xs (T, S, d, B)``; the full loss of every run after the steps
-    ``evaluate (T,)`` marks. ``data = (levels, xt, y)``. Steps at or beyond ``valid`` are not taken."""
+def _chunk(carry: _Carry, xs_all, ys_all, c0, t0, valid, evaluate, data, *, optimizer, loss=None) -> _Carry:
+    """Steps ``t0 + 1 …`` over the batches ``c0 … c0 + T − 1`` of an epoch's ``xs_all (M, S, d, B)`` (``T =
+    len(evaluate)``: the slice is cut inside the program, so a chunk is one call); the full loss of every run
+    after the steps ``evaluate (T,)`` marks. ``data = (levels, xt, y)``. Steps at or beyond ``valid`` are not
+    taken."""
+    xs = lax.dynamic_slice_in_dim(xs_all, c0, evaluate.shape[0])
+    ys = lax.dynamic_slice_in_dim(ys_all, c0, evaluate.shape[0])
     levels, xt, y = data
     update = train.runs_step(optimizer, loss)
     lv = levels[:, None, None]
@@ -170,9 +174,13 @@ def _chunk(carry: _Carry, xs, ys, t0, valid, evaluate, data, *, optimizer, loss=
     return out
 
 
-@functools.partial(jax.jit, static_argnames=("batch_size",))
-def _batches(perms, rows, *, batch_size):
-    return train.shuffled_batches(perms, rows, batch_size)[:2]
+@functools.partial(jax.jit, static_argnames=("batch_size", "chunk"))
+def _batches(perms, rows, *, batch_size, chunk):
+    """An epoch's batches, padded with zeros to a whole number of chunks (the padding's steps are not taken)."""
+    xs, ys = train.shuffled_batches(perms, rows, batch_size)[:2]
+    pad = -xs.shape[0] % chunk
+    return (jnp.concatenate([xs, jnp.zeros((pad, *xs.shape[1:]), xs.dtype)]),
+            jnp.concatenate([ys, jnp.zeros((pad, *ys.shape[1:]), ys.dtype)]))
 
 
 def lower_bounds(arrived: np.ndarray, cand: np.ndarray, t: int) -> np.ndarray:
@@ -255,9 +263,10 @@ def _compile(setup: BatchSetup):
     def spec(shape, dtype=jnp.float32):
         return jax.ShapeDtypeStruct(shape, dtype)
 
-    batches = _batches.lower(spec((s, n), jnp.int32), rows, batch_size=b).compile()
+    batches = _batches.lower(spec((s, n), jnp.int32), rows, batch_size=b, chunk=t).compile()
     i32 = spec((), jnp.int32)
-    chunk = _chunk.lower(carry, spec((t, s, d, b)), spec((t, s, b)), i32, i32, spec((t,), jnp.bool_), data,
+    m = -(-(n // b) // t) * t  # the epoch's steps, padded to whole chunks
+    chunk = _chunk.lower(carry, spec((m, s, d, b)), spec((m, s, b)), i32, i32, i32, spec((t,), jnp.bool_), data,
                          optimizer=setup.optimizer, loss=_loss(setup)).compile()
     return batches, chunk
 
@@ -304,17 +313,12 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
         while not done:
             xs, ys = batches(jnp.asarray(shuffler.get(e)), rows)
             for c0 in range(0, nb, chunk):
-                sl = slice(c0, min(c0 + chunk, nb))
-                xc, yc = xs[sl], ys[sl]
-                if xc.shape[0] < chunk:  # same shapes every call: pad, and take only the valid steps
-                    pad = chunk - xc.shape[0]
-                    xc = jnp.concatenate([xc, jnp.zeros((pad, *xc.shape[1:]), xc.dtype)])
-                    yc = jnp.concatenate([yc, jnp.zeros((pad, *yc.shape[1:]), yc.dtype)])
-                valid = min(sl.stop - sl.start, limit - t)
+                valid = min(min(c0 + chunk, nb) - c0, limit - t)  # the last chunk's padding is not stepped
                 ev = schedule(t, t + chunk)
                 ev[valid:] = False
                 t0 = time.perf_counter()
-                carry = run_chunk(carry, xc, yc, jnp.int32(t), jnp.int32(valid), jnp.asarray(ev), data)
+                # numpy scalars and arrays go to the compiled program as they are: no op-by-op dispatch
+                carry = run_chunk(carry, xs, ys, np.int32(c0), np.int32(t), np.int32(valid), ev, data)
                 arr = gather(np.asarray(carry.arrived))
                 spent += time.perf_counter() - t0
                 timed += valid
@@ -478,15 +482,15 @@ def chunk_costs(setup: BatchSetup, programs, repeats: int = 3) -> tuple[float, f
     batches, run_chunk = programs
     chunk = _chunk_size(n, b)
     xs, ys = batches(jnp.asarray(train.permutations(setup.keys, 0, n)), rows)
-    xc, yc = xs[:chunk], ys[:chunk]
 
     def best(evaluate):
-        ev = jnp.full((chunk,), evaluate)
-        jax.block_until_ready(run_chunk(carry, xc, yc, jnp.int32(0), jnp.int32(chunk), ev, data))  # warm
+        ev = np.full((chunk,), evaluate)
+        args = (carry, xs, ys, np.int32(0), np.int32(0), np.int32(chunk), ev, data)
+        jax.block_until_ready(run_chunk(*args))  # warm
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            jax.block_until_ready(run_chunk(carry, xc, yc, jnp.int32(0), jnp.int32(chunk), ev, data))
+            jax.block_until_ready(run_chunk(*args))
             times.append(time.perf_counter() - t0)
         return min(times)
 
