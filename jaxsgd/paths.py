@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
+import secrets
 
 from jaxsgd.errors import OutputError
 
@@ -72,6 +72,7 @@ def check_output(path, *, argument: str, others=None, replaceable=None, what: st
       OutputError: one line naming the problem and what to do instead.
 
     Example:
+      >>> import os, tempfile
       >>> tmp = tempfile.TemporaryDirectory()
       >>> out = os.path.join(tmp.name, "notes.txt")
       >>> check_output(out, argument="save") == out   # nothing there yet
@@ -123,12 +124,13 @@ def check_output(path, *, argument: str, others=None, replaceable=None, what: st
         raise OutputError(lambda n: f"{n(argument)}: the file name is longer than the {longest} bytes this folder "
                                     "takes; choose a shorter name")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=folder)
+        fd, probe = _temporary_beside(path)
     except OSError as e:
         why = e.strerror
         raise OutputError(lambda n: f"{n(argument)} {shown}: cannot write in {folder}: {why}") from None
     os.close(fd)
     os.unlink(probe)
+    _TEMPORARY.discard(probe)
     return path
 
 
@@ -146,6 +148,7 @@ def is_image(path) -> bool:
       ``False`` otherwise, also where nothing can be read there.
 
     Example:
+      >>> import os, tempfile
       >>> tmp = tempfile.TemporaryDirectory()
       >>> png = os.path.join(tmp.name, "loss.png")
       >>> with open(png, "wb") as f:
@@ -186,6 +189,7 @@ def check_plot_path(path, *, others=None) -> str:
       OutputError: the extension is not an image format's, or :func:`check_output` refuses ``path``.
 
     Example:
+      >>> import os, tempfile
       >>> tmp = tempfile.TemporaryDirectory()
       >>> check_plot_path(os.path.join(tmp.name, "loss.png")).endswith("loss.png")
       True
@@ -234,6 +238,7 @@ def file_id(path) -> tuple[int, int] | None:
     Example:
       >>> file_id("/no/such/file") is None
       True
+      >>> import os, tempfile
       >>> tmp = tempfile.TemporaryDirectory()
       >>> file_id(tmp.name) == (os.stat(tmp.name).st_dev, os.stat(tmp.name).st_ino)
       True
@@ -289,6 +294,7 @@ def write_atomically(path, write, *, replaceable=None, argument: str | None = No
         (a full disk, no permission), naming ``path`` (and ``argument``) and what to do.
 
     Example:
+      >>> import os, tempfile
       >>> tmp = tempfile.TemporaryDirectory()
       >>> out = os.path.join(tmp.name, "report.json")
       >>> first = write_atomically(out, lambda f: f.write(b'{"loss": 0.1}'))
@@ -307,10 +313,9 @@ def write_atomically(path, write, *, replaceable=None, argument: str | None = No
     """
     path = os.fspath(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".jaxsgd-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
+        fd, tmp = _temporary_beside(path)
     except OSError as e:
         raise _cannot_write(path, argument, e) from None
-    _TEMPORARY.add(tmp)
     try:
         try:
             with os.fdopen(fd, "wb") as f:
@@ -329,6 +334,25 @@ def write_atomically(path, write, *, replaceable=None, argument: str | None = No
 
 
 _TEMPORARY: set[str] = set()  # the temporary files of writes under way in this process
+
+
+def _temporary_beside(path: str) -> tuple[int, str]:
+    """A new temporary file beside ``path``, opened exclusively: ``(fd, name)``; ``OSError`` if the folder
+    takes none. The name is known to :func:`remove_temporary` before the file exists, so an interrupt that
+    ends the process at any moment leaves no temporary file behind (``tempfile.mkstemp`` creates the file
+    before its name could be recorded)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    for _ in range(100):
+        tmp = os.path.join(folder, f".jaxsgd-{secrets.token_hex(8)}.tmp")
+        _TEMPORARY.add(tmp)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+        except FileExistsError:
+            _TEMPORARY.discard(tmp)  # someone else's: try another name
+        except OSError:
+            _TEMPORARY.discard(tmp)
+            raise
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
 
 
 def remove_temporary() -> None:
