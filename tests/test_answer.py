@@ -461,3 +461,16 @@ def test_incorrect_never_prints_two_equal_values():
     for src in ("σ(1 − σ) + exp(x - 80)", "σ(1 − σ)(1 + 10^-40)", "σ − σ² + 10^-30", "σ(1 − σ) + 10^-60·σ"):
         r = check(1, src)
         assert not r.correct and r.given_value != r.expected_value, src
+
+
+@pytest.mark.parametrize(
+    ("order", "expr", "correct"),
+    [(0, "σ + 1/2 - sech(x-x)", False), (0, "σ + 1 - sech(x-x)", True), (0, "σ + 1 - cosh(x-x)", True),
+     (0, "σ + 1 - sech(0)", True), (0, "σ + sinh(0)", True), (0, "σ + 1 - cosh(0)", True),
+     (1, "σ(1-σ)·cosh(0)·sech(0)", True), (0, "σ + cosh(0)", False)],
+)
+def test_hyperbolic_functions_of_zero_are_exact(order, expr, correct):
+    """cosh 0 = sech 0 = 1 and sinh 0 = 0, in the exact check in x; a constant argument never reaches the exact
+    check in σ (which has no hyperbolic functions) and ends in a verdict, not a traceback."""
+    r = check(order, expr)
+    assert r.correct is correct and r.method == "exact"

@@ -365,11 +365,11 @@ def _is_rational_in_sigma(node) -> bool:
         return True
     if kind == "sig":
         return node[2] in (("x",), ("neg", ("x",)))
-    if kind in ("x", "exp", "tanh"):
+    if kind in ("x", "exp", "tanh", "sinh", "cosh", "sech"):  # exponentials: the exact check in x takes them
         return False
     if kind in ("sum", "prod"):
         return all(_is_rational_in_sigma(c) for _, c in node[1])
-    return _is_rational_in_sigma(node[1])
+    return _is_rational_in_sigma(node[1])  # neg, pow
 
 
 def _degree(node) -> tuple[int, int]:

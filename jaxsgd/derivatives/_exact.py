@@ -256,7 +256,7 @@ class _Ring:
         p = self.exponent(u)
         sign = -1 if name == "sinh" else 1
         half = Fraction(1, 2)
-        v = self.plus({p: half}, {-p: sign * half}) if p else self.const(1 + sign)[0]
+        v = self.plus({p: half}, {-p: sign * half}) if p else self.const(Fraction(1 + sign, 2))[0]  # cosh 0 = 1
         return self.inverse((v, {})) if name == "sech" else (v, {})
 
     def value(self, node):
