@@ -176,6 +176,10 @@ def data(x, y, *, floating: bool = True) -> tuple[int, int]:
             and "float" not in str(getattr(x, "dtype", "")):
         raise InputError(lambda n: f"{n('x')} must hold floating-point numbers (scaled features), got "
                                    f"{getattr(x, 'dtype', type(x))}")
+    for name, v in (("x", x), ("y", y)):
+        dt = np.asarray(v).dtype if not hasattr(v, "dtype") else v.dtype
+        if not (np.issubdtype(dt, np.number) or np.issubdtype(dt, np.bool_)) and "float" not in str(dt):
+            raise InputError(lambda n, name=name, dt=dt: f"{n(name)} must hold numbers, got {dt}")
     finite("x", x)
     finite("y", y)
     return xs

@@ -143,3 +143,11 @@ def test_sweep_takes_typed_keys():
                          batch_size=B, epochs=1)
     raw = train.sweep(x, y, learning_rates=LRS[:1], keys=KEYS[:1], batch_size=B, epochs=1)
     np.testing.assert_array_equal(np.asarray(typed.params.w), np.asarray(raw.params.w))
+
+
+def test_features_that_are_not_numbers_are_named_before_jax_sees_them():
+    text = np.array([["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="x must hold numbers"):
+        train.sweep(text, np.ones(2), learning_rates=[1.0], keys=KEYS[:1], batch_size=1, epochs=1)
+    with pytest.raises(ValueError, match="x must hold floating-point numbers"):
+        train.fit(text, np.ones(2), batch_size=1, epochs=1)

@@ -530,8 +530,8 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
       (common random numbers across learning rates, as their sweeps use).
     """
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
+    n, d = checks.data(x, y, floating=False)  # before any conversion: a bad array is named, not passed to JAX
     x = jnp.asarray(x)
-    n, d = checks.data(x, y, floating=False)
     checks.learning_rates(learning_rates, x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32)
     if isinstance(keys, jax.Array) and jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
         keys = jax.random.key_data(keys)

@@ -284,6 +284,7 @@ def fit(x, y, *, batch_size: int = BATCH_SIZE, epochs: int = EPOCHS, optimizer=N
     References:
       Robbins and Monro, 1951, "A Stochastic Approximation Method".
     """
+    checks.data(x, y)  # before any conversion: a bad array is named, not passed to JAX
     x = jnp.asarray(x)
     y = jnp.asarray(y, x.dtype)
     optimizer = make_optimizer("sgd") if optimizer is None else optimizer
