@@ -151,3 +151,9 @@ def test_features_that_are_not_numbers_are_named_before_jax_sees_them():
         train.sweep(text, np.ones(2), learning_rates=[1.0], keys=KEYS[:1], batch_size=1, epochs=1)
     with pytest.raises(ValueError, match="x must hold floating-point numbers"):
         train.fit(text, np.ones(2), batch_size=1, epochs=1)
+
+
+@pytest.mark.parametrize(("seeds", "threads"), [(6, 2.0), (0, 2), (6, 0), (6, True), (-3, 2)])
+def test_seed_groups_refuses_what_is_not_a_count(seeds, threads):
+    with pytest.raises(ValueError, match=r"seeds|threads"):
+        train.seed_groups(seeds, threads)

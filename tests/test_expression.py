@@ -282,3 +282,9 @@ def test_sigma_of_sigma_is_read_as_a_product_and_says_so():
     assert node == ("prod", ((1, ("sig", 0, ("x",))), (1, ("sig", 0, ("x",))))) and "sigma of sigma" in notes
     assert "sigma of sigma" not in parse_with_notes("σ(1 − σ)")[1]
     assert check_answer(1, "σ(σ(x))").report()[-1] == "read as: σ·σ"
+
+
+@pytest.mark.parametrize("src", ["σ^cosh(0)", "σ^(cosh(0)-1)", "2^sech(0)", "x^sinh(0)", "σ^tanh(0)"])
+def test_a_function_in_an_exponent_is_one_line(src):
+    with pytest.raises(ExpressionError, match="exponents must be constant whole numbers, written with numbers alone"):
+        parse(src)

@@ -225,8 +225,9 @@ def _whole_exponent(node) -> int:
 
 def constant_value(node) -> Fraction:
     """The exact value of a constant sub-tree (exponents), refusing ones whose numbers explode."""
-    if uses(node, ("sig", "x", "exp", "tanh", "e")):
-        raise ExpressionError("exponents must be constant whole numbers (only e takes any exponent)")
+    if uses(node, ("sig", "x", "exp", "tanh", "e", "sinh", "cosh", "sech")):
+        raise ExpressionError("exponents must be constant whole numbers, written with numbers alone: no σ, x or "
+                              "function in them (only e takes any exponent)")
     kind = node[0]
     if kind == "num":
         value = node[1]

@@ -467,9 +467,9 @@ def derivative_zeros(k: int) -> list[float]:
       >>> derivative_zeros(1), len(derivative_zeros(40))
       ([], 39)
     """
-    coeffs = sigmoid_polynomial(k)
-    if k > ZEROS_MAX_ORDER:
+    if isinstance(k, int) and not isinstance(k, bool) and k > ZEROS_MAX_ORDER:
         raise InputError(f"zeros of σ⁽ᵏ⁾ are found for orders up to {ZEROS_MAX_ORDER}, got {k}")
+    coeffs = sigmoid_polynomial(k)
     if k <= 1:
         return []
     wanted = (k - 1) // 2  # zeros with x < 0

@@ -608,9 +608,13 @@ def seed_groups(seeds: int, threads: int | None = None) -> int:
     Returns:
       A divisor of ``seeds`` from 1 to ``threads``.
 
+    Raises:
+      InputError: ``seeds`` or ``threads`` is not a whole number ≥ 1.
+
     Example:
       >>> seed_groups(8, 2), seed_groups(9, 2), seed_groups(6, 4), seed_groups(1, 8)
       (2, 1, 3, 1)
     """
-    limit = cpu_threads() if threads is None else threads
-    return max(g for g in range(1, max(1, min(limit, seeds)) + 1) if seeds % g == 0)
+    seeds = checks.count("seeds", seeds)
+    limit = cpu_threads() if threads is None else checks.count("threads", threads)
+    return max(g for g in range(1, min(limit, seeds) + 1) if seeds % g == 0)
