@@ -224,7 +224,7 @@ def _profile_table(r) -> list[str]:
     if not rows or "step_seconds" not in next(iter(rows.values())):
         return []
     out = ["Where the runs' time went, per batch size (each chunk timed alone: a step and a full-loss evaluation "
-           "of all the window's runs):",
+           "of all the window's runs; steps and evals added up over the batch size's windows):",
            f"  {'B':>5} {'compile s':>10} {'steps':>8} {'µs/step':>8} {'steps s':>8} {'evals':>7} {'ms/eval':>8} "
            f"{'evals s':>8} {'host s':>7} {'runs s':>7}"]
     for b, p in rows.items():
