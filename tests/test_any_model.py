@@ -345,3 +345,91 @@ def test_a_cluster_takes_numpy_integers_and_refuses_bools():
     assert (c.num_processes, c.process_id) == (2, 1) and type(c.num_processes) is int
     with pytest.raises(InputError, match="num_processes"):
         distributed.check_cluster("127.0.0.1:1234", True, 0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_the_full_loss_of_many_runs_in_row_blocks_is_the_float64_mean(dtype):
+    # 72 MLPs over 3,000 rows: row blocks of 2,048 and a remainder of 952 (runs_loss's blocked path), against
+    # each run's mean loss in float64 NumPy; and a generic pytree loss (the vmap path) the same way.
+    with jax.enable_x64(dtype == jnp.float64):
+        m = model.mlp((16,), dtype=dtype)
+        keys = jax.random.split(jax.random.key(5), (8, 9))
+        runs = jax.vmap(jax.vmap(lambda k: jax.tree.map(lambda a: a + 0.05, m.init(k, 3))))(keys)
+        rng = np.random.default_rng(6)
+        x = rng.normal(size=(3000, 3))
+        y = rng.uniform(size=3000)
+        assert train._engine._row_block(runs, 3000) == 2048
+        got = np.asarray(jax.jit(train.runs_loss, static_argnames="loss")(
+            runs, jnp.asarray(x.T, dtype), jnp.asarray(y, dtype), loss=m.loss))
+        want = np.empty((8, 9))
+        for s in range(8):
+            for j in range(9):
+                (h, out) = [jax.tree.map(lambda a, s=s, j=j: np.asarray(a[s, j], np.float64), layer) for layer in runs]
+                a = np.tanh(x @ h.w.T + h.b)
+                p = 1 / (1 + np.exp(-(a @ out.w[0] + out.b[0])))
+                want[s, j] = np.mean(0.5 * (y - p) ** 2)
+        # float32: each example's loss to a few eps, the sum of 3,000 in blocks to ~N·eps relative at worst
+        np.testing.assert_allclose(got, want, rtol=2e-5 if dtype == jnp.float32 else 1e-12)
+
+        x, y = rng.normal(size=(20000, 3)), rng.uniform(size=20000)  # blocks of 8,192 for 4 parameters a run
+        lin = {"w": jnp.asarray(rng.normal(size=(8, 9, 3)), dtype), "b": jnp.zeros((8, 9), dtype)}
+        assert train._engine._row_block(lin, 20000) == 8192
+        got = np.asarray(train.runs_loss(lin, jnp.asarray(x.T, dtype), jnp.asarray(y, dtype), linear_loss))
+        want = np.mean(0.5 * (y - np.einsum("slk,nk->sln", np.asarray(lin["w"], np.float64), x)) ** 2, axis=-1)
+        np.testing.assert_allclose(got, want, rtol=2e-5 if dtype == jnp.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_the_full_batch_reference_of_an_mlp_in_row_blocks_is_plain_gradient_descent(dtype):
+    # 6 step sizes of mlp:16 over 5,000 rows: blocks of 4,096 and 904 (the reference's blocked loss and gradient
+    # in one pass), against full-batch descent written out with the whole-data loss, step by step
+    with jax.enable_x64(dtype == jnp.float64):
+        m = model.mlp((16,), dtype=dtype)
+        rng = np.random.default_rng(8)
+        x = rng.normal(size=(5000, 3)).astype(dtype)
+        y = rng.uniform(0.1, 0.9, size=5000).astype(dtype)
+        start = jax.tree.map(lambda a: a + 0.05, m.init(jax.random.key(9), 3))
+        assert train._engine._row_block(jax.tree.map(lambda a: a[None].repeat(6, 0), start), 5000,
+                                        run_axes=1, floats=1 << 18) == 4096
+        _, losses, thetas = train.full_batch_reference(x, y, steps=20, chunk=10, loss=m.loss, params=start)
+        whole = jax.jit(lambda p: jnp.mean(jax.vmap(m.loss, in_axes=(None, 0, 0))(p, x, y)))
+        best = None
+        for lr in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
+            p, path = start, []
+            for _ in range(20):
+                p = jax.tree.map(lambda a, g, lr=lr: a - lr * g, p, jax.grad(whole)(p))
+                path.append(float(whole(p)))
+            if best is None or path[-1] < best[-1]:
+                best = path
+        np.testing.assert_allclose(losses, best, rtol=1e-4 if dtype == jnp.float32 else 1e-10)
+        assert thetas.shape == (20, 3 * 16 + 16 + 16 + 1)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_a_large_batchs_step_in_row_blocks_is_the_whole_batchs_step(dtype):
+    # 72 runs of mlp:16 on 3 features at B = 2,000: the gradient over blocks of 256 rows and a remainder of 208,
+    # against SGD written out with the per-example loss over the whole batch
+    with jax.enable_x64(dtype == jnp.float64):
+        m = model.mlp((16,), dtype=dtype)
+        opt = train.make_optimizer("sgd")
+        keys = np.stack([np.arange(8, dtype=np.uint32), np.full(8, 3, np.uint32)], axis=1)
+        inits = [jax.tree.map(lambda a: a + 0.05, m.init(jax.random.wrap_key_data(k), 3)) for k in keys]
+        lrs = np.linspace(0.25, 4.0, 9)
+        runs = train.TrainState.create_runs(3, keys, lrs, optimizer=opt, params=lambda i: inits[i])
+        assert train._engine._row_block(runs.params, 2000, floats=train._engine._GRAD_BLOCK_FLOATS) == 256
+        rng = np.random.default_rng(10)
+        xt = jnp.asarray(rng.normal(size=(8, 3, 2000)), dtype)
+        y = jnp.asarray(rng.uniform(size=(8, 2000)), dtype)
+        got, _ = jax.jit(train.runs_step(opt, m.loss))(runs.params, runs.opt_state, xt, y)
+
+        def whole(p, xb, yb):
+            return jnp.mean(jax.vmap(m.loss, in_axes=(None, 1, 0))(p, xb, yb))
+
+        for s, j in ((0, 0), (7, 8)):
+            p = jax.tree.map(lambda a, s=s, j=j: a[s, j], runs.params)
+            g = jax.grad(whole)(p, xt[s], y[s])
+            want = jax.tree.map(lambda a, b, j=j: a - lrs[j] * b, p, g)
+            for a, b in zip(jax.tree.leaves(jax.tree.map(lambda a, s=s, j=j: a[s, j], got)),
+                            jax.tree.leaves(want), strict=True):
+                eps = float(jnp.finfo(dtype).eps)
+                np.testing.assert_allclose(a, b, rtol=1e3 * eps, atol=1e2 * eps)

@@ -234,7 +234,28 @@ def runs_step(optimizer, loss=None):
     """
     one = functools.partial(step, optimizer, loss=loss)
     per_lr = jax.vmap(one, in_axes=(0, 0, None, None))  # learning rates share the batch
-    return jax.vmap(per_lr, in_axes=(0, 0, 0, 0))  # seeds do not
+    whole = jax.vmap(per_lr, in_axes=(0, 0, 0, 0))  # seeds do not
+    mean = mean_loss_of(loss)
+    if mean is mean_loss_of(None):
+        return whole
+    # any other model: a large batch's gradient over blocks of its rows, so that every run's activations of
+    # one block stay in the cache (72 runs of mlp:16 at B = 4096: about 100 ms a step in one piece, 25 ms in
+    # blocks of 256 on a 2-core CPU)
+    grads = jax.vmap(jax.vmap(jax.grad(mean), in_axes=(0, None, None)), in_axes=(0, 0, 0))
+
+    def update(g, opt_state, params):
+        updates, opt_state = optimizer.update(g, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    updates = jax.vmap(jax.vmap(update))
+
+    def blocked(params, opt_state, xt, y):
+        block = _row_block(params, xt.shape[-1], floats=_GRAD_BLOCK_FLOATS)
+        if block >= xt.shape[-1]:
+            return whole(params, opt_state, xt, y)
+        return updates(_in_row_blocks(lambda xb, yb: grads(params, xb, yb), xt, y, block), opt_state, params)
+
+    return blocked
 
 
 def set_learning_rate(opt_state, learning_rate):
@@ -272,9 +293,23 @@ def set_learning_rate(opt_state, learning_rate):
 
 
 def runs_loss(params, xt, y, loss=None):
-    """``(S, L)`` full-data losses of every run over ``xt (d, N)``, ``y (N,)``.
+    r"""``(S, L)`` full-data losses of every run over ``xt (d, N)``, ``y (N,)``.
 
-    :func:`jaxsgd.model.mean_loss_of` ``(loss)``, ``jax.vmap``-ed over both runs axes.
+    :func:`jaxsgd.model.mean_loss_of` ``(loss)``, ``jax.vmap``-ed over both runs axes. For a
+    model other than the neuron the rows are taken in blocks (a power of two, runs × rows × √(parameters per run)
+    about 2²¹ floats)
+    (``lax.scan``), so that the activations of all runs over one block stay in the cache:
+
+    .. math::
+
+        \bar L = \frac{1}{N}\Big(\sum_{k} |R_k|\, \bar L_{R_k}\Big), \qquad
+        R_k \text{ the blocks of rows}
+
+    An MLP's whole-data activations (runs × rows × width floats) are otherwise written to
+    memory and read back at every evaluation: 72 runs of ``mlp:16`` over 20,433 rows took
+    about 100 ms an evaluation in one piece and 15–25 ms in blocks on a 2-core CPU, and
+    over 100,000 rows 7.6 s against 0.12 s. The neuron's one matrix product is kept whole
+    (bit-for-bit as before).
 
     Args:
       params: the runs' parameters, leading ``(S, L)`` axes.
@@ -294,7 +329,72 @@ def runs_loss(params, xt, y, loss=None):
       [[0.125, 0.125], [0.125, 0.125]]
     """
     mean = mean_loss_of(loss)
-    return jax.vmap(jax.vmap(mean, in_axes=(0, None, None)), in_axes=(0, None, None))(params, xt, y)
+    of_runs = jax.vmap(jax.vmap(mean, in_axes=(0, None, None)), in_axes=(0, None, None))
+    n = xt.shape[1]
+    block = n if mean is mean_loss_of(None) else _row_block(params, n)
+    return _in_row_blocks(lambda xb, yb: of_runs(params, xb, yb), xt, y, block)
+
+
+def _in_row_blocks(f, xt, y, block: int):
+    """``Σₖ |Rₖ| f(x_{Rₖ}, y_{Rₖ}) / N`` over blocks ``Rₖ`` of ``block`` rows (the last one shorter): the mean
+    of a per-block mean ``f`` (any pytree of arrays, e.g. a loss and its gradient), one ``lax.scan`` over the
+    blocks; ``f(xt, y)`` itself where one block holds every row. The rows are the last axis of ``xt``
+    (``(d, N)``, or ``(S, d, N)`` for seeds with batches of their own) and of ``y``."""
+    n = xt.shape[-1]
+    if block >= n:
+        return f(xt, y)
+    whole, rest = divmod(n, block)
+
+    def blocks(a):
+        return jnp.moveaxis(a[..., :whole * block].reshape(*a.shape[:-1], whole, block), -2, 0)
+
+    def add(total, rows):
+        return jax.tree.map(jnp.add, total, f(*rows)), None
+
+    xs, ys = blocks(xt), blocks(y)
+    total, _ = lax.scan(add, f(xs[0], ys[0]), (xs[1:], ys[1:]))
+    total = jax.tree.map(lambda a: a * block, total)
+    if rest:
+        total = jax.tree.map(lambda a, b: a + b * rest, total, f(xt[..., whole * block:], y[..., whole * block:]))
+    return jax.tree.map(lambda a: a / n, total)
+
+
+_ROW_BLOCK_FLOATS = 1 << 21  # activations of all runs over one block of rows: 8 MB of float32, within a CPU's L3
+_GRAD_BLOCK_FLOATS = 1 << 18  # a gradient keeps the forward activations and their cotangents: smaller blocks
+
+
+def _row_block(params, n: int, run_axes: int = 2, floats: int = 0) -> int:
+    """Rows per block in :func:`runs_loss` for runs with parameters ``params`` (``run_axes`` leading axes of
+    runs: ``(S, L)`` by default).
+
+    A power of two, at least 256 and at most ``n``, with runs × rows × width about
+    ``_ROW_BLOCK_FLOATS``, the width of an activation taken as the square root of
+    the parameters per run (161 for ``mlp:16`` on 8 features: 12.7; the true width is 16).
+
+    Args:
+      params: the runs' parameters, leading ``(S, L)`` axes (arrays or shape structs).
+      n: the number of rows.
+      run_axes: how many leading axes of ``params`` are runs (default 2).
+      floats: the target instead of ``_ROW_BLOCK_FLOATS`` (default 0: that one); a gradient keeps
+        more activations per row than a loss, so it takes a smaller block.
+
+    Returns:
+      The rows per block, ``n`` where one block takes them all.
+
+    Example:
+      >>> from jaxsgd import model
+      >>> m = model.mlp((16,))
+      >>> runs = jax.vmap(jax.vmap(lambda k: m.init(k, 8)))(jax.random.split(jax.random.key(0), (8, 9)))
+      >>> _row_block(runs, 20433)
+      2048
+    """
+    leaves = jax.tree.leaves(params)
+    runs = int(np.prod(leaves[0].shape[:run_axes])) if leaves and leaves[0].ndim >= run_axes else 1
+    per_run = sum(int(np.prod(leaf.shape)) for leaf in leaves) / max(runs, 1)
+    width = max(1.0, per_run ** 0.5)
+    rows = (floats or _ROW_BLOCK_FLOATS) / (runs * width)
+    block = 1 << max(8, int(np.floor(np.log2(max(rows, 1.0)))))
+    return min(block, n)
 
 
 def shuffled_batches(perms, rows, batch_size: int):

@@ -18,6 +18,7 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from jaxsgd.model import init_params, mean_loss_of
+from jaxsgd.train._engine import _GRAD_BLOCK_FLOATS, _in_row_blocks, _row_block
 
 
 @functools.partial(jax.jit, static_argnames="loss")
@@ -66,15 +67,32 @@ def _gd_runs(p0, lrs, xt, y, steps, loss=None):
     """``steps`` of full-batch gradient descent from ``p0`` for each learning rate: loss and the flat
     parameters (θ = (b, w) for the neuron, ``ravel_pytree`` for any model) after each."""
     mean = mean_loss_of(loss)
+    if loss is None or mean is mean_loss_of(None):
+        def run(p, lr):
+            def body(p, _):
+                p = jax.tree.map(lambda a, g: a - lr * g, p, jax.grad(mean)(p, xt, y))
+                return p, (mean(p, xt, y), p.to_theta())
 
-    def run(p, lr):
-        def body(p, _):
-            p = jax.tree.map(lambda a, g: a - lr * g, p, jax.grad(mean)(p, xt, y))
-            return p, (mean(p, xt, y), p.to_theta() if loss is None else ravel_pytree(p)[0])
+            return lax.scan(body, p, None, length=steps)
 
-        return lax.scan(body, p, None, length=steps)
+        return jax.vmap(run)(p0, lrs)
+    # any other model: the loss and its gradient in one pass, over blocks of rows that stay in the cache
+    # (an MLP's whole-data activations do not: 41 ms a step for 6 runs of mlp:16 on 20,433 rows in one piece,
+    # 4–5 ms in blocks of 2,048)
+    block = _row_block(p0, xt.shape[1], run_axes=1, floats=_GRAD_BLOCK_FLOATS)
+    value_and_grad = jax.vmap(jax.value_and_grad(mean), in_axes=(0, None, None))
 
-    return jax.vmap(run)(p0, lrs)
+    def of_all(p):
+        return _in_row_blocks(lambda xb, yb: value_and_grad(p, xb, yb), xt, y, block)
+
+    def body(carry, _):
+        p, g = carry
+        p = jax.tree.map(lambda a, b: a - lrs.reshape((-1,) + (1,) * (a.ndim - 1)) * b, p, g)
+        value, g = of_all(p)
+        return (p, g), (value, jax.vmap(lambda q: ravel_pytree(q)[0])(p))
+
+    (p, _), (values, thetas) = lax.scan(body, (p0, of_all(p0)[1]), None, length=steps)
+    return p, (values.T, jnp.swapaxes(thetas, 0, 1))
 
 
 def full_batch_reference(x, y, *, steps: int = 4000, lrs=(0.5, 1.0, 2.0, 4.0, 8.0, 16.0), chunk: int = 500,
