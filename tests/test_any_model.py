@@ -407,7 +407,7 @@ def test_the_full_batch_reference_of_an_mlp_in_row_blocks_is_plain_gradient_desc
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_a_large_batchs_step_in_row_blocks_is_the_whole_batchs_step(dtype):
-    # 72 runs of mlp:16 on 3 features at B = 2,000: the gradient over blocks of 256 rows and a remainder of 208,
+    # 72 runs of mlp:16 on 3 features at B = 2,000: the gradient over blocks of 512 rows and a remainder of 464,
     # against SGD written out with the per-example loss over the whole batch
     with jax.enable_x64(dtype == jnp.float64):
         m = model.mlp((16,), dtype=dtype)
@@ -416,7 +416,7 @@ def test_a_large_batchs_step_in_row_blocks_is_the_whole_batchs_step(dtype):
         inits = [jax.tree.map(lambda a: a + 0.05, m.init(jax.random.wrap_key_data(k), 3)) for k in keys]
         lrs = np.linspace(0.25, 4.0, 9)
         runs = train.TrainState.create_runs(3, keys, lrs, optimizer=opt, params=lambda i: inits[i])
-        assert train._engine._row_block(runs.params, 2000, floats=train._engine._GRAD_BLOCK_FLOATS) == 256
+        assert train._engine._row_block(runs.params, 2000, floats=train._engine._GRAD_BLOCK_FLOATS) == 512
         rng = np.random.default_rng(10)
         xt = jnp.asarray(rng.normal(size=(8, 3, 2000)), dtype)
         y = jnp.asarray(rng.uniform(size=(8, 2000)), dtype)
@@ -433,3 +433,21 @@ def test_a_large_batchs_step_in_row_blocks_is_the_whole_batchs_step(dtype):
                             jax.tree.leaves(want), strict=True):
                 eps = float(jnp.finfo(dtype).eps)
                 np.testing.assert_allclose(a, b, rtol=1e3 * eps, atol=1e2 * eps)
+
+
+def test_a_models_study_on_two_threads_of_seeds_is_the_study_on_one(monkeypatch):
+    # any model other than the neuron steps its seeds in groups side by side on a CPU; each seed's runs are the
+    # same arithmetic either way, so the arrivals (the study's measurement) are the same step for step
+    from jaxsgd.study import _hits as hits
+
+    x, y = _rows(n=400, d=2)
+    y = 1 / (1 + np.exp(-y))
+    cfg = study.StudyConfig(batch_sizes=(8, 64), seeds=4, fractions=(0.1, 0.01), max_steps=600, bootstrap=20)
+    m = model.mlp((4,))
+    monkeypatch.setattr(hits, "seed_groups_of", lambda setup: 1 if setup.model is None else 2)
+    two = study.run_study(x, y, cfg, model=m)
+    monkeypatch.setattr(hits, "seed_groups_of", lambda setup: 1)
+    one = study.run_study(x, y, cfg, model=m)
+    assert [r.arrivals.tolist() for r in two.runs] == [r.arrivals.tolist() for r in one.runs]
+    assert [r.learning_rates.tolist() for r in two.runs] == [r.learning_rates.tolist() for r in one.runs]
+    assert any((r.arrivals > 0).any() for r in one.runs)

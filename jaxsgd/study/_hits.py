@@ -21,6 +21,7 @@ step (or a bootstrap replicate of one) that the study reports.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
 import threading
@@ -229,10 +230,27 @@ def _start(setup: BatchSetup):
     return train.rows_of(x, setup.y), (levels, jnp.asarray(x).T, jnp.asarray(setup.y)), carry
 
 
+def seed_groups_of(setup: BatchSetup) -> int:
+    """Groups of seeds the runs of a window are stepped in, side by side on host threads: for any model
+    other than the neuron on a CPU in one process, one group per core (:func:`jaxsgd.train.seed_groups`; each
+    group's chunk is one program call, so both cores work); 1 for the neuron, whose steps are too small for a
+    thread to pay (measured slower), on an accelerator and across processes."""
+    if setup.model is None or jax.default_backend() != "cpu" or jax.process_count() > 1:
+        return 1
+    return train.seed_groups(setup.keys.shape[0])
+
+
+def _group(setup: BatchSetup, g: int, groups: int) -> BatchSetup:
+    k = setup.keys.shape[0] // groups
+    return setup._replace(keys=setup.keys[g * k:(g + 1) * k])
+
+
 def compile_programs(setup: BatchSetup):
     """Both programs of one batch size, compiled ahead (the study compiles the next sizes on a thread while
-    the current one runs): ``(batches, chunk)``. Compiled once per shape and optimizer: a study run again on
-    data of the same shapes reuses them (the programs take everything else as runtime values)."""
+    the current one runs): ``(batches, chunk)``, for one group of :func:`seed_groups_of` seeds. Compiled once
+    per shape and optimizer: a study run again on data of the same shapes reuses them (the programs take
+    everything else as runtime values)."""
+    setup = _group(setup, 0, seed_groups_of(setup))
     key = (setup.x.shape, setup.batch_size, len(setup.learning_rates), setup.keys.shape[0], len(setup.levels),
            id(setup.optimizer), setup.model)
     with _LOCK:
@@ -299,36 +317,61 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
     """
     gather = gather or (lambda a: a)
     n, b = setup.x.shape[0], setup.batch_size
-    rows, data, carry = _start(setup)
+    groups = seed_groups_of(setup)
+    k = setup.keys.shape[0] // groups
+    starts = [_start(_group(setup, g, groups)) for g in range(groups)]
+    rows, data = starts[0][:2]
+    carries = [c for _, _, c in starts]
     batches, run_chunk = programs
     nb = n // b
     chunk = _chunk_size(n, b)
     limits = [step_limit(c, setup.max_steps) for c in caps]
     limit = max(limits)
     t, e, spent, timed, looks = 0, 0, 0.0, 0, 0
-    arr = gather(np.asarray(carry.arrived))
-    lb = lower_bounds(arr, gather(np.asarray(carry.cand)), 0)
+
+    def seeds_of(field):  # (J, S, L) over every group, seeds in order
+        return np.concatenate([np.asarray(getattr(c, field)) for c in carries], axis=1)
+
+    arr = gather(seeds_of("arrived"))
+    lb = lower_bounds(arr, gather(seeds_of("cand")), 0)
     done = limit <= 0 or settled(arr, lb, limits, t, prior)
-    with train.Shuffler(setup.keys, n) as shuffler:
-        while not done:
-            xs, ys = batches(jnp.asarray(shuffler.get(e)), rows)
-            for c0 in range(0, nb, chunk):
-                valid = min(min(c0 + chunk, nb) - c0, limit - t)  # the last chunk's padding is not stepped
-                ev = schedule(t, t + chunk)
-                ev[valid:] = False
-                t0 = time.perf_counter()
-                # numpy scalars and arrays go to the compiled program as they are: no op-by-op dispatch
-                carry = run_chunk(carry, xs, ys, np.int32(c0), np.int32(t), np.int32(valid), ev, data)
-                arr = gather(np.asarray(carry.arrived))
-                spent += time.perf_counter() - t0
-                timed += valid
-                looks += int(ev.sum())
-                t += valid
-                lb = lower_bounds(arr, gather(np.asarray(carry.cand)), t)
-                done = settled(arr, lb, limits, t, prior) or t >= limit
-                if done:
-                    break
-            e += 1
+    pool = concurrent.futures.ThreadPoolExecutor(groups, thread_name_prefix="jaxsgd-study") if groups > 1 else None
+
+    def each(f, *args):  # f(g, *args) for every group: side by side on the pool's threads where there are several
+        if pool is None:
+            return [f(0, *args)]
+        return [fut.result() for fut in [pool.submit(f, g, *args) for g in range(groups)]]
+
+    def step_group(g, epoch, c0, t, valid, ev):
+        out = run_chunk(carries[g], *epoch[g], np.int32(c0), np.int32(t), np.int32(valid), ev, data)
+        jax.block_until_ready(out.arrived)
+        return out
+
+    try:
+        with train.Shuffler(setup.keys, n) as shuffler:
+            while not done:
+                perms = shuffler.get(e)
+                epoch = each(lambda g: batches(jnp.asarray(perms[g * k:(g + 1) * k]), rows))
+                for c0 in range(0, nb, chunk):
+                    valid = min(min(c0 + chunk, nb) - c0, limit - t)  # the last chunk's padding is not stepped
+                    ev = schedule(t, t + chunk)
+                    ev[valid:] = False
+                    t0 = time.perf_counter()
+                    # numpy scalars and arrays go to the compiled program as they are: no op-by-op dispatch
+                    carries = each(step_group, epoch, c0, t, valid, ev)
+                    arr = gather(seeds_of("arrived"))
+                    spent += time.perf_counter() - t0
+                    timed += valid
+                    looks += int(ev.sum())
+                    t += valid
+                    lb = lower_bounds(arr, gather(seeds_of("cand")), t)
+                    done = settled(arr, lb, limits, t, prior) or t >= limit
+                    if done:
+                        break
+                e += 1
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return Window(arr, lb, t, spent, timed, looks)
 
 
@@ -478,20 +521,30 @@ def chunk_costs(setup: BatchSetup, programs, repeats: int = 3) -> tuple[float, f
       True
     """
     n, b = setup.x.shape[0], setup.batch_size
-    rows, data, carry = _start(setup)
+    groups = seed_groups_of(setup)  # every group's chunk side by side, as run_window steps them
     batches, run_chunk = programs
     chunk = _chunk_size(n, b)
-    xs, ys = batches(jnp.asarray(train.permutations(setup.keys, 0, n)), rows)
+    calls = []
+    for g in range(groups):
+        part = _group(setup, g, groups)
+        rows, data, carry = _start(part)
+        calls.append((carry, *batches(jnp.asarray(train.permutations(part.keys, 0, n)), rows), data))
 
     def best(evaluate):
         ev = np.full((chunk,), evaluate)
-        args = (carry, xs, ys, np.int32(0), np.int32(0), np.int32(chunk), ev, data)
-        jax.block_until_ready(run_chunk(*args))  # warm
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            jax.block_until_ready(run_chunk(*args))
-            times.append(time.perf_counter() - t0)
+
+        def once(call):
+            carry, xs, ys, data = call
+            return jax.block_until_ready(run_chunk(carry, xs, ys, np.int32(0), np.int32(0), np.int32(chunk), ev,
+                                                   data))
+
+        with concurrent.futures.ThreadPoolExecutor(groups) as pool:
+            list(pool.map(once, calls))  # warm
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                list(pool.map(once, calls))
+                times.append(time.perf_counter() - t0)
         return min(times)
 
     plain, every = best(False), best(True)
