@@ -351,7 +351,7 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
         with train.Shuffler(setup.keys, n) as shuffler:
             while not done:
                 perms = shuffler.get(e)
-                epoch = each(lambda g: batches(jnp.asarray(perms[g * k:(g + 1) * k]), rows))
+                epoch = each(lambda g, perms: batches(jnp.asarray(perms[g * k:(g + 1) * k]), rows), perms)
                 for c0 in range(0, nb, chunk):
                     valid = min(min(c0 + chunk, nb) - c0, limit - t)  # the last chunk's padding is not stepped
                     ev = schedule(t, t + chunk)
