@@ -86,3 +86,15 @@ def test_orders_and_lists_refuse_python_only_spellings():
             parse(text)
     assert common.order_type(12, "this")(" +3 ") == 3 and common.positive_int("007") == 7
     assert common.finite_float("−1.5e3") == -1500.0 and common.int_list("64,32") == (32, 64)
+
+
+@pytest.mark.parametrize(("text", "ascii_"), [
+    ("θ ← θ − α∇L", "theta <- theta - alpha grad L"),  # words for symbols stay apart from their neighbours
+    ("θ¹ = θ⁰ − α·∇L(θ⁰)", "theta^1 = theta^0 - alpha*grad L(theta^0)"),
+    ("σ⁽³⁾ = σ(1−σ)", "s^(3) = s(1-s)"),
+    ("  λ  max", "  lambda  max"),  # spacing already there is kept (tables line up)
+])
+def test_the_ascii_rendering_keeps_words_apart(text, ascii_):
+    from jaxsgd.cli import terminal
+
+    assert text.encode("ascii", terminal.ASCII).decode() == ascii_

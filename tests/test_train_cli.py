@@ -297,3 +297,30 @@ def test_prices_near_the_top_of_float64_give_finite_price_changes(tmp_path, caps
     assert out[1e307]["warnings"] == []
     np.testing.assert_allclose(np.asarray(out[1e307]["price_per_unit"]) / 1e307, out[1.0]["price_per_unit"],
                                rtol=1e-6)
+
+
+def test_a_save_that_keeps_failing_is_warned_of_once(tmp_path, capsys, monkeypatch):
+    ck = tmp_path / "run.npz"
+    real_fit = job.fit
+
+    def someone_writes_there_first(*args, **kw):
+        ck.write_text("someone else's notes\n")
+        return real_fit(*args, **kw)
+
+    monkeypatch.setattr(job, "fit", someone_writes_there_first)
+    code, out, err = _run(capsys, ["train", "--rows", "300", "--epochs", "6", "--save", str(ck), "--quiet"])
+    assert code == 2 and ck.read_text() == "someone else's notes\n" and "trained 6 epochs" in out
+    assert err.count("warning: epoch") == 1, err  # the same reason at every epoch is said once
+
+
+def test_resuming_when_the_remembered_data_file_is_gone_says_where_it_came_from(tmp_path, capsys):
+    csv, ck = tmp_path / "houses.csv", tmp_path / "run.npz"
+    rng = np.random.default_rng(0)
+    csv.write_text("area,price\n" + "".join(f"{a:.3f},{2 * a + 1:.3f}\n" for a in rng.uniform(50, 200, 200)))
+    code, _, err = _run(capsys, ["train", "--data", str(csv), "--features", "area", "--target", "price",
+                                 "--epochs", "1", "--save", str(ck), "--quiet"])
+    assert code == 0, err
+    csv.unlink()
+    code, _, err = _run(capsys, ["train", "--resume", str(ck), "--epochs", "1", "--quiet"])
+    assert code == 2 and err.count("\n") == 1
+    assert f"{csv} (as the checkpoint remembers it), is not there" in err and "--data PATH" in err

@@ -26,7 +26,9 @@ _WORDS = {
 }
 
 
-def _ascii(text: str) -> str:
+def _ascii(text: str, before: str = "", after: str = "") -> str:
+    """``text`` in ASCII; a word that stands for a symbol is kept apart from letters and digits next to it
+    (``α∇L`` → ``alpha grad L``), ``before`` and ``after`` being the characters around ``text``."""
     out, i = [], 0
     while i < len(text):
         ch = text[i]
@@ -43,6 +45,12 @@ def _ascii(text: str) -> str:
             if plain is None:
                 folded = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
                 plain = folded or "?"
+            elif len(plain) > 1 and plain.isalpha():
+                left = out[-1][-1:] if out else before
+                right = text[i + 1:i + 2] or after
+                word = _WORDS.get(right, "")
+                plain = ((" " if left.isascii() and left.isalnum() else "") + plain
+                         + (" " if (right.isascii() and right.isalnum()) or (len(word) > 1 and word.isalpha()) else ""))
             out.append(plain)
             i += 1
     return "".join(out)
@@ -51,7 +59,9 @@ def _ascii(text: str) -> str:
 def _handler(error: UnicodeError):
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    return _ascii(error.object[error.start:error.end]), error.end
+    text = error.object
+    return _ascii(text[error.start:error.end], text[error.start - 1:error.start],
+                  text[error.end:error.end + 1]), error.end
 
 
 codecs.register_error(ASCII, _handler)

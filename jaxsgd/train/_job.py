@@ -239,6 +239,10 @@ def _settle(cfg: TrainConfig, log, name) -> tuple[TrainConfig, dict | None]:
     data = cfg.data
     if data is None:
         data = _data_of(meta)
+        if data.csv is not None and not os.path.exists(data.csv):
+            raise CheckpointError(lambda n: f"{cfg.resume}: the data file it was trained on, {data.csv} (as the "
+                                            f"checkpoint remembers it), is not there: give {n('csv')} PATH where "
+                                            "the file is now")
     elif data.csv is not None and (not data.features or not data.target):
         data = data._replace(features=data.features or tuple(meta["features"]), target=data.target or meta["target"])
     was_data = _data_of(meta)
@@ -427,9 +431,12 @@ def run_training(cfg: TrainConfig, *, log=_stderr, progress=None, name=str, refe
             saved_as[0] = save_checkpoint(cfg.save, st, transform, {**meta, "history": _plain(hist)._asdict()},
                                           replaceable=lambda p: file_id(p) == saved_as[0])
             save_failed.clear()
-        except OutputError as err:  # a full disk, a file put there meanwhile: the run goes on, and says so
-            save_failed[:] = [err.render(name)]
-            log(f"warning: epoch {int(st.epoch)}: {save_failed[0]} (training goes on; the next epoch tries again)")
+        except OutputError as err:  # a full disk, a file put there meanwhile: the run goes on, and says so once
+            said = err.render(name)
+            if save_failed != [said]:
+                log(f"warning: epoch {int(st.epoch)}: {said} (training goes on; every epoch tries again, and "
+                    "says so only if the reason changes)")
+            save_failed[:] = [said]
 
     def on_epoch(st, hist):
         e, loss, val, rate = int(st.epoch), hist.train_loss[-1], hist.val_loss[-1], hist.examples_per_second[-1]
