@@ -162,6 +162,13 @@ def test_a_text_column_gets_a_hint(capsys, california_csv):
                     "not a number: 'NEAR BAY'", "leave ocean_proximity out of --features", "0/1 columns")
 
 
+def test_a_text_column_as_the_target_gets_the_targets_hint(capsys, california_csv):
+    _, err = _one_line_error(capsys, ["train", "--data", str(california_csv), "--features", "median_income",
+                                      "--target", "ocean_proximity"],
+                             "not a number: 'NEAR BAY'", "the target must be numbers: choose another --target")
+    assert "out of --features" not in err
+
+
 # ---------------------------------------------------------------- item 9: files
 def test_a_file_put_at_save_after_start_up_is_not_replaced(tmp_path, capsys, monkeypatch):
     ck = tmp_path / "run.npz"

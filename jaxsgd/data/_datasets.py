@@ -30,7 +30,7 @@ import numpy as np
 
 from jaxsgd.data._tables import read_table
 from jaxsgd.defaults import TRAIN_ROWS
-from jaxsgd.errors import DataError, InputError
+from jaxsgd.errors import DataError, InputError, python_name
 
 PRICE_CAP = 1_000_000.0  # the built-in prices' scale: the noise-free price is PRICE_CAP·σ(z)
 TRUE_RAW = (-4.0, 0.03, -0.02)  # the true θ of the built-in data in raw units: c, αa (per m²), αg (per year)
@@ -482,7 +482,17 @@ def load_table(path, features, target, *, drop_missing: bool = False, max_missin
     if target is not None and target in features:
         raise DataError(f"column {target} is both a feature and the target")
     wanted = [*features] + ([] if target is None else [target])
-    table = read_table(path, wanted, needed_by=needed_by, shard=shard)
+    try:
+        table = read_table(path, wanted, needed_by=needed_by, shard=shard)
+    except DataError as err:
+        def feature_hint(n):
+            return f"leave {target} out of {n('features')}, or encode it as 0/1 columns, one per category"
+
+        if target is None or feature_hint(python_name) not in str(err):
+            raise
+        # the column of text is the target: the hint for a feature does not apply
+        raise DataError(lambda n, said=err: said.render(n).replace(
+            feature_hint(n), f"the target must be numbers: choose another {n('target')}")) from None
     nan = np.isnan(table.values)
     hole = nan.any(axis=1) if nan.any() else np.zeros(len(table.lines), bool)  # the row-wise pass only if needed
     missing = table.lines[hole]
