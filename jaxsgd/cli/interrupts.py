@@ -122,7 +122,8 @@ def install(grace: float = GRACE) -> None:
     ``grace`` seconds after a signal; main thread only.
 
     A worker of ``jaxsgd launch`` also asks the kernel for SIGTERM when the launcher dies (Linux), so a
-    killed launcher leaves no orphans.
+    killed launcher leaves no orphans, and unblocks SIGINT and SIGTERM, which the launcher starts it with
+    blocked.
     """
     if threading.current_thread() is not threading.main_thread():
         return
@@ -138,6 +139,10 @@ def install(grace: float = GRACE) -> None:
         signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
         _state["socket"] = (reader, writer)
         threading.Thread(target=_watchdog, args=(reader,), name="jaxsgd-interrupt-watchdog", daemon=True).start()
+    if os.environ.get(PARENT):
+        # a worker of jaxsgd launch starts with SIGINT and SIGTERM blocked, so that one sent while Python started
+        # up waited for the handlers above: it comes now, if it came
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(CODES))
 
 
 def reinstall(grace: float | None = None) -> None:
