@@ -63,6 +63,13 @@ def test_a_mixed_number_is_read_and_echoed(capsys):
     assert code == 2 and "1 ½ is ambiguous" in err and err.count("\n") == 1
 
 
+def test_an_ascii_mixed_number_after_a_space_is_refused_with_the_fix(capsys):
+    # 1 1/2 used to be read as 1·½: INCORRECT, with no "read as:" line
+    code, out, err = _run(capsys, "--order", "2", "2σ³ − 3σ² + 1 1/2 σ")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "1 1/2 is ambiguous: write 1+1/2 or 3/2 for the mixed number, or 1*1/2 for the product" in err
+
+
 @pytest.mark.parametrize(("expr", "read"), [("σ2 - σ", "σ·2 − σ"), ("σ^(1)", "σ^1")])
 def test_a_reading_that_is_not_literal_is_echoed(capsys, expr, read):
     code, out, _ = _run(capsys, "--order", "1", expr)

@@ -1,5 +1,6 @@
 """The parser: the notation people write, the trees it builds, its limits."""
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -189,6 +190,25 @@ def test_a_mixed_number_is_one_and_a_half_not_a_product():
 def test_a_fraction_after_a_number_and_a_space_is_refused_as_ambiguous(src):
     with pytest.raises(ExpressionError, match=r"is ambiguous: write \d+. \(no space\) for the mixed number"):
         parse(src)
+
+
+@pytest.mark.parametrize(("src", "fix"), [("2σ³ − 3σ² + 1 1/2 σ", "1 1/2 is ambiguous: write 1+1/2 or 3/2 for the "
+                                                                  "mixed number, or 1*1/2 for the product"),
+                                          ("2 3/4", "2 3/4 is ambiguous: write 2+3/4 or 11/4 for the mixed number"),
+                                          ("σ(1  1 / 2)", "1 1/2 is ambiguous: write 1+1/2 or 3/2")])
+def test_an_ascii_fraction_after_a_number_and_a_space_is_refused_as_ambiguous(src, fix):
+    # 1 1/2 used to be read as 1·½ with no word, while 1 ½ was refused
+    with pytest.raises(ExpressionError, match=re.escape(fix)) as e:
+        parse(src)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("src", "same"), [("2 σ", "2σ"), ("2 x", "2*x"), ("1/2 σ", "1/2*σ"), ("σ 1/2", "σ*1/2"),
+                                           ("x^2 1/2", "x^2*1/2"), ("1.5 1/2", "1.5*1/2"), ("1 1/2.5", "1*1/2.5"),
+                                           ("1 1.5/2", "1*1.5/2"),
+                                           ("1 + 1/2", "1+1/2"), ("2 3", "2*3")])
+def test_a_number_and_a_space_before_anything_but_a_fraction_is_still_read(src, same):
+    assert parse(src) == parse(same)
 
 
 @pytest.mark.parametrize("src", ["Σ", "Σ(1 − Σ)", "2Σ", r"\Sigma(x)"])

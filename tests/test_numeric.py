@@ -181,8 +181,47 @@ def _auto_jit(k, dtype_name):
 def test_every_method_gives_a_number_or_inf_never_nan(dtype, method):
     """Outside their domains closed_form and pole lose digits, but never turn a value into NaN."""
     x = jnp.asarray(np.concatenate([np.linspace(-100, 100, 81), [0.0, 1e-3, 700.0]]), dtype)
-    for k in (9, 34, 100):
+    for k in (9, 34, 42 if method == "closed_form" and dtype == jnp.float32 else 100):  # closed_form stops at 42
         assert not np.isnan(np.asarray(jax.jit(lambda v, k=k: sigmoid_derivative(v, k, method=method))(x))).any()
+
+
+# Orders around where each method's sums, k! or the values themselves leave float32, and the points where
+# σ⁽⁵⁰⁾(0.001) = −4.36e37 (float32 holds it) and σ⁽⁶⁰⁾(0) = 0 came back ±inf from closed_form; the orders
+# past a method's limit (closed_form 42 and taylor 34 in float32, naive_grad 10) must be refused instead.
+# taylor stops at 40 here: its compile time jumps from ~2 s at k = 44 to minutes at k = 48.
+FINITE_XS = [0.0, 1e-3, -1e-3, 1.0, -10.0, 50.0, -100.0]
+FINITE_ORDERS = {"auto": [0, 50, 60, 100], "closed_form": [0, 8, 42, 43, 50, 60, 100], "pole": [8, 50, 100],
+                 "taylor": [0, 34, 35, 40], "nested_grad": [50], "naive_grad": [1, 6, 11]}
+FINITE_ORDERS_64 = {"nested_grad": [20], "taylor": [0, 34, 40]}  # fewer compiles where nothing overflows
+LIMITS = {("closed_form", "float32"): 42, ("taylor", "float32"): 34}
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("method", list(FINITE_ORDERS))
+def test_every_method_is_finite_wherever_the_value_fits_the_dtype(method, dtype_name):
+    """At every order a method takes, finite where |σ⁽ᵏ⁾(x)| (mpmath) fits the dtype; beyond its limit in the
+    dtype, a one-line refusal naming the limit and method="auto" (closed_form gave ±inf from k = 49 in float32,
+    taylor ±inf and NaN from k = 35)."""
+    from jaxsgd.errors import InputError
+
+    limit = 10 if method == "naive_grad" else LIMITS.get((method, dtype_name), 100)
+    with jax.enable_x64(dtype_name == "float64"):
+        dt = jnp.dtype(dtype_name)
+        xs = np.asarray(np.asarray(FINITE_XS, dtype_name), float)
+        top = float(jnp.finfo(dt).max)
+        for k in (FINITE_ORDERS_64 if dtype_name == "float64" else {}).get(method, FINITE_ORDERS[method]):
+            f = jax.jit(lambda v, k=k: sigmoid_derivative(v, k, method=method))
+            if k > limit:
+                fix = "auto" if method != "naive_grad" else "'nested_grad' or 'auto'"
+                with pytest.raises(InputError, match=rf"takes orders up to {limit}\b.*{fix}") as e:
+                    f(jnp.asarray(xs, dt))
+                assert "\n" not in str(e.value)
+                continue
+            got = np.asarray(f(jnp.asarray(xs, dt)), float)
+            for x, g in zip(xs.tolist(), got.tolist(), strict=True):
+                r = _mp_sigma(x, k)
+                assert abs(r) > top or np.isfinite(g), f"σ⁽{k}⁾({x!r}) by {method} in {dtype_name}: got {g!r}, " \
+                                                        f"mpmath {mp.nstr(r, 6)}"
 
 
 def test_the_order_is_bounded_as_jaxsgd_check_bounds_it():

@@ -131,6 +131,7 @@ def tokens(src: str, notes: set | None = None):
                                       "the number out, e.g. 0.25 for 2.5e-1, or as a power of 10, e.g. 10^-3")
             if notes is not None and out and out[-1][0] in ("sig", "prime", "x"):
                 notes.add("number after σ")  # σ2 is σ·2
+            _refuse_spaced_fraction(src, i, j, out)
             out.append(("num", Fraction(lit)))
             i = j
         elif ch in _SUPERSCRIPTS:
@@ -167,6 +168,30 @@ def tokens(src: str, notes: set | None = None):
             raise ExpressionError(f"unexpected character {_char(ch)} at position {i + 1}: use numbers, σ, x, e, exp, "
                                   "tanh, + − * / ^ and parentheses")
     return out
+
+
+_SPACED_FRACTION = re.compile(r"\s*/\s*(\d+)(?![\d.])")
+
+
+def _refuse_spaced_fraction(src: str, i: int, j: int, out: list) -> None:
+    """``1 1/2`` (a whole number, a space, then a fraction of whole numbers) refused as ambiguous: a mixed number
+    or a product. ``x^2 1/2`` (the number is an exponent) and ``1.5 1/2`` are not mixed numbers and are read."""
+    if (not out or out[-1][0] != "num" or out[-1][1].denominator != 1 or not src[i - 1:i].isspace()
+            or any(c not in _DIGITS for c in src[i:j])):
+        return
+    before = src[:i].rstrip()
+    k = len(before)
+    while k > 0 and before[k - 1] in _DIGITS:
+        k -= 1
+    if k == len(before) or before[k - 1:k] == "." or re.search(r"\^\s*[-+]?\s*$", before[:k]):
+        return
+    frac = _SPACED_FRACTION.match(src, j)
+    if frac is None or int(frac.group(1)) == 0:
+        return
+    whole, fraction = before[k:], f"{src[i:j]}/{frac.group(1)}"
+    value = int(whole) + Fraction(int(src[i:j]), int(frac.group(1)))
+    raise ExpressionError(f"{whole} {fraction} is ambiguous: write {whole}+{fraction} or {value} for the mixed "
+                          f"number, or {whole}*{fraction} for the product")
 
 
 def _split_word(word: str):

@@ -9,7 +9,8 @@ in the dtype of ``x``:
   (−1)ᵏ⁺¹σ⁽ᵏ⁾(x)``); where the coefficients ``A(k, j)`` exceed the dtype the
   terms are formed in log space so nothing overflows before the result does.
   Accurate in both tails; near 0 the alternating sum cancels and loses digits
-  as k grows.
+  as k grows. Orders up to 42 in float32 (every order in float64): the terms add
+  up to ``k!/2ᵏ⁺¹`` at x = 0, and beyond the dtype their rounding alone is ±inf.
 * ``"pole"`` — the partial-fraction expansion over the poles ``iπ(2m+1)`` of σ::
 
       σ⁽ᵏ⁾(x) = 2 Re Σₘ₌₀^{M−1} (−1)ᵏ k! / (x − iπ(2m+1))ᵏ⁺¹      (k ≥ 1)
@@ -22,6 +23,7 @@ in the dtype of ``x``:
   oscillation itself; converges fast for large k and small |x|.
 * ``"taylor"`` — :mod:`jax.experimental.jet` on :func:`jax.nn.sigmoid` seeded
   with ``(1, 0, 0, …)``; uses ``σ(1 − σ)`` internally, so it loses the tails.
+  Orders up to 34 in float32 (jet scales the k-th term by ``k!``).
 * ``"nested_grad"`` — literally k nested :func:`jax.grad` calls on a sigmoid whose
   custom JVP at order j is the order-(j+1) function (evaluated by ``"auto"``):
   the trace grows linearly with k instead of ~2.9× per order.
@@ -167,6 +169,26 @@ def _closed_form(x, k: int):
     log_scale = r_star[..., 0] + (star[..., 0] + 1).astype(dt) * a - (k + 1) * jnp.log1p(jnp.exp(a))
     mag = _exp_times_pow2(log_scale + jnp.log(jnp.abs(total)), n_star[..., 0])
     return flip * jnp.sign(total) * mag
+
+
+# why a method stops below NUMERIC_MAX_ORDER in a dtype: what overflows there, as a function of k
+_OVERFLOWS = {
+    # at x = 0 the Eulerian terms add up to k!/2ᵏ⁺¹ (Σⱼ A(k, j) = k!), the most they add up to at any x: beyond
+    # the dtype, the rounding of their cancellation alone gives ±inf where the value fits
+    "closed_form": (lambda k: math.factorial(k) / 2 ** (k + 1), "its Eulerian sum, up to k!/2^(k+1),"),
+    "taylor": (math.factorial, "the k! that jax.experimental.jet scales its terms by"),  # then 0·inf = NaN
+}
+
+
+@functools.cache
+def _max_order(method: str, dtype) -> int:
+    """The highest order ``method`` takes in ``dtype``: ``"closed_form"`` stops where its Eulerian sum
+    (``k!/2ᵏ⁺¹`` at x = 0) exceeds the dtype, ``"taylor"`` where ``k!`` does (float32: 42 and 34; float64: every
+    order); beyond, a value the dtype holds would come back ±inf or NaN."""
+    if method not in _OVERFLOWS:
+        return NUMERIC_MAX_ORDER
+    size, top = _OVERFLOWS[method][0], float(jnp.finfo(dtype).max)
+    return max(k for k in range(NUMERIC_MAX_ORDER + 1) if size(k) <= top)
 
 
 def pole_terms(k: int, dtype) -> int:
@@ -395,12 +417,14 @@ def sigmoid_derivative(x, k: int, *, method: str = "auto"):
     beyond the dtype's range is ±inf with the right sign, never NaN: ``|σ⁽ᵏ⁾|`` peaks near 0 at about
     ``2·k!/πᵏ⁺¹``, beyond float32 from k = 50 (σ⁽⁵⁰⁾(0.001) = −4.36e37 still fits float32; float64 holds
     every value up to the bound: at most 1.1e108, at k = 100). A value below the smallest normal number
-    may be flushed to 0 by the backend. The other methods hold only in their domains (:data:`DOMAINS`).
+    may be flushed to 0 by the backend. The other methods hold their accuracy only in their domains
+    (:data:`DOMAINS`); at the orders they take, a value the dtype holds still comes back finite.
 
     Args:
       x: a number or array, of any shape; integers are taken as the default float dtype.
       k: the order, a whole number from 0 to ``NUMERIC_MAX_ORDER`` (100, ``jaxsgd.defaults.ACCURACY_MAX_ORDER``,
-        the bound of ``jaxsgd check --max-order``); ``"naive_grad"`` stops at ``NAIVE_GRAD_MAX_ORDER`` (10).
+        the bound of ``jaxsgd check --max-order``); ``"naive_grad"`` stops at ``NAIVE_GRAD_MAX_ORDER`` (10), and
+        in float32 ``"closed_form"`` at 42 and ``"taylor"`` at 34, where their sums or ``k!`` leave its range.
       method: one of :data:`METHODS`: ``"auto"`` (the default, accurate everywhere), ``"closed_form"``,
         ``"pole"``, ``"taylor"``, ``"nested_grad"`` or ``"naive_grad"``.
 
@@ -408,7 +432,8 @@ def sigmoid_derivative(x, k: int, *, method: str = "auto"):
       ``σ⁽ᵏ⁾(x)``, a JAX array of the shape of ``x`` and its floating dtype.
 
     Raises:
-      InputError: an order that is not whole, below 0 or above the bound; an unknown method.
+      InputError: an order that is not whole, below 0 or above the bound (the method's, in the dtype of ``x``);
+        an unknown method.
 
     Example:
       >>> first = jax.jit(lambda v: sigmoid_derivative(v, 1))
@@ -433,4 +458,8 @@ def sigmoid_derivative(x, k: int, *, method: str = "auto"):
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
+    top = _max_order(method, x.dtype)
+    if k > top:
+        raise InputError(f"method {method!r} takes orders up to {top} in {x.dtype} ({_OVERFLOWS[method][1]} exceeds "
+                         f"{x.dtype}'s range from k = {top + 1}), got {k}; method=\"auto\" works at any order")
     return _IMPL[method](x, int(k))
