@@ -170,15 +170,20 @@ def test_a_text_column_as_the_target_gets_the_targets_hint(capsys, california_cs
 
 
 # ---------------------------------------------------------------- item 9: files
-def test_a_file_put_at_save_after_start_up_is_not_replaced(tmp_path, capsys, monkeypatch):
-    ck = tmp_path / "run.npz"
+def _someone_writes_first(monkeypatch, write):
+    """``write()`` runs after start-up's checks, as training starts: a file put at an output path meanwhile."""
     real_fit = job.fit
 
-    def someone_writes_there_first(*args, **kw):
-        ck.write_text("someone else's notes\n")
+    def fit(*args, **kw):
+        write()
         return real_fit(*args, **kw)
 
-    monkeypatch.setattr(job, "fit", someone_writes_there_first)
+    monkeypatch.setattr(job, "fit", fit)
+
+
+def test_a_file_put_at_save_after_start_up_is_not_replaced(tmp_path, capsys, monkeypatch):
+    ck = tmp_path / "run.npz"
+    _someone_writes_first(monkeypatch, lambda: ck.write_text("someone else's notes\n"))
     code, out, err = _run(capsys, ["train", "--rows", "300", *FAST, "--save", str(ck)])
     assert code == 2 and ck.read_text() == "someone else's notes\n"
     assert "trained 2 epochs" in out  # the finished run is reported all the same
@@ -188,13 +193,7 @@ def test_a_file_put_at_save_after_start_up_is_not_replaced(tmp_path, capsys, mon
 
 def test_a_file_put_at_plot_after_start_up_is_not_replaced(tmp_path, capsys, monkeypatch):
     png = tmp_path / "loss.png"
-    real_fit = job.fit
-
-    def someone_writes_there_first(*args, **kw):
-        png.write_bytes(b"\x89PNG someone else's picture")
-        return real_fit(*args, **kw)
-
-    monkeypatch.setattr(job, "fit", someone_writes_there_first)
+    _someone_writes_first(monkeypatch, lambda: png.write_bytes(b"\x89PNG someone else's picture"))
     code, out, err = _run(capsys, ["train", "--rows", "300", *FAST, "--plot", str(png), "--quiet"])
     assert code == 2 and png.read_bytes() == b"\x89PNG someone else's picture"
     assert "trained 2 epochs" in out and "a file appeared there" in err and err.count("\n") == 1
@@ -308,13 +307,7 @@ def test_prices_near_the_top_of_float64_give_finite_price_changes(tmp_path, caps
 
 def test_a_save_that_keeps_failing_is_warned_of_once(tmp_path, capsys, monkeypatch):
     ck = tmp_path / "run.npz"
-    real_fit = job.fit
-
-    def someone_writes_there_first(*args, **kw):
-        ck.write_text("someone else's notes\n")
-        return real_fit(*args, **kw)
-
-    monkeypatch.setattr(job, "fit", someone_writes_there_first)
+    _someone_writes_first(monkeypatch, lambda: ck.write_text("someone else's notes\n"))
     code, out, err = _run(capsys, ["train", "--rows", "300", "--epochs", "6", "--save", str(ck), "--quiet"])
     assert code == 2 and ck.read_text() == "someone else's notes\n" and "trained 6 epochs" in out
     assert err.count("warning: epoch") == 1, err  # the same reason at every epoch is said once
