@@ -309,8 +309,9 @@ def bench_optax_loop(x, y, bsz, budget_batches):
     return (m // bsz * bsz) / (time.perf_counter() - t0)
 
 
-def bench_jaxsgd(x, y, bsz, repeats, shuffle="auto"):
-    """One run through the engine (what ``jaxsgd.train`` runs): examples/s of the best epoch, compile seconds."""
+def bench_jaxsgd(x, y, bsz, repeats, shuffle="auto", native=None):
+    """One run through the engine (what ``jaxsgd.train`` runs): examples/s of the best epoch, compile seconds.
+    ``native=False``: the XLA scan, where the engine would take the native epoch."""
     n, d = x.shape
     rows = train.rows_of(x, y)
     opt = train.make_optimizer("sgd")
@@ -318,14 +319,14 @@ def bench_jaxsgd(x, y, bsz, repeats, shuffle="auto"):
     runs = train.TrainState.create_runs(d, keys, [0.1], optimizer=opt)
     with train.Shuffler(keys, n, shuffle) as shuffler:
         t0 = time.perf_counter()
-        runs = train.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz)
+        runs = train.epoch(runs, shuffler.get(0), rows, optimizer=opt, batch_size=bsz, native=native)
         jax.block_until_ready(runs.params)
         compile_s = time.perf_counter() - t0
         e = 1
 
         def one():
             nonlocal runs, e
-            runs = train.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=bsz)
+            runs = train.epoch(runs, shuffler.get(e), rows, optimizer=opt, batch_size=bsz, native=native)
             jax.block_until_ready(runs.params)
             e += 1
 
@@ -399,6 +400,7 @@ def sgd_benchmarks(n, batch_sizes, repeats, budget, log):
         row["numpy"] = bench_numpy(x, y, bsz, budget)
         row["optax-loop"] = bench_optax_loop(x, y, bsz, budget)
         row["jaxsgd"], compile_s = bench_jaxsgd(x, y, bsz, repeats)
+        row["jaxsgd-scan"], _ = bench_jaxsgd(x, y, bsz, repeats, native=False)
         for impl, eps in row.items():
             rows.append({"impl": impl, "batch_size": bsz, "examples_per_second": eps, "n": n, "dtype": "float32",
                          **({"compile_seconds": compile_s} if impl == "jaxsgd" else {})})
@@ -657,15 +659,17 @@ def print_sgd_table(rows):
     by = {}
     for r in rows:
         by.setdefault(r["batch_size"], {})[r["impl"]] = r["examples_per_second"]
-    print(f"\nOne SGD epoch, N = {rows[0]['n']:,}, d = 2, float32, shuffle included (examples/s)")
-    print(f"{'B':>6} {'jaxsgd':>12} {'c-loop':>12} {'c-simd':>12} {'numpy':>12} {'optax-loop':>12} {'÷ c-loop':>9} "
-          f"{'÷ c-simd':>9} {'÷ optax':>9}")
+    print(f"\nOne SGD epoch, N = {rows[0]['n']:,}, d = 2, float32, shuffle included (examples/s); "
+          f"jaxsgd's epoch: {train.native_status()}")
+    print(f"{'B':>6} {'jaxsgd':>12} {'XLA scan':>12} {'c-loop':>12} {'c-simd':>12} {'numpy':>12} {'optax-loop':>12} "
+          f"{'÷ c-loop':>9} {'÷ c-simd':>9} {'÷ scan':>7} {'÷ optax':>9}")
     nan = float("nan")
     for bsz, r in by.items():
-        c, cs = r.get("c-loop"), r.get("c-simd")
-        print(f"{bsz:>6} {r['jaxsgd']:>12,.0f} {c or nan:>12,.0f} {cs or nan:>12,.0f} {r['numpy']:>12,.0f} "
-              f"{r['optax-loop']:>12,.0f} {r['jaxsgd'] / c if c else nan:>9.2f} "
-              f"{r['jaxsgd'] / cs if cs else nan:>9.2f} {r['jaxsgd'] / r['optax-loop']:>9.1f}")
+        c, cs, scan = r.get("c-loop"), r.get("c-simd"), r.get("jaxsgd-scan", nan)
+        print(f"{bsz:>6} {r['jaxsgd']:>12,.0f} {scan:>12,.0f} {c or nan:>12,.0f} {cs or nan:>12,.0f} "
+              f"{r['numpy']:>12,.0f} {r['optax-loop']:>12,.0f} {r['jaxsgd'] / c if c else nan:>9.2f} "
+              f"{r['jaxsgd'] / cs if cs else nan:>9.2f} {r['jaxsgd'] / scan:>7.2f} "
+              f"{r['jaxsgd'] / r['optax-loop']:>9.1f}")
 
 
 def _time_call(fn, x, repeats):
@@ -897,7 +901,7 @@ def unroll_benchmarks(n, batch_sizes, repeats, log, unrolls=(1, 2, 4, 8, 16)):
             for u in unrolls:
                 def one(state=state, perms=perms, rows=rows, bsz=bsz, u=u):
                     jax.block_until_ready(train.epoch(state, perms, rows, optimizer=opt, batch_size=bsz,
-                                                      unroll=u).params)
+                                                      unroll=u, native=False).params)
                 one()
                 cases.append({"runs": runs_label, "batch_size": bsz, "unroll": u, "fn": one,
                               "examples": seeds * n_lr * (m // bsz * bsz), "times": []})

@@ -73,6 +73,16 @@ def test_permutations_are_pure_functions_of_key_and_epoch():
     np.testing.assert_array_equal(p, train.permutations(KEYS, 7, 1000))
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 1000, 65_537])
+def test_host_permutations_are_numpys_generator_permutation(n):
+    """The host method's definition: Generator(PCG64 seeded by (key, epoch)).permutation(n), whatever the
+    buffers behind it (checkpoints and documented runs depend on these exact orders)."""
+    got = train.permutations(KEYS, 4, n, "host")
+    want = np.stack([np.random.default_rng([int(a), int(b), 4]).permutation(n) for a, b in KEYS]).astype(np.int32)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+
+
 def test_permutations_are_uniform_on_small_n():
     """All 3! = 6 orders appear about equally often (chi-square, 5 dof, p ≈ 1e-4 bound)."""
     keys = np.stack([np.arange(3000, dtype=np.uint32), np.full(3000, 9, np.uint32)], axis=1)

@@ -51,10 +51,29 @@ def test_epoch_matches_numpy_float64(x64, drop_last):
 
 
 def test_default_is_optax_sgd_bit_for_bit(dtype):
+    """runtime_sgd's arithmetic is optax.sgd's, bit for bit, in the same compiled scan."""
+    x, y = _data(dtype)
+    keys, rows = np.array([[0, 1]], np.uint32), train.rows_of(x, y)
+    out = []
+    for opt in (train.runtime_sgd(0.5), optax.sgd(0.5)):
+        runs = train.TrainState.create(init_params(D, dtype), optimizer=opt, key=jnp.asarray(keys[0])).as_runs()
+        for e in range(3):
+            runs = train.epoch(runs, train.permutations(keys, e, N), rows, optimizer=opt, batch_size=B,
+                               native=False)
+        out.append(runs.run().params)
+    np.testing.assert_array_equal(np.asarray(out[0].to_theta()), np.asarray(out[1].to_theta()))
+    assert out[0].b.dtype == dtype
+
+
+def test_default_fit_is_optax_sgd_to_rounding(dtype):
+    """fit's default (the native epoch on a CPU) against optax.sgd (the scan): the same runs up to the rounding
+    of a reordered batch sum, a few units in the last place of θ after 3 epochs."""
     x, y = _data(dtype)
     ours = train.fit(x, y, batch_size=B, epochs=3, learning_rate=0.5, key=jax.random.key(1)).state.params
     theirs = train.fit(x, y, batch_size=B, epochs=3, optimizer=optax.sgd(0.5), key=jax.random.key(1)).state.params
-    np.testing.assert_array_equal(np.asarray(ours.to_theta()), np.asarray(theirs.to_theta()))
+    eps = float(jnp.finfo(dtype).eps)
+    np.testing.assert_allclose(np.asarray(ours.to_theta()), np.asarray(theirs.to_theta()), rtol=64 * eps,
+                               atol=64 * eps)
     assert ours.b.dtype == dtype
 
 

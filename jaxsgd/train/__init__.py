@@ -32,6 +32,7 @@ from jaxsgd.train._engine import (
 from jaxsgd.train._fit import FitResult, History, check_divisible, data_mesh, examples_per_epoch, fit
 from jaxsgd.train._job import SATURATED_Z, TrainConfig, TrainReport, diagnose, run_training
 from jaxsgd.train._metrics import Metrics, metrics, predict_prices, raw_units, shared_transform
+from jaxsgd.train._native import status as native_status
 from jaxsgd.train._optimizers import RuntimeSGDState, make_optimizer, runtime_sgd
 from jaxsgd.train._reference import evaluate_loss, full_batch_reference
 from jaxsgd.train._shuffles import Shuffler, part_keys, permutations, seed_key
@@ -60,6 +61,7 @@ __all__ = [
     "load_checkpoint",
     "make_optimizer",
     "metrics",
+    "native_status",
     "part_keys",
     "permutations",
     "predict_prices",

@@ -438,9 +438,9 @@ UNROLL = 2  # steps per iteration of the epoch's scan; scripts/bench.py --only u
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "batch_size", "drop_last", "mesh", "trace", "loss",
-                                             "unroll"))
+                                             "unroll", "native"))
 def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
-          trace: bool = False, loss=None, unroll: int = UNROLL):
+          trace: bool = False, loss=None, unroll: int = UNROLL, native: bool | None = None):
     r"""One epoch of every run: one compiled ``lax.scan`` of :func:`step` over each seed's shuffled batches.
 
     For every run ``(s, l)`` and every batch ``β`` of seed ``s``'s permutation
@@ -453,6 +453,11 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
     (with the default optimizer). Shapes, optimizer, batch size, the mesh,
     ``trace`` and ``loss`` are static; learning rates (in the optimizer state),
     keys and data are runtime values, so changing them does not recompile.
+
+    For the neuron with plain SGD (:func:`jaxsgd.train.runtime_sgd`, the default) on a CPU, in float32 or
+    float64 and without a mesh, the epoch is one native call (a C++ loop built on first use,
+    :mod:`jaxsgd.train._native`) instead of the scan: the same math, equal to the scan's up to rounding
+    (the sums over a batch are vectorised), 2–3× faster at small batches. ``native=False`` keeps the scan.
 
     Args:
       runs: the :class:`TrainState` of ``S × L`` runs (leading ``(S, L)`` axes).
@@ -467,6 +472,10 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
         is split over its devices (default ``None``: no sharding).
       trace: also return the parameters after every full batch (default ``False``).
       loss: the per-example loss, as :func:`step` takes it (default ``None``: the neuron's).
+      unroll: steps per iteration of the scan (default :data:`UNROLL`).
+      native: ``None`` (default): the native epoch wherever it applies and is available
+        (:func:`jaxsgd.train._native.status`); ``False``: always the scan; ``True``: the native epoch, or an
+        :class:`~jaxsgd.errors.InputError` saying why it cannot run.
 
     Returns:
       The new :class:`TrainState` (``epoch`` one more, ``key`` unchanged); with
@@ -488,6 +497,17 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
       True
     """
     n, d = rows.shape[0], rows.shape[1] - 1
+    if native is not False:
+        from jaxsgd.model import Params
+        from jaxsgd.train import _native
+
+        if (_native.applies(optimizer, loss, mesh, dtype=rows.dtype) and isinstance(runs.params, Params)
+                and runs.params.w.dtype == rows.dtype == runs.params.b.dtype):
+            return _native_epoch(runs, perms, rows, batch_size, drop_last, trace)
+        if native:
+            raise InputError(lambda a: f"{a('native')}=True, but the native epoch does not apply here "
+                                       f"({_native.status()}; it needs the neuron, plain SGD, float32 or "
+                                       "float64, no mesh, on a CPU): leave native out")
     nb, rem = divmod(n, batch_size)
     xs, ys, shuffled = shuffled_batches(perms, rows, batch_size)
     update = runs_step(optimizer, loss)
@@ -498,6 +518,18 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
                                    _shard(tail[:, d], mesh, (None, "batch")))
     new = TrainState(params, opt_state, runs.key, runs.epoch + 1)
     return (new, steps) if trace else new
+
+
+def _native_epoch(runs: TrainState, perms, rows, batch_size, drop_last, trace):
+    from jaxsgd.model import Params
+    from jaxsgd.train import _native
+
+    p = runs.params
+    lr = runs.opt_state.hyperparams["learning_rate"]
+    b, w, b_steps, w_steps = _native.epoch_call(p.b, p.w, lr, perms, rows,
+                                                batch_size=batch_size, drop_last=drop_last, trace=trace)
+    new = TrainState(Params(b, w), runs.opt_state, runs.key, runs.epoch + 1)
+    return (new, Params(b_steps, w_steps)) if trace else new
 
 
 def _scan(update, runs, xs, ys, mesh, trace, unroll=UNROLL):

@@ -81,7 +81,19 @@ def runtime_sgd(learning_rate=LEARNING_RATE) -> optax.GradientTransformation:
         step = -state.hyperparams["learning_rate"]
         return jax.tree.map(lambda g: step.astype(g.dtype) * g, grads), state
 
+    update.plain_sgd = True  # the native epoch (jaxsgd.train._native) runs exactly this update
     return optax.GradientTransformation(init, update)
+
+
+def is_plain_sgd(optimizer) -> bool:
+    """Whether ``optimizer`` is :func:`runtime_sgd` (``θ ← θ − α g``, α in its state), whose epochs of the
+    neuron can run natively on a CPU.
+
+    Example:
+      >>> is_plain_sgd(make_optimizer("sgd")), is_plain_sgd(make_optimizer("adam"))
+      (True, False)
+    """
+    return bool(getattr(getattr(optimizer, "update", None), "plain_sgd", False))
 
 
 @functools.cache
