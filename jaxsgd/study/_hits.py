@@ -141,21 +141,23 @@ class _Carry(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "loss"))
-def _chunk(carry: _Carry, xs_all, ys_all, c0, t0, valid, evaluate, data, *, optimizer, loss=None) -> _Carry:
-    """Steps ``t0 + 1 …`` over the batches ``c0 … c0 + T − 1`` of an epoch's ``xs_all (M, S, d, B)`` (``T =
-    len(evaluate)``: the slice is cut inside the program, so a chunk is one call); the full loss of every run
-    after the steps ``evaluate (T,)`` marks. ``data = (levels, xt, y)``. Steps at or beyond ``valid`` are not
-    taken."""
-    xs = lax.dynamic_slice_in_dim(xs_all, c0, evaluate.shape[0])
-    ys = lax.dynamic_slice_in_dim(ys_all, c0, evaluate.shape[0])
+def _chunk(carry: _Carry, idx_all, rows, c0, t0, valid, evaluate, data, *, optimizer, loss=None) -> _Carry:
+    """Steps ``t0 + 1 …`` over the batches ``c0 … c0 + T − 1`` of ``idx_all (M, S, B)``, each seed's row indices
+    of every batch of K epochs in turn (``T = len(evaluate)``: the slice is cut inside the program, so a chunk
+    is one call; each step gathers its batch from ``rows (N, d + 1)``, so no epoch's batches are written out);
+    the full loss of every run after the steps ``evaluate (T,)`` marks. ``data = (levels, xt, y)``. Steps at
+    or beyond ``valid`` are not taken."""
+    idx = lax.dynamic_slice_in_dim(idx_all, c0, evaluate.shape[0])
+    d = rows.shape[1] - 1
     levels, xt, y = data
     update = train.runs_step(optimizer, loss)
     lv = levels[:, None, None]
 
     def body(carry, batch):
         params, opt_state, cand, arrived = carry
-        xb, yb, i, ev = batch
-        new_params, new_opt = update(params, opt_state, xb, yb)
+        ib, i, ev = batch
+        rb = rows[ib]  # (S, B, d + 1): the step's batch of every seed
+        new_params, new_opt = update(params, opt_state, jnp.swapaxes(rb[..., :d], 1, 2), rb[..., d])
         take = i < valid
         params = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_params, params)
         opt_state = jax.tree.map(lambda a, b: jnp.where(take, a, b), new_opt, opt_state)
@@ -170,18 +172,22 @@ def _chunk(carry: _Carry, xs_all, ys_all, c0, t0, valid, evaluate, data, *, opti
         arrived = jnp.where(look & open_ & below & (cand > 0) & held, cand, arrived)
         return _Carry(params, opt_state, cand, arrived), None
 
-    steps = jnp.arange(xs.shape[0], dtype=jnp.int32)
-    out, _ = lax.scan(body, carry, (xs, ys, steps, evaluate))
+    steps = jnp.arange(idx.shape[0], dtype=jnp.int32)
+    out, _ = lax.scan(body, carry, (idx, steps, evaluate))
     return out
 
 
 @functools.partial(jax.jit, static_argnames=("batch_size", "chunk"))
 def _batches(perms, rows, *, batch_size, chunk):
-    """An epoch's batches, padded with zeros to a whole number of chunks (the padding's steps are not taken)."""
-    xs, ys = train.shuffled_batches(perms, rows, batch_size)[:2]
-    pad = -xs.shape[0] % chunk
-    return (jnp.concatenate([xs, jnp.zeros((pad, *xs.shape[1:]), xs.dtype)]),
-            jnp.concatenate([ys, jnp.zeros((pad, *ys.shape[1:]), ys.dtype)]))
+    """The row indices of the batches of ``K`` epochs in turn (``perms (K, S, N)`` → ``(M, S, B)``, each epoch's
+    last ``N mod B`` rows dropped), padded with row 0 to a whole number of chunks (the padding's steps are not
+    taken), and the rows themselves."""
+    k, s, n = perms.shape
+    nb = n // batch_size
+    idx = perms[:, :, :nb * batch_size].reshape(k, s, nb, batch_size).transpose(0, 2, 1, 3).reshape(-1, s,
+                                                                                                    batch_size)
+    pad = -idx.shape[0] % chunk
+    return jnp.concatenate([idx, jnp.zeros((pad, s, batch_size), idx.dtype)]), rows
 
 
 def lower_bounds(arrived: np.ndarray, cand: np.ndarray, t: int) -> np.ndarray:
@@ -215,8 +221,26 @@ def level_settled(a: np.ndarray, lb: np.ndarray, prior=None) -> bool:
     return all(int(lcol[col <= 0].min()) > bound for col, lcol in zip(a[:, ~done].T, lb[:, ~done].T, strict=True))
 
 
-def _chunk_size(n, b):
-    return min(n // b, 64)  # steps per compiled call between checks
+CHUNK = 64  # steps per compiled call between checks (fewer where K epochs have fewer)
+_EPOCHS_INDICES = 1 << 23  # the most row indices of batches cut at once (32 MB of int32)
+
+
+def epochs_per_call(n: int, b: int, seeds: int, d: int) -> int:
+    """Epochs whose batches are cut at once, ``K``: enough for a whole chunk of :data:`CHUNK` steps where an
+    epoch has fewer (B = 4096 on 20,433 rows: 4 steps an epoch, 16 epochs a call), so that the compiled calls
+    and the checks between them are not one per epoch; at most ``_EPOCHS_INDICES`` row indices.
+
+    >>> epochs_per_call(20433, 4096, 4, 8), epochs_per_call(20433, 32, 4, 8), epochs_per_call(10**6, 4096, 8, 2)
+    (16, 1, 1)
+    """
+    nb = n // b
+    want = -(-CHUNK // nb)
+    fit = max(1, _EPOCHS_INDICES // max(1, nb * b * seeds))
+    return max(1, min(want, fit))
+
+
+def _chunk_size(n, b, epochs=1):
+    return min(epochs * (n // b), CHUNK)
 
 
 def _start(setup: BatchSetup):
@@ -276,15 +300,16 @@ def _loss(setup: BatchSetup):
 def _compile(setup: BatchSetup):
     rows, data, carry = _start(setup)
     (n, d), s, b = setup.x.shape, setup.keys.shape[0], setup.batch_size
-    t = _chunk_size(n, b)
+    k = epochs_per_call(n, b, s, d)
+    t = _chunk_size(n, b, k)
 
     def spec(shape, dtype=jnp.float32):
         return jax.ShapeDtypeStruct(shape, dtype)
 
-    batches = _batches.lower(spec((s, n), jnp.int32), rows, batch_size=b, chunk=t).compile()
+    batches = _batches.lower(spec((k, s, n), jnp.int32), rows, batch_size=b, chunk=t).compile()
     i32 = spec((), jnp.int32)
-    m = -(-(n // b) // t) * t  # the epoch's steps, padded to whole chunks
-    chunk = _chunk.lower(carry, spec((m, s, d, b)), spec((m, s, b)), i32, i32, i32, spec((t,), jnp.bool_), data,
+    m = -(-(k * (n // b)) // t) * t  # the K epochs' steps, padded to whole chunks
+    chunk = _chunk.lower(carry, spec((m, s, b), jnp.int32), rows, i32, i32, i32, spec((t,), jnp.bool_), data,
                          optimizer=setup.optimizer, loss=_loss(setup)).compile()
     return batches, chunk
 
@@ -323,8 +348,9 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
     rows, data = starts[0][:2]
     carries = [c for _, _, c in starts]
     batches, run_chunk = programs
-    nb = n // b
-    chunk = _chunk_size(n, b)
+    epochs = epochs_per_call(n, b, k, setup.x.shape[1])  # K epochs' batches per call of `batches`
+    nb = epochs * (n // b)
+    chunk = _chunk_size(n, b, epochs)
     limits = [step_limit(c, setup.max_steps) for c in caps]
     limit = max(limits)
     t, e, spent, timed, looks = 0, 0, 0.0, 0, 0
@@ -350,8 +376,8 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
     try:
         with train.Shuffler(setup.keys, n) as shuffler:
             while not done:
-                perms = shuffler.get(e)
-                epoch = each(lambda g, perms: batches(jnp.asarray(perms[g * k:(g + 1) * k]), rows), perms)
+                perms = np.stack([shuffler.get(e + i) for i in range(epochs)])  # (K, S, N)
+                epoch = each(lambda g, perms: batches(jnp.asarray(perms[:, g * k:(g + 1) * k]), rows), perms)
                 for c0 in range(0, nb, chunk):
                     valid = min(min(c0 + chunk, nb) - c0, limit - t)  # the last chunk's padding is not stepped
                     ev = schedule(t, t + chunk)
@@ -368,7 +394,7 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
                     done = settled(arr, lb, limits, t, prior) or t >= limit
                     if done:
                         break
-                e += 1
+                e += epochs
     finally:
         if pool is not None:
             pool.shutdown()
@@ -462,9 +488,15 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
     caps = list(caps)
     run_caps = list(caps)  # the levels this window runs (0: not run)
     for w in range(MAX_WINDOWS):
-        full = np.concatenate([window, np.full(size - len(window), window[-1], np.float32)])  # a fixed width
-        got = run_window(setup._replace(learning_rates=full), programs, run_caps, gather, prior)
         k = len(window)
+        if setup.model is not None and k <= size * 2 // 3:
+            # a network's steps are costly: a narrow window gets programs of its own width (compiled once per
+            # width, a few seconds) rather than the first window's, padded with copies of its last rate
+            narrow = setup._replace(learning_rates=window)
+            got = run_window(narrow, compile_programs(narrow), run_caps, gather, prior)
+        else:
+            full = np.concatenate([window, np.full(size - k, window[-1], np.float32)])  # a fixed width
+            got = run_window(setup._replace(learning_rates=full), programs, run_caps, gather, prior)
         ran = np.asarray([c > 0 for c in run_caps])[:, None, None]  # levels this window did not run: nothing
         lrs_parts.append(window)
         arr_parts.append(np.where(ran, got.arrivals[:, :, :k], -1))
@@ -523,12 +555,14 @@ def chunk_costs(setup: BatchSetup, programs, repeats: int = 3) -> tuple[float, f
     n, b = setup.x.shape[0], setup.batch_size
     groups = seed_groups_of(setup)  # every group's chunk side by side, as run_window steps them
     batches, run_chunk = programs
-    chunk = _chunk_size(n, b)
+    epochs = epochs_per_call(n, b, setup.keys.shape[0] // groups, setup.x.shape[1])
+    chunk = _chunk_size(n, b, epochs)
     calls = []
     for g in range(groups):
         part = _group(setup, g, groups)
         rows, data, carry = _start(part)
-        calls.append((carry, *batches(jnp.asarray(train.permutations(part.keys, 0, n)), rows), data))
+        perms = np.stack([train.permutations(part.keys, e, n) for e in range(epochs)])
+        calls.append((carry, *batches(jnp.asarray(perms), rows), data))
 
     def best(evaluate):
         ev = np.full((chunk,), evaluate)
