@@ -393,3 +393,17 @@ def test_the_profile_splits_each_batch_sizes_runs_into_steps_evaluations_and_hos
     assert main([*_ARGS, "--profile"]) == 0
     out = capsys.readouterr().out
     assert "Where the runs' time went" in out and out.rstrip().splitlines()[-1].lstrip().startswith("all")
+
+
+def test_where_no_rate_arrived_the_window_follows_the_lowest_loss():
+    """Nothing arrived anywhere: the next window goes towards the rate with the lowest loss at the last look,
+    down when that is the smallest rate or nothing is finite (diverged), up when it is the largest, and nowhere
+    when it is inside (the best rate only needed more steps than the cap allowed)."""
+    lrs = hits.lattice(range(-4, 1))  # 2^-2 … 1, half-octaves
+    none, caps = [None, None], [100, 100]
+    down, _ = hits._extension(lrs, none, caps, 5, np.array([0.1, 0.2, 0.3, 0.4, 0.5]))
+    up, _ = hits._extension(lrs, none, caps, 5, np.array([0.5, 0.4, 0.3, 0.2, 0.1]))
+    diverged, _ = hits._extension(lrs, none, caps, 5, np.full(5, np.nan))
+    assert down.max() < lrs.min() and up.min() > lrs.max() and diverged.max() < lrs.min()
+    assert hits._extension(lrs, none, caps, 5, np.array([0.5, 0.2, 0.1, 0.3, np.inf])) is None
+    assert hits._extension(lrs, none, caps, 5)[0].max() < lrs.min()  # no losses known: down, as before

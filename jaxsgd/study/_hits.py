@@ -138,6 +138,7 @@ class _Carry(NamedTuple):
     opt_state: object
     cand: jax.Array  # (J, S, L) step from which the loss has stayed ≤ the level (−1: above at the last look)
     arrived: jax.Array  # (J, S, L) arrival step (−1: not yet)
+    last: jax.Array  # (S, L) the full-data loss at the last look (+inf before the first)
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "loss"))
@@ -154,7 +155,7 @@ def _chunk(carry: _Carry, idx_all, rows, c0, t0, valid, evaluate, data, *, optim
     lv = levels[:, None, None]
 
     def body(carry, batch):
-        params, opt_state, cand, arrived = carry
+        params, opt_state, cand, arrived, last = carry
         ib, i, ev = batch
         rb = rows[ib]  # (S, B, d + 1): the step's batch of every seed
         new_params, new_opt = update(params, opt_state, jnp.swapaxes(rb[..., :d], 1, 2), rb[..., d])
@@ -170,7 +171,7 @@ def _chunk(carry: _Carry, idx_all, rows, c0, t0, valid, evaluate, data, *, optim
         cand = jnp.where(look & open_ & ~below, -1, jnp.where(look & open_ & below & (cand < 0), t, cand))
         held = t >= jnp.maximum(2 * cand, cand + MIN_STAY)
         arrived = jnp.where(look & open_ & below & (cand > 0) & held, cand, arrived)
-        return _Carry(params, opt_state, cand, arrived), None
+        return _Carry(params, opt_state, cand, arrived, jnp.where(look, value[0], last)), None
 
     steps = jnp.arange(idx.shape[0], dtype=jnp.int32)
     out, _ = lax.scan(body, carry, (idx, steps, evaluate))
@@ -250,7 +251,8 @@ def _start(setup: BatchSetup):
     runs = train.TrainState.create_runs(d, keys, setup.learning_rates, optimizer=setup.optimizer,
                                         params=initial_params(setup.model, keys, d))
     shape = (len(levels), keys.shape[0], len(setup.learning_rates))
-    carry = _Carry(runs.params, runs.opt_state, jnp.full(shape, -1, jnp.int32), jnp.full(shape, -1, jnp.int32))
+    carry = _Carry(runs.params, runs.opt_state, jnp.full(shape, -1, jnp.int32), jnp.full(shape, -1, jnp.int32),
+                   jnp.full(shape[1:], jnp.inf, jnp.float32))
     return train.rows_of(x, setup.y), (levels, jnp.asarray(x).T, jnp.asarray(setup.y)), carry
 
 
@@ -323,6 +325,7 @@ class Window(NamedTuple):
     seconds: float
     timed: int
     evaluations: int
+    last: np.ndarray | None = None  # (S, L) the full-data loss at the last look
 
 
 def step_limit(cap: int, max_steps: int) -> int:
@@ -398,7 +401,8 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
     finally:
         if pool is not None:
             pool.shutdown()
-    return Window(arr, lb, t, spent, timed, looks)
+    last = gather(np.concatenate([np.asarray(c.last) for c in carries], axis=0)[None])[0]
+    return Window(arr, lb, t, spent, timed, looks, last)
 
 
 def window_best(arrivals) -> list:
@@ -430,7 +434,7 @@ def lattice_index(lr: float) -> int:
     return round(2 * math.log2(lr))
 
 
-def _extension(lrs: np.ndarray, best, caps, size: int):
+def _extension(lrs: np.ndarray, best, caps, size: int, final=None):
     """The next window beyond an edge the best learning rate sits at, and the levels it is for; or ``None``.
 
     Downwards when, at a level still run, the best rate is the smallest tried (a smaller rate lowers SGD's
@@ -438,11 +442,22 @@ def _extension(lrs: np.ndarray, best, caps, size: int):
     rate is inside the window, rates beyond its edge are not better (the steps to a level rise on both sides
     of the best rate). A level no rate arrived at within its cap does not extend the window: smaller rates
     would take more steps still, and its row says it was capped; but where no rate arrived at any level, the
-    rates are all too large (they diverge or stall on their noise floor), and the window goes down.
+    window goes where the loss at the last look (``final``, per rate, the median over seeds) is lowest: down
+    when that is the smallest rate (or no loss is finite: the rates diverge or stall on their noise floor), up
+    when it is the largest; where it is a rate inside the window, neither way is better (smaller rates are
+    slower, larger ones noisier), and the window is not extended.
     """
     lo, hi = float(lrs.min()), float(lrs.max())
     k_floor, k_ceiling = lattice_index(LR_FLOOR), lattice_index(LR_CEILING)
-    if all(b is None for b in best) and any(c > 0 for c in caps):  # no rate arrived anywhere: all too large
+    if all(b is None for b in best) and any(c > 0 for c in caps):  # no rate arrived anywhere
+        finite = final is not None and bool(np.isfinite(final).any())
+        lowest = int(np.argmin(np.where(np.isfinite(final), final, np.inf))) if finite else 0
+        if 0 < lowest < len(lrs) - 1:
+            return None  # the best rate is inside the window: it only needed more steps than the cap
+        if finite and lowest == len(lrs) - 1 and len(lrs) > 1:
+            k = lattice_index(hi)
+            return (lattice(range(k + 1, min(k_ceiling, k + size) + 1)), [c > 0 for c in caps]) \
+                if k < k_ceiling else None
         k = lattice_index(lo)
         return (lattice(range(max(k_floor, k - size), k)), [c > 0 for c in caps]) if k > k_floor else None
     at_lo = [c > 0 and b is not None and lrs[b[0]] == lo for b, c in zip(best, caps, strict=True)]
@@ -481,7 +496,7 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
     found. ``caps`` are the steps to arrival allowed per level.
     """
     size = len(setup.learning_rates)
-    lrs_parts, arr_parts, lb_parts, steps_parts, capped_parts = [], [], [], [], []
+    lrs_parts, arr_parts, lb_parts, steps_parts, capped_parts, last_parts = [], [], [], [], [], []
     spent, timed, looks = 0.0, 0, 0
     window, prior = np.asarray(setup.learning_rates, np.float32), None
     limits = [step_limit(c, setup.max_steps) for c in caps]
@@ -502,6 +517,7 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
         arr_parts.append(np.where(ran, got.arrivals[:, :, :k], -1))
         lb_parts.append(np.where(ran, got.lower[:, :, :k], 0))
         steps_parts.append(np.full(k, got.steps))
+        last_parts.append(got.last[:, :k])
         capped_parts.append(np.asarray([c > 0 and got.steps >= lim and not level_settled(
             a, lb, None if prior is None else prior[j]) for j, (a, lb, lim, c) in enumerate(
             zip(got.arrivals, got.lower, limits, run_caps, strict=True))]))
@@ -516,7 +532,8 @@ def runs_for_batch(setup: BatchSetup, programs, caps, gather=None, *, refine: bo
                 caps[j] = 0
         window, run_caps = (_refinement(lrs, best, size), list(caps)) if refine and w == 0 else (None, None)
         if window is None:
-            ext = _extension(lrs, best, caps, size)
+            final = np.median(np.concatenate(last_parts, axis=1)[:, order], axis=0)  # per rate, ascending
+            ext = _extension(lrs, best, caps, size, final)
             if ext is None:
                 break
             window, run_caps = ext[0], [c if keep else 0 for c, keep in zip(caps, ext[1], strict=True)]
