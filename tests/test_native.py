@@ -174,3 +174,70 @@ def test_an_index_out_of_range_is_refused_not_read():
     with pytest.raises(Exception, match="permutation index is out of range"):
         jax.block_until_ready(train.epoch(runs, perms, _data(jnp.float32, 16, 2), optimizer=train.make_optimizer("sgd"),
                                           batch_size=4, native=True))
+
+
+@needs_native
+def test_grad_and_vmap_through_the_native_epoch_are_the_scans():
+    """An epoch differentiated with respect to the learning rate, and vmapped over learning rates: the native
+    default gives the scan's derivative (its JVP is the scan's) and the scan's values."""
+    opt, keys = train.make_optimizer("sgd"), np.array([[0, 1]], np.uint32)
+    rows, perms = _data(jnp.float32, 32, 2), train.permutations(keys, 0, 32)
+    runs = train.TrainState.create_runs(2, keys, [0.5], optimizer=opt)
+
+    def final(lr, native):
+        r = runs._replace(opt_state=train.set_learning_rate(runs.opt_state, jnp.full((1, 1), lr)))
+        return jnp.sum(train.epoch(r, perms, rows, optimizer=opt, batch_size=4, native=native).params.w ** 2)
+
+    g_native, g_scan = jax.grad(final)(0.5, None), jax.grad(final)(0.5, False)
+    assert abs(float(g_native) - float(g_scan)) <= 1e-6 * abs(float(g_scan)) and float(g_scan) != 0
+    lrs = jnp.array([0.25, 0.5, 2.0])
+    np.testing.assert_allclose(jax.vmap(lambda a: final(a, None))(lrs), jax.vmap(lambda a: final(a, False))(lrs),
+                               rtol=1e-5)
+
+
+@needs_native
+def test_the_neurons_own_loss_given_explicitly_takes_the_native_epoch():
+    keys, runs = _runs(jnp.float32, 2, 1, [0.5])
+    args = (runs, train.permutations(keys, 0, 64), _data(jnp.float32, 64, 2))
+    kw = dict(optimizer=train.make_optimizer("sgd"), batch_size=8)
+    text = train.epoch.lower(*args, loss=model.example_loss, **kw).as_text()
+    assert _native.TARGET in text
+    np.testing.assert_array_equal(np.asarray(train.epoch(*args, loss=model.example_loss, **kw).params.w),
+                                  np.asarray(train.epoch(*args, **kw).params.w))
+
+
+SHARDED = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import numpy as np
+from jaxsgd import train
+x = np.random.default_rng(0).normal(size=(203, 3)).astype(np.float32)
+keys = np.stack([np.arange(4, dtype=np.uint32), np.full(4, 5, np.uint32)], 1)
+r = train.sweep(x, (x[:, 0] > 0).astype(np.float32), learning_rates=[0.5, 2.0], keys=keys, batch_size=8, epochs=2,
+                shard_runs=True)
+print(tuple(r.params.w.sharding.spec))
+"""
+
+
+def test_seeds_split_over_devices_stay_split():
+    """sweep(shard_runs=True) on two host devices keeps the seeds split (the scan, which XLA partitions), rather
+    than running every seed's native loop whole on each device."""
+    out = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "('runs',)"
+
+
+@needs_native
+def test_a_damaged_cached_library_is_built_again(tmp_path):
+    """A truncated library in the cache (its bytes no longer those hashed beside it) is rebuilt, not loaded."""
+    assert _status_in({}, tmp_path).endswith("(built)")
+    (lib,) = tmp_path.glob("native_epoch-*.so")
+    lib.write_bytes(lib.read_bytes()[:4000])
+    assert _status_in({}, tmp_path).endswith("(built)")
+    assert _status_in({}, tmp_path).endswith("(cached)")
+
+
+def test_switch_words_and_compiler_arguments(tmp_path):
+    assert _status_in({"JAXSGD_NATIVE": "Off"}, tmp_path) == "scan: JAXSGD_NATIVE=Off is set"
+    with_args = _status_in({"CXX": "false --with-an-argument"}, tmp_path)
+    assert with_args.startswith("scan: ") and "false --with-an-argument could not build it" in with_args

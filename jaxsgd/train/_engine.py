@@ -441,7 +441,8 @@ UNROLL = 2  # steps per iteration of the epoch's scan; scripts/bench.py --only u
                                              "unroll", "native"))
 def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_last: bool = True, mesh=None,
           trace: bool = False, loss=None, unroll: int = UNROLL, native: bool | None = None):
-    r"""One epoch of every run: one compiled ``lax.scan`` of :func:`step` over each seed's shuffled batches.
+    r"""One epoch of every run: one compiled program over each seed's shuffled batches (a ``lax.scan`` of
+    :func:`step`, or the native loop on a CPU).
 
     For every run ``(s, l)`` and every batch ``β`` of seed ``s``'s permutation
     in turn:
@@ -501,9 +502,11 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
         from jaxsgd.model import Params
         from jaxsgd.train import _native
 
-        if (_native.applies(optimizer, loss, mesh, dtype=rows.dtype) and isinstance(runs.params, Params)
-                and runs.params.w.dtype == rows.dtype == runs.params.b.dtype):
-            return _native_epoch(runs, perms, rows, batch_size, drop_last, trace)
+        p, perms_ok = runs.params, jnp.issubdtype(jnp.result_type(perms), jnp.integer)
+        if (_native.applies(optimizer, loss, mesh, dtype=rows.dtype) and isinstance(p, Params) and perms_ok
+                and p.w.ndim == 3 and jnp.shape(perms) == (p.w.shape[0], n) and p.w.shape[2] == d
+                and 1 <= batch_size <= n and p.w.dtype == rows.dtype == p.b.dtype):
+            return _native_epoch(runs, perms, rows, optimizer, batch_size, drop_last, trace)
         if native:
             raise InputError(lambda a: f"{a('native')}=True, but the native epoch does not apply here "
                                        f"({_native.status()}; it needs the neuron, plain SGD, float32 or "
@@ -520,16 +523,44 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
     return (new, steps) if trace else new
 
 
-def _native_epoch(runs: TrainState, perms, rows, batch_size, drop_last, trace):
+def _native_epoch(runs: TrainState, perms, rows, optimizer, batch_size, drop_last, trace):
     from jaxsgd.model import Params
-    from jaxsgd.train import _native
 
     p = runs.params
     lr = runs.opt_state.hyperparams["learning_rate"]
-    b, w, b_steps, w_steps = _native.epoch_call(p.b, p.w, lr, perms, rows,
-                                                batch_size=batch_size, drop_last=drop_last, trace=trace)
+    b, w, b_steps, w_steps = _native_run(optimizer, batch_size, drop_last, trace, p.b, p.w, lr, perms, rows)
     new = TrainState(Params(b, w), runs.opt_state, runs.key, runs.epoch + 1)
     return (new, Params(b_steps, w_steps)) if trace else new
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
+def _native_run(optimizer, batch_size, drop_last, trace, b, w, lr, perms, rows):
+    """The native epoch's ``(b, w, b_steps, w_steps)``; differentiated as the scan is (its JVP is the scan's:
+    the same function up to rounding), so ``jax.grad`` and ``jax.jvp`` through an epoch work as before."""
+    from jaxsgd.train import _native
+
+    return _native.epoch_call(b, w, lr, perms, rows, batch_size=batch_size, drop_last=drop_last, trace=trace)
+
+
+@_native_run.defjvp
+def _native_run_jvp(optimizer, batch_size, drop_last, trace, primals, tangents):
+    from jaxsgd.model import Params
+    from jaxsgd.train._optimizers import RuntimeSGDState
+
+    b, w, lr, perms, rows = primals
+
+    def by_scan(b, w, lr, rows):
+        runs = TrainState(Params(b, w), RuntimeSGDState({"learning_rate": lr}), jnp.zeros((b.shape[0], 2), jnp.uint32),
+                          jnp.zeros((), jnp.int32))
+        out = epoch(runs, perms, rows, optimizer=optimizer, batch_size=batch_size, drop_last=drop_last, trace=trace,
+                    native=False)
+        if trace:
+            return out[0].params.b, out[0].params.w, out[1].b, out[1].w
+        return (out.params.b, out.params.w, jnp.zeros((0, *b.shape), b.dtype), jnp.zeros((0, *w.shape), w.dtype))
+
+    tb, tw, tlr, _, trows = tangents
+    _, out_tangents = jax.jvp(by_scan, (b, w, lr, rows), (tb, tw, tlr, trows))
+    return _native_run(optimizer, batch_size, drop_last, trace, b, w, lr, perms, rows), out_tangents
 
 
 def _scan(update, runs, xs, ys, mesh, trace, unroll=UNROLL):
@@ -698,8 +729,10 @@ def sweep(x, y, *, learning_rates, keys, batch_size: int, epochs: int, optimizer
     def run_group(group: TrainState) -> TrainState:
         with Shuffler(np.asarray(group.key), n, shuffle) as shuffler:
             for e in range(epochs):
+                # seeds split over devices: the scan, which XLA partitions (a custom call would run whole on each)
                 group = epoch(group, place(jnp.asarray(shuffler.get(e))), rows, optimizer=optimizer,
-                              batch_size=int(batch_size), drop_last=bool(drop_last), loss=loss)
+                              batch_size=int(batch_size), drop_last=bool(drop_last), loss=loss,
+                              native=False if shard_runs else None)
             return jax.block_until_ready(group) if groups > 1 else group
 
     if groups == 1:

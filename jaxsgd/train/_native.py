@@ -19,8 +19,10 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -48,10 +50,15 @@ def cache_dir() -> Path:
     return Path(base) / "jaxsgd"
 
 
-def _compiler() -> str | None:
-    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
-        if name and shutil.which(name):
-            return shutil.which(name)
+def _compiler() -> list[str] | None:
+    """The C++ compiler's command: ``$CXX`` (which may carry arguments, e.g. ``ccache g++``), else the first of
+    ``c++``, ``g++``, ``clang++`` found; ``None`` when none is."""
+    given = shlex.split(os.environ.get("CXX", ""))
+    if given:
+        return [shutil.which(given[0]) or given[0], *given[1:]]
+    for name in ("c++", "g++", "clang++"):
+        if shutil.which(name):
+            return [shutil.which(name)]
     return None
 
 
@@ -65,51 +72,82 @@ def _cpu() -> str:
         return platform.machine() + platform.processor()
 
 
-def _build(cxx: str) -> tuple[Path | None, str]:
-    """The library's path, built if not yet in the cache, or ``None`` and why not."""
+def _folder() -> Path:
+    """The cache folder, made if need be; where it cannot be written, one per user in the temporary folder."""
+    for folder in (cache_dir(), Path(tempfile.gettempdir()) / f"jaxsgd-{os.getuid() if hasattr(os, 'getuid') else 0}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-"):
+                pass
+            return folder
+        except OSError:
+            continue
+    return Path(tempfile.mkdtemp(prefix="jaxsgd-native-"))
+
+
+def _digest_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_PROBE = "import ctypes, sys; ctypes.CDLL(sys.argv[1]).jaxsgd_epoch"
+
+
+def _loads(path: str) -> str | None:
+    """Whether a built library loads and has its symbol, tried in a child process (a broken one cannot take
+    this one down); ``None`` if it does, else why not."""
+    try:
+        r = subprocess.run([sys.executable, "-c", _PROBE, path], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)
+    return None if r.returncode == 0 else ((r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1])
+
+
+def _build(cxx: list[str]) -> tuple[Path | None, str]:
+    """The library's path, built if not yet in the cache (or if the cached one is not whole), or ``None`` and
+    why not. A library is cached only once it has loaded in a child process, with its SHA-256 beside it; a
+    cached one is used only if its bytes still have that hash."""
     import jaxlib
 
     include = jax.ffi.include_dir()
     source = SOURCE.read_bytes()
     try:
-        version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
+        version = subprocess.run([*cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:
-        return None, f"{cxx} --version failed: {e}"
+        return None, f"{' '.join(cxx)} --version failed: {e}"
     digest = hashlib.sha256(b"\0".join([source, version.encode(), jaxlib.__version__.encode(), _cpu().encode(),
-                                        repr((_FLAGS, _ATTEMPTS)).encode()])).hexdigest()[:16]
-    folder = cache_dir()
-    lib = folder / f"native_epoch-{digest}.so"
-    if lib.exists():
-        return lib, "cached"
+                                        repr((cxx, _FLAGS, _ATTEMPTS)).encode()])).hexdigest()[:16]
+    folder = _folder()
+    lib, sums = folder / f"native_epoch-{digest}.so", folder / f"native_epoch-{digest}.sha256"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-"):
-            pass
-    except OSError:  # an unwritable cache: build for this process only
-        folder = Path(tempfile.mkdtemp(prefix="jaxsgd-native-"))
-        lib = folder / lib.name
+        if lib.exists() and sums.read_text().strip() == _digest_of(lib):
+            return lib, "cached"
+    except OSError:
+        pass  # no hash beside it, or unreadable: built again
     errors = []
     for extra, libs in _ATTEMPTS:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".build-", suffix=".so")
         os.close(fd)
-        cmd = [cxx, *_FLAGS, *extra, "-I", include, str(SOURCE), "-o", tmp, *libs]
+        cmd = [*cxx, *_FLAGS, *extra, "-I", include, str(SOURCE), "-o", tmp, *libs]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            why = ((r.stderr.strip().splitlines() or ["no message"])[-1] if r.returncode else _loads(tmp))
         except (OSError, subprocess.SubprocessError) as e:
-            r = None
-            errors.append(str(e))
-        if r is not None and r.returncode == 0:
+            why = str(e)
+        if why is None:
+            os.chmod(tmp, 0o755)  # readable by every user of a shared cache, as a compiler's output is
+            with tempfile.NamedTemporaryFile("w", dir=folder, prefix=".sum-", delete=False) as f:
+                f.write(_digest_of(Path(tmp)))
             os.replace(tmp, lib)  # atomic: processes building at once each put a whole library there
+            os.replace(f.name, sums)
             return lib, "built"
-        if r is not None:
-            errors.append((r.stderr.strip().splitlines() or ["no message"])[-1])
+        errors.append(why)
         Path(tmp).unlink(missing_ok=True)
-    return None, f"{cxx} could not build it ({errors[-1][:200]})"
+    return None, f"{' '.join(cxx)} could not build it ({errors[-1][:200]})"
 
 
 def _load() -> None:
-    if os.environ.get("JAXSGD_NATIVE", "1").strip() in {"0", "false", "no", "off"}:
-        _STATE.update(ready=False, why="JAXSGD_NATIVE=0 is set")
+    if os.environ.get("JAXSGD_NATIVE", "1").strip().lower() in {"0", "false", "no", "off"}:
+        _STATE.update(ready=False, why=f"JAXSGD_NATIVE={os.environ['JAXSGD_NATIVE'].strip()} is set")
         return
     cxx = _compiler()
     if cxx is None:
@@ -155,12 +193,13 @@ def status() -> str:
     return ("native: " if ready else "scan: ") + _STATE["why"]
 
 
-def applies(optimizer, loss, mesh, trace_ok: bool = True, dtype=jnp.float32) -> bool:
-    """Whether an epoch can run natively: the neuron (``loss`` is ``None``), plain SGD
+def applies(optimizer, loss, mesh, dtype=jnp.float32) -> bool:
+    """Whether an epoch can run natively: the neuron (``loss`` ``None`` or the neuron's own), plain SGD
     (:func:`jaxsgd.train.runtime_sgd`), float32 or float64, no mesh, on a CPU, with the library available."""
+    from jaxsgd.model import mean_loss_of
     from jaxsgd.train._optimizers import is_plain_sgd
 
-    return (loss is None and mesh is None and trace_ok and is_plain_sgd(optimizer)
+    return (mean_loss_of(loss) is mean_loss_of(None) and mesh is None and is_plain_sgd(optimizer)
             and jnp.dtype(dtype) in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64))
             and jax.default_backend() == "cpu" and available())
 
@@ -172,6 +211,7 @@ def epoch_call(b, w, lr, perms, rows, *, batch_size: int, drop_last: bool, trace
     nb = rows.shape[0] // batch_size if trace else 0
     out = (jax.ShapeDtypeStruct(b.shape, b.dtype), jax.ShapeDtypeStruct(w.shape, w.dtype),
            jax.ShapeDtypeStruct((nb, s, n_lr), b.dtype), jax.ShapeDtypeStruct((nb, s, n_lr, d), w.dtype))
-    return jax.ffi.ffi_call(TARGET, out)(b, w, jnp.broadcast_to(lr, b.shape).astype(b.dtype),
+    # under jax.vmap: one call per batched element, in turn
+    return jax.ffi.ffi_call(TARGET, out, vmap_method="sequential")(b, w, jnp.broadcast_to(lr, b.shape).astype(b.dtype),
                                          jnp.asarray(perms, jnp.int32), rows, batch_size=np.int64(batch_size),
                                          drop_last=bool(drop_last), trace=bool(trace))
