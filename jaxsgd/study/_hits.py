@@ -241,7 +241,9 @@ def epochs_per_call(n: int, b: int, seeds: int, d: int) -> int:
 
 
 def _chunk_size(n, b, epochs=1):
-    return min(epochs * (n // b), CHUNK)
+    """Steps per compiled call: :data:`CHUNK`, or where ``K > 1`` epochs are cut at once, all ``K`` epochs' steps
+    (fewer than ``CHUNK + N // B``), so that no call is a short remainder."""
+    return epochs * (n // b) if epochs > 1 else min(n // b, CHUNK)
 
 
 def _start(setup: BatchSetup):
@@ -377,9 +379,15 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
         return out
 
     try:
-        with train.Shuffler(setup.keys, n) as shuffler:
+        def draw(first):  # K epochs' permutations (K, S, N), as a Shuffler gives them one epoch at a time
+            return np.stack([train.permutations(setup.keys, first + i, n) for i in range(epochs)])
+
+        shuffles = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxsgd-shuffle")
+        try:
+            ahead = shuffles.submit(draw, 0)
             while not done:
-                perms = np.stack([shuffler.get(e + i) for i in range(epochs)])  # (K, S, N)
+                perms = ahead.result()
+                ahead = shuffles.submit(draw, e + epochs)  # the next K epochs', drawn while these run
                 epoch = each(lambda g, perms: batches(jnp.asarray(perms[:, g * k:(g + 1) * k]), rows), perms)
                 for c0 in range(0, nb, chunk):
                     valid = min(min(c0 + chunk, nb) - c0, limit - t)  # the last chunk's padding is not stepped
@@ -398,6 +406,8 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
                     if done:
                         break
                 e += epochs
+        finally:  # an error or Ctrl-C: a draw not started yet is dropped
+            shuffles.shutdown(wait=True, cancel_futures=True)
     finally:
         if pool is not None:
             pool.shutdown()
