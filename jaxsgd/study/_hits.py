@@ -304,7 +304,7 @@ def _loss(setup: BatchSetup):
 def _compile(setup: BatchSetup):
     rows, data, carry = _start(setup)
     (n, d), s, b = setup.x.shape, setup.keys.shape[0], setup.batch_size
-    k = epochs_per_call(n, b, s, d) if setup.model is not None else 1
+    k = epochs_per_call(n, b, s, d)
     t = _chunk_size(n, b, k)
 
     def spec(shape, dtype=jnp.float32):
@@ -353,8 +353,7 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
     rows, data = starts[0][:2]
     carries = [c for _, _, c in starts]
     batches, run_chunk = programs
-    # K epochs' batches per call of `batches` (a network's; the neuron's steps are cheap enough for one)
-    epochs = epochs_per_call(n, b, k, setup.x.shape[1]) if setup.model is not None else 1
+    epochs = epochs_per_call(n, b, k, setup.x.shape[1])  # K epochs' batches per call of `batches`
     nb = epochs * (n // b)
     chunk = _chunk_size(n, b, epochs)
     limits = [step_limit(c, setup.max_steps) for c in caps]
@@ -583,7 +582,7 @@ def chunk_costs(setup: BatchSetup, programs, repeats: int = 3) -> tuple[float, f
     n, b = setup.x.shape[0], setup.batch_size
     groups = seed_groups_of(setup)  # every group's chunk side by side, as run_window steps them
     batches, run_chunk = programs
-    epochs = epochs_per_call(n, b, setup.keys.shape[0] // groups, setup.x.shape[1]) if setup.model is not None else 1
+    epochs = epochs_per_call(n, b, setup.keys.shape[0] // groups, setup.x.shape[1])
     chunk = _chunk_size(n, b, epochs)
     calls = []
     for g in range(groups):

@@ -183,7 +183,11 @@ def available() -> bool:
 
 
 def status() -> str:
-    """One line: ``"native: <library> (built|cached)"``, or ``"scan: <why the native epoch is not used>"``.
+    """Which epoch the neuron's plain-SGD runs take on a CPU in this process, and why (building the native one
+    on the first call).
+
+    Returns:
+      One line: ``"native: <library> (built|cached)"``, or ``"scan: <why the native epoch is not used>"``.
 
     Example:
       >>> status().split(":")[0] in {"native", "scan"}
