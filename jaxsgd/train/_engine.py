@@ -458,7 +458,8 @@ def epoch(runs: TrainState, perms, rows, *, optimizer, batch_size: int, drop_las
     For the neuron with plain SGD (:func:`jaxsgd.train.runtime_sgd`, the default) on a CPU, in float32 or
     float64 and without a mesh, the epoch is one native call (a C++ loop built on first use,
     :mod:`jaxsgd.train._native`) instead of the scan: the same math, equal to the scan's up to rounding
-    (the sums over a batch are vectorised), 2–3× faster at small batches. ``native=False`` keeps the scan.
+    (the sums over a batch are vectorised), 1.1–3.7× the scan at B = 32 on a 2-core CPU. ``native=False``
+    keeps the scan.
 
     Args:
       runs: the :class:`TrainState` of ``S × L`` runs (leading ``(S, L)`` axes).
