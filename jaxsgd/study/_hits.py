@@ -182,13 +182,13 @@ def _chunk(carry: _Carry, idx_all, rows, c0, t0, valid, evaluate, data, *, optim
 def _batches(perms, rows, *, batch_size, chunk):
     """The row indices of the batches of ``K`` epochs in turn (``perms (K, S, N)`` → ``(M, S, B)``, each epoch's
     last ``N mod B`` rows dropped), padded with row 0 to a whole number of chunks (the padding's steps are not
-    taken), and the rows themselves."""
+    taken)."""
     k, s, n = perms.shape
     nb = n // batch_size
     idx = perms[:, :, :nb * batch_size].reshape(k, s, nb, batch_size).transpose(0, 2, 1, 3).reshape(-1, s,
                                                                                                     batch_size)
     pad = -idx.shape[0] % chunk
-    return jnp.concatenate([idx, jnp.zeros((pad, s, batch_size), idx.dtype)]), rows
+    return jnp.concatenate([idx, jnp.zeros((pad, s, batch_size), idx.dtype)])
 
 
 def lower_bounds(arrived: np.ndarray, cand: np.ndarray, t: int) -> np.ndarray:
@@ -222,7 +222,7 @@ def level_settled(a: np.ndarray, lb: np.ndarray, prior=None) -> bool:
     return all(int(lcol[col <= 0].min()) > bound for col, lcol in zip(a[:, ~done].T, lb[:, ~done].T, strict=True))
 
 
-CHUNK = 64  # steps per compiled call between checks (fewer where K epochs have fewer)
+CHUNK = 64  # steps per compiled call between checks (where an epoch is shorter: K whole epochs, see _chunk_size)
 _EPOCHS_INDICES = 1 << 23  # the most row indices of batches cut at once (32 MB of int32)
 
 
@@ -374,7 +374,7 @@ def run_window(setup: BatchSetup, programs, caps, gather=None, prior=None) -> Wi
         return [fut.result() for fut in [pool.submit(f, g, *args) for g in range(groups)]]
 
     def step_group(g, epoch, c0, t, valid, ev):
-        out = run_chunk(carries[g], *epoch[g], np.int32(c0), np.int32(t), np.int32(valid), ev, data)
+        out = run_chunk(carries[g], epoch[g], rows, np.int32(c0), np.int32(t), np.int32(valid), ev, data)
         jax.block_until_ready(out.arrived)
         return out
 
@@ -589,14 +589,14 @@ def chunk_costs(setup: BatchSetup, programs, repeats: int = 3) -> tuple[float, f
         part = _group(setup, g, groups)
         rows, data, carry = _start(part)
         perms = np.stack([train.permutations(part.keys, e, n) for e in range(epochs)])
-        calls.append((carry, *batches(jnp.asarray(perms), rows), data))
+        calls.append((carry, batches(jnp.asarray(perms), rows), rows, data))
 
     def best(evaluate):
         ev = np.full((chunk,), evaluate)
 
         def once(call):
-            carry, xs, ys, data = call
-            return jax.block_until_ready(run_chunk(carry, xs, ys, np.int32(0), np.int32(0), np.int32(chunk), ev,
+            carry, idx, rows, data = call
+            return jax.block_until_ready(run_chunk(carry, idx, rows, np.int32(0), np.int32(0), np.int32(chunk), ev,
                                                    data))
 
         with concurrent.futures.ThreadPoolExecutor(groups) as pool:

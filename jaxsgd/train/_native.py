@@ -216,6 +216,6 @@ def epoch_call(b, w, lr, perms, rows, *, batch_size: int, drop_last: bool, trace
     out = (jax.ShapeDtypeStruct(b.shape, b.dtype), jax.ShapeDtypeStruct(w.shape, w.dtype),
            jax.ShapeDtypeStruct((nb, s, n_lr), b.dtype), jax.ShapeDtypeStruct((nb, s, n_lr, d), w.dtype))
     # under jax.vmap: one call per batched element, in turn
-    return jax.ffi.ffi_call(TARGET, out, vmap_method="sequential")(b, w, jnp.broadcast_to(lr, b.shape).astype(b.dtype),
-                                         jnp.asarray(perms, jnp.int32), rows, batch_size=np.int64(batch_size),
-                                         drop_last=bool(drop_last), trace=bool(trace))
+    call = jax.ffi.ffi_call(TARGET, out, vmap_method="sequential")
+    return call(b, w, jnp.broadcast_to(lr, b.shape).astype(b.dtype), jnp.asarray(perms, jnp.int32), rows,
+                batch_size=np.int64(batch_size), drop_last=bool(drop_last), trace=bool(trace))

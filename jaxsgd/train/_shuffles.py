@@ -111,7 +111,7 @@ def permutations(keys, epoch_number: int, n: int, method: str = "auto") -> np.nd
         method = "host" if jax.default_backend() == "cpu" else "device"
     if method == "host":
         # Generator.permutation(n) is shuffle(arange(n)); shuffling one int64 buffer (numpy's fast path) and
-        # copying it out gives the same permutations at about half the cost of n fresh arrays and a stack
+        # copying it out gives the same permutations at about half the cost of a fresh array per key and a stack
         out, buf, base = np.empty((len(keys), n), np.int32), np.empty(n, np.int64), np.arange(n, dtype=np.int64)
         for i, (k0, k1) in enumerate(keys):
             buf[:] = base
