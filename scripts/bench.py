@@ -389,6 +389,9 @@ def bench_sweep_call(x, y, bsz, repeats, threads, seeds=8, n_lr=8, epochs=4):
     return seeds * n_lr * (x.shape[0] // bsz * bsz) * epochs / _best(call, repeats)
 
 
+ROUNDS = 3  # the one-run table's fast implementations are measured in turn this many times
+
+
 def sgd_benchmarks(n, batch_sizes, repeats, budget, log):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, 2)).astype(np.float32)
@@ -399,15 +402,21 @@ def sgd_benchmarks(n, batch_sizes, repeats, budget, log):
         log(f"c-loop skipped: {why}")
     rows = []
     for bsz in batch_sizes:
-        row = {}
-        if so is not None:
-            row["c-loop"] = bench_c(so, x, y, bsz, repeats)
-        if simd is not None:
-            row["c-simd"] = bench_c(simd, x, y, bsz, repeats)
+        row, compile_s = {}, None
+        # the fast ones measured in turn, ROUNDS times, each at its best round: a slow spell of a shared machine
+        # then falls on all of them alike, not on whichever ran during it
+        for _ in range(ROUNDS):
+            got = {}
+            if so is not None:
+                got["c-loop"] = bench_c(so, x, y, bsz, repeats)
+            if simd is not None:
+                got["c-simd"] = bench_c(simd, x, y, bsz, repeats)
+            got["jaxsgd"], first = bench_jaxsgd(x, y, bsz, repeats)
+            got["jaxsgd-scan"], _ = bench_jaxsgd(x, y, bsz, repeats, native=False)
+            compile_s = first if compile_s is None else compile_s
+            row = {k: max(v, row.get(k, 0.0)) for k, v in got.items()}
         row["numpy"] = bench_numpy(x, y, bsz, budget)
         row["optax-loop"] = bench_optax_loop(x, y, bsz, budget)
-        row["jaxsgd"], compile_s = bench_jaxsgd(x, y, bsz, repeats)
-        row["jaxsgd-scan"], _ = bench_jaxsgd(x, y, bsz, repeats, native=False)
         for impl, eps in row.items():
             rows.append({"impl": impl, "batch_size": bsz, "examples_per_second": eps, "n": n, "dtype": "float32",
                          **({"compile_seconds": compile_s} if impl == "jaxsgd" else {})})

@@ -38,7 +38,8 @@ def _both(runs, perms, rows, **kw):
 
 # (N, d, seeds, learning rates, B, drop_last): one run and sweeps, B = 1 and B = N, a partial last batch
 CASES = [(203, 2, 1, [0.5], 16, True), (203, 2, 1, [0.5], 16, False), (97, 1, 2, [0.25, 4.0], 1, True),
-         (64, 5, 3, [0.1, 1.0, 8.0], 64, False), (1003, 3, 4, [0.125, 0.5, 2.0, 8.0, 32.0], 7, False)]
+         (64, 5, 3, [0.1, 1.0, 8.0], 64, False), (1003, 3, 4, [0.125, 0.5, 2.0, 8.0, 32.0], 7, False),
+         (300, 9, 2, [0.5, 2.0], 32, False)]  # the last: more features than the one-pass steps take
 
 
 @needs_native
@@ -241,3 +242,50 @@ def test_switch_words_and_compiler_arguments(tmp_path):
     assert _status_in({"JAXSGD_NATIVE": "Off"}, tmp_path) == "scan: JAXSGD_NATIVE=Off is set"
     with_args = _status_in({"CXX": "false --with-an-argument"}, tmp_path)
     assert with_args.startswith("scan: ") and "false --with-an-argument could not build it" in with_args
+
+
+def _numpy_shuffle(seed, n):
+    want = np.arange(n, dtype=np.int64)
+    np.random.default_rng(seed).shuffle(want)
+    return want
+
+
+@needs_native
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8, 9, 255, 256, 257, 4097, 65_536, 65_537, 200_003])
+def test_native_shuffle_draws_exactly_numpys(n):
+    """The native shuffle is numpy's Fisher–Yates from the same PCG64 outputs: equal orders, for sizes at and
+    beside the mask's powers of two and over several blocks of the generator's outputs."""
+    for seed in ([0, 0, 0], [3, 11, 7], [2**32 - 1, 5, 99]):
+        got = _native.shuffle(np.arange(n, dtype=np.int32), seed)
+        np.testing.assert_array_equal(got, _numpy_shuffle(seed, n))
+
+
+@needs_native
+def test_native_shuffle_resumes_between_blocks_of_draws(monkeypatch):
+    """With one to three 64-bit outputs per call, the blocks end inside rejection runs and between the two
+    32-bit halves' uses: the orders are still numpy's."""
+    for raw in (1, 2, 3):
+        monkeypatch.setattr(_native, "_RAW", raw)
+        for n in (2, 6, 33, 1000):
+            np.testing.assert_array_equal(_native.shuffle(np.arange(n, dtype=np.int32), [n, raw, 1]),
+                                          _numpy_shuffle([n, raw, 1], n))
+
+
+@needs_native
+def test_host_permutations_are_the_same_with_and_without_the_native_shuffle(monkeypatch):
+    keys = np.array([[1, 2], [3, 4]], np.uint32)
+    native = train.permutations(keys, 5, 70_001, "host")
+    monkeypatch.setattr(_native, "shuffles", lambda: False)
+    np.testing.assert_array_equal(native, train.permutations(keys, 5, 70_001, "host"))
+
+
+def test_native_shuffle_refuses_what_it_cannot_shuffle_in_place():
+    if not _native.available():
+        with pytest.raises(RuntimeError, match="not available"):
+            _native.shuffle(np.arange(3, dtype=np.int32), [0])
+        return
+    for bad in (np.arange(4, dtype=np.int64), np.arange(8, dtype=np.int32)[::2], np.zeros((2, 2), np.int32)):
+        with pytest.raises(ValueError, match="int32"):
+            _native.shuffle(bad, [0])
+    one = np.zeros(1, np.int32)
+    assert _native.shuffle(one, [0]).tolist() == [0] and _native.shuffle(np.zeros(0, np.int32), [0]).size == 0

@@ -9,6 +9,10 @@ compiler (``$CXX``, else ``c++``, ``g++`` or ``clang++``; ``-O3 -march=native``)
 and CPU, and registered with :func:`jax.ffi.register_ffi_target`. Where it cannot be built (no compiler, no
 headers) or ``JAXSGD_NATIVE=0`` is set, the scan runs instead: :func:`status` says which and why.
 
+The same library shuffles (:func:`shuffle`): Fisher–Yates drawing exactly what numpy's
+``Generator.shuffle`` draws from the same PCG64 outputs, so :func:`jaxsgd.train.permutations` gives the
+same orders either way, at about a third of numpy's time (its draws branch-free, its swaps prefetched).
+
 >>> status().startswith(("native", "scan"))
 True
 """
@@ -89,7 +93,7 @@ def _digest_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-_PROBE = "import ctypes, sys; ctypes.CDLL(sys.argv[1]).jaxsgd_epoch"
+_PROBE = "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); lib.jaxsgd_epoch; lib.jaxsgd_shuffle"
 
 
 def _loads(path: str) -> str | None:
@@ -158,12 +162,15 @@ def _load() -> None:
         _STATE.update(ready=False, why=how)
         return
     try:
-        handler = ctypes.cdll.LoadLibrary(str(lib)).jaxsgd_epoch
+        so = ctypes.cdll.LoadLibrary(str(lib))
+        handler, shuffler = so.jaxsgd_epoch, so.jaxsgd_shuffle
+        shuffler.restype = ctypes.c_int64
+        shuffler.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
         jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(handler), platform="cpu")
     except (OSError, AttributeError, ValueError) as e:
         _STATE.update(ready=False, why=f"{lib} could not be loaded ({e})")
         return
-    _STATE.update(ready=True, why=f"{lib} ({how})")
+    _STATE.update(ready=True, why=f"{lib} ({how})", shuffle=shuffler)
 
 
 def available() -> bool:
@@ -180,6 +187,53 @@ def available() -> bool:
         if not _STATE:
             _load()
         return _STATE["ready"]
+
+
+_RAW = 1 << 15  # the generator's 64-bit outputs drawn per call of the native shuffle (256 KB)
+
+
+def shuffle(out: np.ndarray, seed) -> np.ndarray:
+    """``out`` shuffled in place, natively, exactly as ``np.random.default_rng(seed).shuffle(out)`` would.
+
+    numpy's ``Generator.shuffle`` is Fisher–Yates: for ``i = n − 1, …, 1`` it draws 32-bit values (PCG64's
+    64-bit outputs, low half first) masked to the smallest ``2^k − 1 ≥ i`` until one is at most ``i``, and
+    swaps ``out[i]`` with ``out[j]``. The library makes the same draws from the same outputs
+    (``PCG64.random_raw``), so the orders are the same; only faster.
+
+    Args:
+      out: a one-dimensional, C-contiguous, writable int32 array (fewer than 2³¹ entries).
+      seed: what :func:`numpy.random.default_rng` takes, e.g. ``[k0, k1, epoch]``.
+
+    Returns:
+      ``out``, shuffled.
+
+    Raises:
+      RuntimeError: the library is not :func:`available` in this process.
+
+    Example:
+      >>> a = np.arange(10, dtype=np.int32)
+      >>> b = np.arange(10, dtype=np.int64)
+      >>> np.random.default_rng([1, 2, 3]).shuffle(b)
+      >>> bool(not available() or (shuffle(a, [1, 2, 3]) == b).all())
+      True
+    """
+    if not available():
+        raise RuntimeError(f"the native shuffle is not available: {_STATE['why']}")
+    if out.dtype != np.int32 or out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("shuffle takes a one-dimensional, C-contiguous, writable int32 array")
+    fn, bits = _STATE["shuffle"], np.random.PCG64(seed)  # default_rng(seed)'s bit generator
+    js = np.empty(2 * _RAW + 1, np.int32)
+    i = len(out) - 1
+    while i > 0:
+        raw = bits.random_raw(_RAW)
+        i = fn(out.ctypes.data, i, raw.ctypes.data, 2 * _RAW, js.ctypes.data)
+    return out
+
+
+def shuffles() -> bool:
+    """Whether :func:`shuffle` can run here: the library is :func:`available` and the machine is
+    little-endian (the 32-bit halves of a 64-bit output in numpy's order)."""
+    return sys.byteorder == "little" and available()
 
 
 def status() -> str:

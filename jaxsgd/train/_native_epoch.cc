@@ -10,6 +10,7 @@
 // reassociated: the result equals the XLA scan's to rounding, not bit for bit.
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 #include "xla/ffi/api/ffi.h"
 
@@ -40,9 +41,57 @@ static inline T dz_of(T z, T y, T inv_m) {
   return (h - y) * (e * inv * inv) * inv_m;
 }
 
+// One step as above with D features, a compile-time constant: z, sigma'(z) and the sums in one vector pass.
+template <typename T, int D>
+static inline void step_d(T &b, T *w, const T *xb, int64_t ld, const T *yb, int64_t m, T lr) {
+  const T inv_m = T(1) / T(m), b0 = b;
+  T wk[D], gw[D] = {}, gb = 0;
+  for (int k = 0; k < D; k++) wk[k] = w[k];
+#pragma omp simd reduction(+ : gb, gw[:D])
+  for (int64_t r = 0; r < m; r++) {
+    T z = b0;
+    for (int k = 0; k < D; k++) z += wk[k] * xb[k * ld + r];
+    const T dz = dz_of<T>(z, yb[r], inv_m);
+    gb += dz;
+    for (int k = 0; k < D; k++) gw[k] += dz * xb[k * ld + r];
+  }
+  for (int k = 0; k < D; k++) w[k] += (-lr) * gw[k];
+  b += (-lr) * gb;
+}
+
 template <typename T>
-static inline void step(T &b, T *w, int64_t d, const T *xb, int64_t ld, const T *yb, int64_t m, T lr, T *z) {
+using FusedStep = void (*)(T &, T *, const T *, int64_t, const T *, int64_t, T);
+
+// f(std::integral_constant<int, d>{}) for d = 1..8 (the features as a compile-time constant), else nullptr.
+template <typename R, typename F>
+static R by_features(int64_t d, F f) {
+  switch (d) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+    default: return nullptr;  // more features: the general loops
+  }
+}
+
+template <typename T>
+static FusedStep<T> fused_step(int64_t d) {
+  return by_features<FusedStep<T>>(d, [](auto k) { return &step_d<T, decltype(k)::value>; });
+}
+
+// One step of run (b, w); `fused` (fused_step(d), or nullptr) takes batches of SMALL rows or more.
+template <typename T>
+static inline void step(T &b, T *w, int64_t d, const T *xb, int64_t ld, const T *yb, int64_t m, T lr, T *z,
+                        FusedStep<T> fused) {
   const T inv_m = T(1) / T(m);
+  if (m >= SMALL && fused != nullptr) {
+    fused(b, w, xb, ld, yb, m, lr);
+    return;
+  }
   if (m < SMALL && d <= SMALL_D) {
     T gw[SMALL_D] = {}, gb = 0;
     for (int64_t r = 0; r < m; r++) {
@@ -112,18 +161,8 @@ template <typename T>
 using LaneStep = void (*)(T *, T *, const T *, int64_t, const T *, int64_t, const T *);
 
 template <typename T>
-static LaneStep<T> lane_step(int64_t d) {
-  switch (d) {
-    case 1: return step_lanes<T, 1>;
-    case 2: return step_lanes<T, 2>;
-    case 3: return step_lanes<T, 3>;
-    case 4: return step_lanes<T, 4>;
-    case 5: return step_lanes<T, 5>;
-    case 6: return step_lanes<T, 6>;
-    case 7: return step_lanes<T, 7>;
-    case 8: return step_lanes<T, 8>;
-    default: return nullptr;  // more features: the rates one after another
-  }
+static LaneStep<T> lane_step(int64_t d) {  // more features than 8: the rates one after another
+  return by_features<LaneStep<T>>(d, [](auto k) { return &step_lanes<T, decltype(k)::value>; });
 }
 
 #ifndef JAXSGD_BY_RATES
@@ -147,6 +186,7 @@ static void epoch(const T *b_in, const T *w_in, const T *lr, const int32_t *perm
   const int64_t nb = n / bsz, rem = n % bsz;
   const int64_t batches = nb + (rem && !drop_last ? 1 : 0);
   const LaneStep<T> lanes = l_count >= BY_RATES ? lane_step<T>(d) : nullptr;
+  const FusedStep<T> fused = fused_step<T>(d);
   const int64_t groups = (l_count + LANES - 1) / LANES;  // the rates in groups of LANES, the last one padded
   std::vector<T> bs(lanes ? groups * LANES : 0), ws(lanes ? groups * LANES * d : 0), ls(lanes ? groups * LANES : 0);
   for (int64_t s = 0; s < s_count; s++) {
@@ -181,7 +221,7 @@ static void epoch(const T *b_in, const T *w_in, const T *lr, const int32_t *perm
       }
       for (int64_t l = 0; l < l_count; l++) {
         const int64_t run = s * l_count + l;
-        step<T>(b_out[run], w_out + run * d, d, xb.data(), m, yb.data(), m, lr[run], z.data());
+        step<T>(b_out[run], w_out + run * d, d, xb.data(), m, yb.data(), m, lr[run], z.data(), fused);
         if (b_trace != nullptr && kb < nb) {  // the parameters after every full batch: (nb, S, L), (nb, S, L, d)
           b_trace[kb * runs + run] = b_out[run];
           for (int64_t k = 0; k < d; k++) w_trace[(kb * runs + run) * d + k] = w_out[run * d + k];
@@ -195,6 +235,38 @@ static void epoch(const T *b_in, const T *w_in, const T *lr, const int32_t *perm
         for (int64_t k = 0; k < d; k++) w_out[run * d + k] = ws[(g * d + k) * LANES + l];
       }
   }
+}
+
+// Fisher-Yates exactly as numpy's Generator.shuffle draws it (numpy/random/_generator.pyx, random_interval):
+// for i = n - 1 down to 1, j is the first v = u & mask(i) <= i of the 32-bit stream u (the generator's 64-bit
+// outputs, low half first), mask(i) the smallest 2^k - 1 >= i; then perm[i] and perm[j] swap. Resumable:
+// `i` is the next index to draw for; returns the next one still to draw when u runs out (0: done), every
+// value drawn for it so far having been rejected. js: room for nu + 1 indices. The draws are made first,
+// branch-free within each mask, then the swaps, each row prefetched a few swaps ahead.
+extern "C" int64_t jaxsgd_shuffle(int32_t *perm, int64_t i, const uint32_t *u, int64_t nu, int32_t *js) {
+  if (i <= 0 || nu <= 0) return i > 0 ? i : 0;
+  int64_t p = 0, c = 0;
+  while (i - c > 0 && p < nu) {
+    const uint32_t top = uint32_t(i - c);  // >= 1
+    const uint32_t mask = 0xffffffffu >> __builtin_clz(top);
+    const int64_t half = mask >> 1;  // the indices this mask serves: (half, mask]
+    while (p < nu) {
+      const int64_t max = i - c;
+      if (max <= half) break;
+      const uint32_t v = u[p++] & mask;
+      js[c] = int32_t(v);
+      c += int64_t(v) <= max;  // accepted: the next index; rejected: written over by the next draw
+    }
+  }
+  constexpr int64_t PREFETCH = 16;
+  for (int64_t t = 0; t < c; t++) {
+    if (t + PREFETCH < c) __builtin_prefetch(perm + js[t + PREFETCH], 1);
+    const int64_t a = i - t, b = js[t];
+    const int32_t tmp = perm[b];
+    perm[b] = perm[a];
+    perm[a] = tmp;
+  }
+  return i - c;
 }
 
 template <typename T>

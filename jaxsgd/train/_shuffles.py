@@ -21,6 +21,7 @@ import numpy as np
 
 from jaxsgd import checks
 from jaxsgd.defaults import SHUFFLES
+from jaxsgd.train import _native
 
 
 def seed_key(seed: int) -> jax.Array:
@@ -112,6 +113,12 @@ def permutations(keys, epoch_number: int, n: int, method: str = "auto") -> np.nd
     if method == "host":
         # Generator.permutation(n) is shuffle(arange(n)); shuffling one int64 buffer (numpy's fast path) and
         # copying it out gives the same permutations at about half the cost of a fresh array per key and a stack
+        if _native.shuffles():  # the same draws and orders, natively: about a third of the time
+            out, base = np.empty((len(keys), n), np.int32), np.arange(n, dtype=np.int32)
+            for i, (k0, k1) in enumerate(keys):
+                out[i] = base
+                _native.shuffle(out[i], [int(k0), int(k1), int(epoch_number)])
+            return out
         out, buf, base = np.empty((len(keys), n), np.int32), np.empty(n, np.int64), np.arange(n, dtype=np.int64)
         for i, (k0, k1) in enumerate(keys):
             buf[:] = base
